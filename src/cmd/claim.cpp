@@ -1,0 +1,193 @@
+// loop _ claim | unclaim | renew | owner
+#include "cmd/cmd.hpp"
+#include "cmd/output.hpp"
+#include "core/core.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+
+#include <cstdio>
+#include <memory>
+
+namespace loop::cmd {
+
+namespace {
+
+struct ClaimOpts {
+    std::vector<std::string> names;
+    std::string session, wait = "0", ttl, reason;
+    std::vector<std::string> meta;
+    bool shared = false, json = false;
+};
+
+std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items) {
+    std::map<std::string, std::string> out;
+    for (const auto& kv : items) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(Exit::Usage, "--meta '" + kv + "': expected KEY=VALUE");
+        out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return out;
+}
+
+int run_claim(const Globals& g, const ClaimOpts& o) {
+    AcquireRequest req;
+    req.names = normalize_names(o.names); // refuse bad input before touching anything
+    req.mode = o.shared ? Mode::Shared : Mode::Exclusive;
+    if (!o.ttl.empty()) {
+        req.ttl_ms = parse_duration_or_throw(o.ttl, "--ttl");
+        if (req.ttl_ms == kInfinite) req.ttl_ms = 0;
+    }
+    int64_t wait = parse_duration_or_throw(o.wait, "--wait");
+    req.reason = o.reason;
+    req.meta = parse_meta(o.meta);
+
+    Core core(Home::resolve(g.home));
+    SessionRecord me = core.sessions.resolve_live(session_flag_or_env(o.session), os::parent_pid());
+    AcquireOutcome out = core.claims.acquire(me, req, wait);
+    print_warnings(out.warnings);
+    if (!out.acquired) {
+        const int64_t now = os::now_ms();
+        std::string prefix = wait != 0 ? "timed out after " + o.wait + ": " : "";
+        for (const auto& b : out.blockers)
+            std::fprintf(stderr, "loop: %s%s\n", prefix.c_str(), describe_blocker(b, now).c_str());
+        return static_cast<int>(Exit::Busy);
+    }
+    if (o.json) {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& gr : out.granted) {
+            auto j = claim_json(gr.name, gr.mode, gr.holder);
+            j["already_held"] = gr.already_held;
+            arr.push_back(std::move(j));
+        }
+        print_json(arr.size() == 1 ? arr[0] : arr);
+    } else {
+        for (const auto& gr : out.granted)
+            std::printf("claimed %s (fence %llu)\n", gr.name.c_str(),
+                        static_cast<unsigned long long>(gr.holder.fence));
+    }
+    return 0;
+}
+
+struct UnclaimOpts {
+    std::vector<std::string> names;
+    std::string session;
+    bool force = false;
+};
+
+int run_unclaim(const Globals& g, const UnclaimOpts& o) {
+    auto names = normalize_names(o.names);
+    std::string sid = session_flag_or_env(o.session);
+    Core core(Home::resolve(g.home));
+    std::optional<std::string> nonce;
+    if (sid.empty()) {
+        // The calling process's implicit session, without creating one.
+        os::ProcInfo p = os::proc_info(os::parent_pid());
+        sid = Sessions::process_session_id(os::parent_pid(), p.start_ticks);
+    } else {
+        check_name(sid, "session id");
+    }
+    if (auto s = core.sessions.find(sid)) nonce = s->nonce;
+    for (const auto& n : core.claims.release(sid, nonce, names, o.force))
+        std::printf("released %s\n", n.c_str());
+    return 0;
+}
+
+struct RenewOpts {
+    std::vector<std::string> names;
+    std::string session, ttl;
+};
+
+int run_renew(const Globals& g, const RenewOpts& o) {
+    auto names = normalize_names(o.names);
+    int64_t ttl = 0;
+    if (!o.ttl.empty()) {
+        ttl = parse_duration_or_throw(o.ttl, "--ttl");
+        if (ttl == kInfinite) ttl = 0;
+    }
+    Core core(Home::resolve(g.home));
+    std::string sid = session_flag_or_env(o.session);
+    SessionRecord me = core.sessions.resolve_live(sid, os::parent_pid());
+    for (const auto& gr : core.claims.renew(me, names, ttl)) {
+        if (gr.holder.expires_ms > 0)
+            std::printf("renewed %s (expires %s)\n", gr.name.c_str(),
+                        format_time(gr.holder.expires_ms).c_str());
+        else
+            std::printf("renewed %s (no ttl)\n", gr.name.c_str());
+    }
+    return 0;
+}
+
+struct OwnerOpts {
+    std::string name;
+    bool json = false;
+};
+
+int run_owner(const Globals& g, const OwnerOpts& o) {
+    check_name(o.name, "claim name");
+    Core core(Home::resolve(g.home));
+    auto holders = core.claims.holders(o.name);
+    std::vector<HolderView> live;
+    for (auto& h : holders)
+        if (h.verdict.life != Life::Dead) live.push_back(std::move(h));
+    if (o.json) {
+        nlohmann::json arr = nlohmann::json::array();
+        for (const auto& h : live) arr.push_back(holder_json(h));
+        print_json(arr);
+    } else {
+        const int64_t now = os::now_ms();
+        for (const auto& h : live) {
+            int pid = h.session && h.session->anchor ? h.session->anchor->pid : h.holder.pid;
+            std::printf("%s %s session=%s pid=%d fence=%llu since=%s age=%s%s\n", o.name.c_str(),
+                        mode_name(h.mode), h.holder.session.c_str(), pid,
+                        static_cast<unsigned long long>(h.holder.fence),
+                        format_time(h.holder.acquired_ms).c_str(),
+                        format_age(now - h.holder.acquired_ms).c_str(),
+                        h.verdict.life == Life::Unknown ? " liveness=unknown" : "");
+        }
+    }
+    if (live.empty()) {
+        if (!o.json) std::fprintf(stderr, "loop: %s is not held\n", o.name.c_str());
+        return 1;
+    }
+    return 0;
+}
+
+} // namespace
+
+void add_claim_commands(CLI::App& u, Globals& g, Action& action) {
+    auto c = std::make_shared<ClaimOpts>();
+    CLI::App* claim = u.add_subcommand("claim", "Take one or more claims (all or none)");
+    claim->add_option("names", c->names, "Claim names")->required();
+    claim->add_option("--session", c->session, "Session that holds the claim");
+    claim->add_option("--wait", c->wait, "Wait up to DUR for the claim (0, 10s, inf)");
+    claim->add_option("--ttl", c->ttl, "The claim expires after DUR unless renewed");
+    claim->add_flag("--shared", c->shared, "Take a shared claim");
+    claim->add_option("--reason", c->reason, "Why the claim is held (shown to others)");
+    claim->add_option("--meta", c->meta, "KEY=VALUE metadata (repeatable)");
+    claim->add_flag("--json", c->json, "Print JSON");
+    claim->callback([&g, &action, c] { action = [&g, c] { return run_claim(g, *c); }; });
+
+    auto un = std::make_shared<UnclaimOpts>();
+    CLI::App* unclaim = u.add_subcommand("unclaim", "Release claims");
+    unclaim->add_option("names", un->names, "Claim names")->required();
+    unclaim->add_option("--session", un->session, "Session that holds the claim");
+    unclaim->add_flag("--force", un->force, "Release even if another live session holds it");
+    unclaim->callback([&g, &action, un] { action = [&g, un] { return run_unclaim(g, *un); }; });
+
+    auto r = std::make_shared<RenewOpts>();
+    CLI::App* renew = u.add_subcommand("renew", "Extend the TTL of claims you hold");
+    renew->add_option("names", r->names, "Claim names")->required();
+    renew->add_option("--ttl", r->ttl, "New TTL (default: the claim's own)");
+    renew->add_option("--session", r->session, "Session that holds the claim");
+    renew->callback([&g, &action, r] { action = [&g, r] { return run_renew(g, *r); }; });
+
+    auto ow = std::make_shared<OwnerOpts>();
+    CLI::App* owner = u.add_subcommand("owner", "Show who holds a claim (exit 1 when free)");
+    owner->add_option("name", ow->name, "Claim name")->required();
+    owner->add_flag("--json", ow->json, "Print JSON");
+    owner->callback([&g, &action, ow] { action = [&g, ow] { return run_owner(g, *ow); }; });
+}
+
+} // namespace loop::cmd

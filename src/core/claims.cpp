@@ -1,0 +1,467 @@
+#include "core/claims.hpp"
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/notify.hpp"
+#include "os/proc.hpp"
+
+#include <algorithm>
+
+namespace loop {
+
+std::vector<std::string> normalize_names(std::vector<std::string> names) {
+    if (names.empty()) throw Error(Exit::Usage, "no claim name given");
+    for (const auto& n : names) check_name(n, "claim name");
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+}
+
+std::string describe_blocker(const HolderView& b, int64_t now_ms) {
+    std::string s = "claim " + b.name + ": held by session " + b.holder.session;
+    int pid = b.session && b.session->anchor ? b.session->anchor->pid : b.holder.pid;
+    if (pid > 0) s += " (pid " + std::to_string(pid) + ")";
+    if (b.mode == Mode::Shared) s += " in shared mode";
+    s += " since " + format_clock(b.holder.acquired_ms) + " UTC (" +
+         format_age(now_ms - b.holder.acquired_ms) + ")";
+    if (b.holder.expires_ms > 0) s += ", expires in " + format_age(b.holder.expires_ms - now_ms);
+    if (!b.holder.reason.empty()) s += ", reason: " + b.holder.reason;
+    if (b.verdict.life == Life::Unknown)
+        s += "; treated as alive because its liveness cannot be decided: " + b.verdict.why;
+    return s;
+}
+
+Verdict Claims::holder_verdict(const Holder& h, bool locked, std::optional<SessionRecord>* session) {
+    int64_t now = os::now_ms();
+    if (h.expires_ms > 0 && now >= h.expires_ms)
+        return {Life::Dead, "ttl expired " + format_age(now - h.expires_ms) + " ago"};
+    if (locked && !h.txn.empty() && !store_.txn_committed(h.txn))
+        return {Life::Dead, "its multi-name acquisition was interrupted"};
+    std::optional<SessionRecord> s;
+    try {
+        s = sessions_.find(h.session);
+    } catch (const Error& e) {
+        return {Life::Unknown, e.message()};
+    }
+    if (!s) return {Life::Dead, "session " + h.session + " ended"};
+    if (s->nonce != h.nonce) return {Life::Dead, "session " + h.session + " was replaced"};
+    if (session) *session = s;
+    return sessions_.verdict(*s);
+}
+
+Claims::Pruned Claims::prune(const ClaimRecord& rec, bool locked,
+                             std::vector<std::string>* warnings) {
+    Pruned p;
+    int64_t now = os::now_ms();
+    for (const auto& h : rec.holders) {
+        HolderView v{rec.name, rec.mode, h, {}, std::nullopt};
+        v.verdict = holder_verdict(h, locked, &v.session);
+        if (v.verdict.life == Life::Dead) {
+            p.stale.push_back({rec.name, h, v.verdict.why, h.expires_ms > 0 && now >= h.expires_ms});
+            continue;
+        }
+        if (v.verdict.life == Life::Unknown && warnings)
+            warnings->push_back("claim " + rec.name + ": holder session " + h.session +
+                                " is treated as alive: " + v.verdict.why);
+        p.live.push_back(std::move(v));
+    }
+    return p;
+}
+
+void Claims::log_reaped(const std::vector<ReapItem>& items, const std::string& by) {
+    for (const auto& it : items) {
+        events_.append(it.expired ? "claim.expired" : "claim.reaped",
+                       {{"name", it.name},
+                        {"session", it.holder.session},
+                        {"fence", it.holder.fence},
+                        {"reason", it.why},
+                        {"by", by}});
+    }
+}
+
+namespace {
+
+bool is_mine(const Holder& h, const SessionRecord& me) {
+    return h.session == me.id && h.nonce == me.nonce;
+}
+
+ClaimRecord record_of(const std::string& name, Mode mode, const std::vector<HolderView>& live) {
+    ClaimRecord r{name, mode, {}};
+    for (const auto& v : live) r.holders.push_back(v.holder);
+    return r;
+}
+
+} // namespace
+
+AcquireOutcome Claims::try_acquire(const SessionRecord& me, AcquireRequest req) {
+    return try_acquire_impl(me, std::move(req), true);
+}
+
+AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest req,
+                                        bool log_contention) {
+    AcquireOutcome out;
+    req.names = normalize_names(std::move(req.names));
+    auto lock = store_.lock(req.names);
+    const int64_t now = os::now_ms();
+
+    struct Plan {
+        std::string name;
+        Mode mode = Mode::Exclusive;
+        Pruned pruned;
+        int mine = -1;
+    };
+    std::vector<Plan> plans;
+    for (const auto& name : req.names) {
+        Plan p{name, Mode::Exclusive, {}, -1};
+        if (auto rec = store_.read(name)) {
+            p.mode = rec->mode;
+            p.pruned = prune(*rec, true, &out.warnings);
+        }
+        std::vector<HolderView> others;
+        for (size_t i = 0; i < p.pruned.live.size(); ++i) {
+            if (is_mine(p.pruned.live[i].holder, me)) {
+                p.mine = static_cast<int>(i);
+            } else {
+                others.push_back(p.pruned.live[i]);
+            }
+        }
+        bool blocked = req.mode == Mode::Exclusive ? !others.empty()
+                                                   : !others.empty() && p.mode == Mode::Exclusive;
+        if (blocked) {
+            for (auto& o : others) out.blockers.push_back(std::move(o));
+        }
+        plans.push_back(std::move(p));
+    }
+    if (!out.blockers.empty()) {
+        if (log_contention) {
+            events_.append("claim.contended", {{"names", req.names},
+                                               {"session", me.id},
+                                               {"holder", out.blockers.front().holder.session},
+                                               {"name", out.blockers.front().name}});
+        }
+        return out;
+    }
+
+    const std::string txn = req.names.size() > 1 ? "t" + std::to_string(os::self_pid()) + "-" +
+                                                       new_nonce()
+                                                 : "";
+    std::vector<ClaimRecord> written_new; // records carrying `txn`
+    for (auto& p : plans) {
+        Granted g;
+        g.name = p.name;
+        ClaimRecord rec;
+        bool changed = !p.pruned.stale.empty();
+        if (p.mine >= 0 && (p.mode == req.mode || p.mode == Mode::Exclusive)) {
+            // Already held by this session: idempotent, the fence is unchanged.
+            Holder& h = p.pruned.live[static_cast<size_t>(p.mine)].holder;
+            if (req.ttl_ms > 0) {
+                h.ttl_ms = req.ttl_ms;
+                h.expires_ms = now + req.ttl_ms;
+                changed = true;
+            }
+            g.already_held = true;
+            g.mode = p.mode;
+            g.holder = h;
+            rec = record_of(p.name, p.mode, p.pruned.live);
+        } else {
+            Holder h;
+            h.session = me.id;
+            h.nonce = me.nonce;
+            h.pid = me.anchor ? me.anchor->pid : 0;
+            h.fence = lock->next_fence(p.name);
+            h.acquired_ms = now;
+            h.ttl_ms = req.ttl_ms;
+            h.expires_ms = req.ttl_ms > 0 ? now + req.ttl_ms : 0;
+            h.reason = req.reason;
+            h.meta = req.meta;
+            h.txn = txn;
+            rec.name = p.name;
+            rec.mode = req.mode;
+            if (req.mode == Mode::Shared) {
+                for (const auto& v : p.pruned.live)
+                    if (!is_mine(v.holder, me)) rec.holders.push_back(v.holder);
+            }
+            rec.holders.push_back(h);
+            g.mode = req.mode;
+            g.holder = h;
+            changed = true;
+            if (!txn.empty()) written_new.push_back(rec);
+        }
+        if (changed) {
+            if (rec.holders.empty()) {
+                store_.erase(p.name);
+            } else {
+                store_.write(rec);
+            }
+        }
+        log_reaped(p.pruned.stale, me.id);
+        out.granted.push_back(std::move(g));
+    }
+    if (!written_new.empty()) {
+        // The marker is the commit point: before it, a crash leaves every new
+        // holder of this call stale; after it, all of them are valid.
+        store_.commit_txn(txn, anchor_of(os::self_pid(), sessions_.probe()));
+        for (auto& rec : written_new) {
+            for (auto& h : rec.holders)
+                if (h.txn == txn) h.txn.clear();
+            store_.write(rec);
+        }
+        store_.drop_txn(txn);
+    }
+    for (auto& g : out.granted) {
+        g.holder.txn.clear();
+        if (g.already_held) continue;
+        events_.append("claim.acquired", {{"name", g.name},
+                                          {"session", me.id},
+                                          {"fence", g.holder.fence},
+                                          {"mode", mode_name(g.mode)}});
+    }
+    out.acquired = true;
+    return out;
+}
+
+AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms) {
+    AcquireOutcome out = try_acquire_impl(me, req, true);
+    if (out.acquired || wait_ms == 0) return out;
+
+    const int64_t start = os::monotonic_ms();
+    os::ChangeWaiter waiter;
+    std::vector<std::string> paths = store_.watch_paths();
+    for (auto& p : sessions_.registry().watch_paths()) paths.push_back(p);
+    int err = 0;
+    bool notified = waiter.watch_dirs(paths, &err);
+    for (;;) {
+        // Re-check after the watch is in place: no release can slip between.
+        out = try_acquire_impl(me, req, false);
+        if (out.acquired) return out;
+        const int64_t now_mono = os::monotonic_ms();
+        int64_t left = wait_ms < 0 ? -1 : start + wait_ms - now_mono;
+        if (wait_ms >= 0 && left <= 0) return out;
+
+        // Sleep until something can have changed: a file event, a holder's
+        // exit, a TTL running out; a periodic re-check covers holders we
+        // cannot watch (another pid namespace, a heartbeat-only session).
+        int64_t next = notified ? 2000 : 100;
+        const int64_t now = os::now_ms();
+        std::vector<int> pids;
+        for (const auto& b : out.blockers) {
+            if (b.holder.expires_ms > 0) next = std::min(next, b.holder.expires_ms - now + 1);
+            if (b.session && b.session->ttl_ms > 0)
+                next = std::min(next, b.session->heartbeat_ms + b.session->ttl_ms - now + 1);
+            if (b.session && b.session->anchor) pids.push_back(b.session->anchor->pid);
+        }
+        if (left >= 0) next = std::min(next, left);
+        if (next < 1) next = 1;
+        waiter.watch_pids(pids);
+        waiter.wait(static_cast<int>(next));
+    }
+}
+
+std::vector<std::string> Claims::release(const std::string& session_id,
+                                         const std::optional<std::string>& nonce,
+                                         std::vector<std::string> names, bool force) {
+    names = normalize_names(std::move(names));
+    auto lock = store_.lock(names);
+    struct Plan {
+        std::string name;
+        Mode mode;
+        Pruned pruned;
+        std::vector<HolderView> mine, others;
+    };
+    std::vector<Plan> plans;
+    for (const auto& name : names) {
+        auto rec = store_.read(name);
+        if (!rec) continue;
+        Plan p{name, rec->mode, prune(*rec, true, nullptr), {}, {}};
+        for (auto& v : p.pruned.live) {
+            bool mine = v.holder.session == session_id && (!nonce || *nonce == v.holder.nonce);
+            (mine ? p.mine : p.others).push_back(v);
+        }
+        if (p.mine.empty() && !p.others.empty() && !force) {
+            throw Error(Exit::Busy, "un" + describe_blocker(p.others.front(), os::now_ms()) +
+                                        "; only the holder can release it (or use --force)");
+        }
+        plans.push_back(std::move(p));
+    }
+    std::vector<std::string> released;
+    for (auto& p : plans) {
+        std::vector<HolderView> keep;
+        if (!p.mine.empty()) {
+            keep = p.others;
+            for (const auto& v : p.mine)
+                events_.append("claim.released", {{"name", p.name},
+                                                  {"session", v.holder.session},
+                                                  {"fence", v.holder.fence}});
+            released.push_back(p.name);
+        } else if (!p.others.empty()) { // force
+            for (const auto& v : p.others)
+                events_.append("claim.forced", {{"name", p.name},
+                                                {"session", v.holder.session},
+                                                {"fence", v.holder.fence},
+                                                {"by", session_id}});
+            released.push_back(p.name);
+        } else {
+            keep = p.others;
+        }
+        if (keep.empty()) {
+            store_.erase(p.name);
+        } else {
+            store_.write(record_of(p.name, p.mode, keep));
+        }
+        log_reaped(p.pruned.stale, session_id);
+    }
+    return released;
+}
+
+std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::string> names,
+                                   int64_t ttl_ms) {
+    names = normalize_names(std::move(names));
+    auto lock = store_.lock(names);
+    const int64_t now = os::now_ms();
+    std::vector<ClaimRecord> updated;
+    std::vector<Granted> out;
+    for (const auto& name : names) {
+        auto rec = store_.read(name);
+        Holder* mine = nullptr;
+        if (rec)
+            for (auto& h : rec->holders)
+                if (is_mine(h, me)) mine = &h;
+        if (!mine)
+            throw Error(Exit::Busy, "renew " + name + ": not held by session " + me.id +
+                                        "; claim it first");
+        if (mine->expires_ms > 0 && now >= mine->expires_ms)
+            throw Error(Exit::Busy, "renew " + name + ": the claim expired " +
+                                        format_age(now - mine->expires_ms) +
+                                        " ago and may have been taken; claim it again");
+        int64_t ttl = ttl_ms > 0 ? ttl_ms : mine->ttl_ms;
+        if (ttl > 0) {
+            mine->ttl_ms = ttl;
+            mine->expires_ms = now + ttl;
+        }
+        out.push_back({name, rec->mode, *mine, true});
+        updated.push_back(*rec);
+    }
+    for (const auto& rec : updated) store_.write(rec);
+    return out;
+}
+
+std::vector<HolderView> Claims::holders(const std::string& name) {
+    std::vector<HolderView> out;
+    auto rec = store_.read(name);
+    if (!rec) return out;
+    for (const auto& h : rec->holders) {
+        HolderView v{rec->name, rec->mode, h, {}, std::nullopt};
+        v.verdict = holder_verdict(h, false, &v.session);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+std::vector<HolderView> Claims::all(std::vector<std::string>* errors) {
+    std::vector<HolderView> out;
+    auto names = store_.names();
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+        try {
+            for (auto& v : holders(n)) out.push_back(std::move(v));
+        } catch (const Error& e) {
+            if (errors) errors->push_back(e.message());
+        }
+    }
+    return out;
+}
+
+std::vector<std::string> Claims::release_session(const std::string& session_id,
+                                                 const std::string& event) {
+    std::vector<std::string> released;
+    for (const auto& name : store_.names()) {
+        std::optional<ClaimRecord> rec;
+        try {
+            rec = store_.read(name);
+        } catch (const Error&) {
+            continue;
+        }
+        if (!rec) continue;
+        bool has = std::any_of(rec->holders.begin(), rec->holders.end(),
+                               [&](const Holder& h) { return h.session == session_id; });
+        if (!has) continue;
+        auto lock = store_.lock({name});
+        rec = store_.read(name);
+        if (!rec) continue;
+        ClaimRecord keep{rec->name, rec->mode, {}};
+        for (const auto& h : rec->holders) {
+            if (h.session == session_id) {
+                events_.append(event, {{"name", name}, {"session", session_id}, {"fence", h.fence}});
+            } else {
+                keep.holders.push_back(h);
+            }
+        }
+        if (keep.holders.empty()) {
+            store_.erase(name);
+        } else {
+            store_.write(keep);
+        }
+        released.push_back(name);
+    }
+    return released;
+}
+
+std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
+                                        std::vector<std::string>* warnings) {
+    auto lock = store_.lock({name});
+    std::optional<ClaimRecord> rec;
+    try {
+        rec = store_.read(name);
+    } catch (const Error& e) {
+        if (warnings) warnings->push_back(e.message());
+        return {};
+    }
+    if (!rec) return {};
+    Pruned p = prune(*rec, true, warnings);
+    bool cleared = false;
+    for (auto& v : p.live) {
+        if (!v.holder.txn.empty()) { // committed (else it would be stale): drop the reference
+            v.holder.txn.clear();
+            cleared = true;
+        }
+    }
+    if (!dry_run && (!p.stale.empty() || cleared)) {
+        if (p.live.empty()) {
+            store_.erase(name);
+        } else {
+            store_.write(record_of(name, rec->mode, p.live));
+        }
+        log_reaped(p.stale, "reap");
+    }
+    return p.stale;
+}
+
+std::vector<std::string> Claims::reap_txns(bool dry_run) {
+    std::vector<std::string> removed;
+    for (const auto& id : store_.txns()) {
+        auto owner = store_.txn_owner(id);
+        if (owner && anchor_verdict(*owner, sessions_.probe()).life != Life::Dead) continue;
+        if (!owner && store_.txn_committed(id)) continue; // unreadable: leave it to doctor
+        // The owner is gone and writes nothing more: clear what still
+        // refers to the marker, then the marker itself.
+        if (!dry_run) {
+            for (const auto& name : store_.names()) {
+                std::optional<ClaimRecord> rec;
+                try {
+                    rec = store_.read(name);
+                } catch (const Error&) {
+                    continue;
+                }
+                if (!rec) continue;
+                bool refers = std::any_of(rec->holders.begin(), rec->holders.end(),
+                                          [&](const Holder& h) { return h.txn == id; });
+                if (refers) reap_name(name, false, nullptr);
+            }
+            store_.drop_txn(id);
+        }
+        removed.push_back(id);
+    }
+    return removed;
+}
+
+} // namespace loop

@@ -1,0 +1,51 @@
+// The filesystem backend: one JSON file per held claim under claims/,
+// one flock(2)'ed file per name under locks/ (which also keeps the name's
+// last fencing token), one JSON file per session under sessions/, commit
+// markers of multi-name acquisitions under txn/.
+#pragma once
+
+#include "core/home.hpp"
+#include "core/store.hpp"
+
+namespace loop {
+
+class FileClaimStore : public ClaimStore {
+  public:
+    explicit FileClaimStore(Home& home) : home_(home) {}
+
+    std::unique_ptr<ClaimLock> lock(const std::vector<std::string>& names) override;
+    std::optional<ClaimRecord> read(const std::string& name) override;
+    void write(const ClaimRecord& record) override;
+    void erase(const std::string& name) override;
+    std::vector<std::string> names() override;
+
+    void commit_txn(const std::string& id, const Anchor& owner) override;
+    bool txn_committed(const std::string& id) override;
+    std::optional<Anchor> txn_owner(const std::string& id) override;
+    void drop_txn(const std::string& id) override;
+    std::vector<std::string> txns() override;
+
+    std::vector<std::string> watch_paths() override;
+
+  private:
+    Home& home_;
+};
+
+class FileSessionRegistry : public SessionRegistry {
+  public:
+    explicit FileSessionRegistry(Home& home) : home_(home) {}
+
+    std::optional<SessionRecord> read(const std::string& id) override;
+    bool create(const SessionRecord& s) override;
+    void write(const SessionRecord& s) override;
+    void erase(const std::string& id) override;
+    std::vector<std::string> ids() override;
+    std::optional<int64_t> changed_ms(const std::string& id) override;
+    std::unique_ptr<SessionLock> lock() override;
+    std::vector<std::string> watch_paths() override;
+
+  private:
+    Home& home_;
+};
+
+} // namespace loop

@@ -1,0 +1,145 @@
+#include "core/records.hpp"
+
+#include "core/error.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace loop {
+
+using nlohmann::json;
+
+const char* mode_name(Mode m) { return m == Mode::Shared ? "shared" : "exclusive"; }
+
+std::string to_json_text(const SessionRecord& s) {
+    json j = {{"id", s.id},
+              {"nonce", s.nonce},
+              {"kind", s.kind},
+              {"host", s.host},
+              {"label", s.label},
+              {"ttl_ms", s.ttl_ms},
+              {"heartbeat_ms", s.heartbeat_ms},
+              {"started_ms", s.started_ms},
+              {"restarts", s.restarts}};
+    if (s.anchor) {
+        j["pid"] = s.anchor->pid;
+        j["start_ticks"] = s.anchor->start_ticks;
+        j["boot_id"] = s.anchor->boot_id;
+    } else {
+        j["pid"] = nullptr;
+    }
+    j["worker"] = s.worker ? json(*s.worker) : json(nullptr);
+    j["replica"] = s.replica ? json(*s.replica) : json(nullptr);
+    return j.dump() + "\n";
+}
+
+namespace {
+
+[[noreturn]] void corrupt(const std::string& origin, const std::string& what) {
+    throw Error(Exit::Failure, origin + ": corrupt record (" + what +
+                                   "); run 'loop doctor --repair' or remove the file");
+}
+
+json parse(const std::string& text, const std::string& origin) {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) corrupt(origin, "not a JSON object");
+    return j;
+}
+
+template <class T> T field(const json& j, const char* key, const std::string& origin) {
+    auto it = j.find(key);
+    if (it == j.end()) corrupt(origin, std::string("missing '") + key + "'");
+    try {
+        return it->get<T>();
+    } catch (const json::exception&) {
+        corrupt(origin, std::string("bad '") + key + "'");
+    }
+}
+
+template <class T> T field_or(const json& j, const char* key, T dflt, const std::string& origin) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return dflt;
+    try {
+        return it->get<T>();
+    } catch (const json::exception&) {
+        corrupt(origin, std::string("bad '") + key + "'");
+    }
+}
+
+} // namespace
+
+SessionRecord session_from_json_text(const std::string& text, const std::string& origin) {
+    json j = parse(text, origin);
+    SessionRecord s;
+    s.id = field<std::string>(j, "id", origin);
+    s.nonce = field<std::string>(j, "nonce", origin);
+    s.kind = field_or<std::string>(j, "kind", "explicit", origin);
+    s.host = field_or<std::string>(j, "host", "", origin);
+    s.label = field_or<std::string>(j, "label", "", origin);
+    s.ttl_ms = field_or<int64_t>(j, "ttl_ms", 0, origin);
+    s.heartbeat_ms = field_or<int64_t>(j, "heartbeat_ms", 0, origin);
+    s.started_ms = field_or<int64_t>(j, "started_ms", 0, origin);
+    s.restarts = field_or<int>(j, "restarts", 0, origin);
+    if (j.contains("pid") && !j["pid"].is_null()) {
+        Anchor a;
+        a.pid = field<int>(j, "pid", origin);
+        a.start_ticks = field<uint64_t>(j, "start_ticks", origin);
+        a.boot_id = field<std::string>(j, "boot_id", origin);
+        s.anchor = a;
+    }
+    if (j.contains("worker") && !j["worker"].is_null())
+        s.worker = field<std::string>(j, "worker", origin);
+    if (j.contains("replica") && !j["replica"].is_null())
+        s.replica = field<int>(j, "replica", origin);
+    return s;
+}
+
+std::string to_json_text(const ClaimRecord& c) {
+    json holders = json::array();
+    for (const auto& h : c.holders) {
+        json jh = {{"session", h.session},   {"nonce", h.nonce},
+                   {"pid", h.pid},           {"fence", h.fence},
+                   {"acquired_ms", h.acquired_ms}, {"expires_ms", h.expires_ms},
+                   {"ttl_ms", h.ttl_ms},     {"reason", h.reason},
+                   {"meta", h.meta}};
+        if (!h.txn.empty()) jh["txn"] = h.txn;
+        holders.push_back(std::move(jh));
+    }
+    json j = {{"name", c.name}, {"mode", mode_name(c.mode)}, {"holders", std::move(holders)}};
+    return j.dump() + "\n";
+}
+
+ClaimRecord claim_from_json_text(const std::string& text, const std::string& origin) {
+    json j = parse(text, origin);
+    ClaimRecord c;
+    c.name = field<std::string>(j, "name", origin);
+    std::string mode = field<std::string>(j, "mode", origin);
+    if (mode == "exclusive") {
+        c.mode = Mode::Exclusive;
+    } else if (mode == "shared") {
+        c.mode = Mode::Shared;
+    } else {
+        corrupt(origin, "bad 'mode'");
+    }
+    auto hs = j.find("holders");
+    if (hs == j.end() || !hs->is_array()) corrupt(origin, "missing 'holders'");
+    for (const auto& jh : *hs) {
+        if (!jh.is_object()) corrupt(origin, "bad holder");
+        Holder h;
+        h.session = field<std::string>(jh, "session", origin);
+        h.nonce = field<std::string>(jh, "nonce", origin);
+        h.pid = field_or<int>(jh, "pid", 0, origin);
+        h.fence = field<uint64_t>(jh, "fence", origin);
+        h.acquired_ms = field<int64_t>(jh, "acquired_ms", origin);
+        h.expires_ms = field_or<int64_t>(jh, "expires_ms", 0, origin);
+        h.ttl_ms = field_or<int64_t>(jh, "ttl_ms", 0, origin);
+        h.reason = field_or<std::string>(jh, "reason", "", origin);
+        h.meta = field_or<std::map<std::string, std::string>>(jh, "meta", {}, origin);
+        h.txn = field_or<std::string>(jh, "txn", "", origin);
+        c.holders.push_back(std::move(h));
+    }
+    if (c.holders.empty()) corrupt(origin, "no holder");
+    if (c.mode == Mode::Exclusive && c.holders.size() > 1) corrupt(origin, "two exclusive holders");
+    return c;
+}
+
+} // namespace loop

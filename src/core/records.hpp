@@ -1,0 +1,65 @@
+// The two records loop keeps: a session (a unit of liveness) and a claim
+// (a named lease held by one or more sessions). Serialised as JSON, one
+// record per file (or per key in another backend).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loop {
+
+// The process a session lives and dies with: pid plus the kernel's start
+// time of that pid plus the boot id, so a reused pid never matches.
+struct Anchor {
+    int pid = 0;
+    uint64_t start_ticks = 0;
+    std::string boot_id;
+};
+
+struct SessionRecord {
+    std::string id;
+    std::string nonce; // differs for every incarnation of an id
+    std::string kind;  // "process" (implicit), "explicit", "worker"
+    std::optional<Anchor> anchor;
+    std::string host;
+    std::string label;
+    std::optional<std::string> worker;
+    std::optional<int> replica;
+    int64_t ttl_ms = 0; // 0: no heartbeat TTL
+    int64_t heartbeat_ms = 0;
+    int64_t started_ms = 0;
+    int restarts = 0;
+};
+
+enum class Mode { Exclusive, Shared };
+const char* mode_name(Mode m);
+
+struct Holder {
+    std::string session;
+    std::string nonce; // the session incarnation that acquired it
+    int pid = 0;       // the session's anchor pid when acquired (informational)
+    uint64_t fence = 0;
+    int64_t acquired_ms = 0;
+    int64_t expires_ms = 0; // 0: no TTL
+    int64_t ttl_ms = 0;
+    std::string reason;
+    std::map<std::string, std::string> meta;
+    std::string txn; // set while a multi-name acquisition is not yet cleaned up
+};
+
+struct ClaimRecord {
+    std::string name;
+    Mode mode = Mode::Exclusive;
+    std::vector<Holder> holders;
+};
+
+// Serialisation. Parsers throw Error(Failure) naming `origin` on malformed input.
+std::string to_json_text(const SessionRecord& s);
+SessionRecord session_from_json_text(const std::string& text, const std::string& origin);
+std::string to_json_text(const ClaimRecord& c);
+ClaimRecord claim_from_json_text(const std::string& text, const std::string& origin);
+
+} // namespace loop

@@ -1,0 +1,138 @@
+#include "core/sessions.hpp"
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+
+#include <cstdio>
+
+namespace loop {
+
+std::string new_nonce() {
+    char buf[20];
+    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(os::random_u64()));
+    return buf;
+}
+
+std::string Sessions::process_session_id(int pid, uint64_t start_ticks) {
+    return "p" + std::to_string(pid) + "-" + std::to_string(start_ticks);
+}
+
+Verdict Sessions::verdict(const SessionRecord& s) const {
+    return session_verdict(s, os::now_ms(), probe_);
+}
+
+SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
+    SessionRecord s;
+    s.kind = "explicit";
+    s.nonce = new_nonce();
+    s.host = os::host_name();
+    s.label = opts.label;
+    s.ttl_ms = opts.ttl_ms;
+    s.started_ms = os::now_ms();
+    s.heartbeat_ms = s.started_ms;
+    if (opts.pid) {
+        s.anchor = anchor_of(*opts.pid, probe_);
+    } else if (opts.ttl_ms <= 0) {
+        s.anchor = anchor_of(caller_pid, probe_);
+    }
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, "%08x", static_cast<unsigned>(os::random_u64()));
+        s.id = opts.id_prefix + "-" + buf;
+        if (registry_.create(s)) {
+            nlohmann::json ev = {{"session", s.id}, {"kind", s.kind}};
+            if (s.anchor) ev["pid"] = s.anchor->pid;
+            if (s.ttl_ms > 0) ev["ttl_ms"] = s.ttl_ms;
+            if (!s.label.empty()) ev["label"] = s.label;
+            events_.append("session.started", std::move(ev));
+            return s;
+        }
+    }
+    throw Error(Exit::Failure, "cannot allocate a session id (8 collisions)");
+}
+
+SessionRecord Sessions::process_session(int pid, const std::string& kind) {
+    Anchor a = anchor_of(pid, probe_);
+    std::string id = process_session_id(pid, a.start_ticks);
+    auto same_process = [&](const SessionRecord& r) {
+        return r.anchor && r.anchor->pid == a.pid && r.anchor->start_ticks == a.start_ticks &&
+               r.anchor->boot_id == a.boot_id;
+    };
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        // An unreadable record throws: fail closed rather than replace it.
+        std::optional<SessionRecord> existing = registry_.read(id);
+        if (existing && same_process(*existing)) return *existing;
+        SessionRecord s;
+        s.id = id;
+        s.kind = kind;
+        s.nonce = new_nonce();
+        s.anchor = a;
+        s.host = os::host_name();
+        s.started_ms = os::now_ms();
+        s.heartbeat_ms = s.started_ms;
+        if (!existing) {
+            if (registry_.create(s)) {
+                events_.append("session.started", {{"session", s.id}, {"kind", kind}, {"pid", pid}});
+                return s;
+            }
+            continue; // a concurrent call created it: read it again
+        }
+        // Same id from an earlier boot: replace it (its claims die with the old nonce).
+        auto guard = registry_.lock();
+        registry_.write(s);
+        events_.append("session.started", {{"session", s.id}, {"kind", kind}, {"pid", pid}});
+        return s;
+    }
+    throw Error(Exit::Failure, "cannot record session " + id);
+}
+
+SessionRecord Sessions::resolve_live(const std::string& id, int implicit_pid) {
+    if (id.empty()) return process_session(implicit_pid);
+    check_name(id, "session id");
+    std::optional<SessionRecord> s = registry_.read(id);
+    if (!s)
+        throw Error(Exit::Usage, "session " + id +
+                                     " is unknown: start one with 'loop _ session start'");
+    Verdict v = verdict(*s);
+    if (v.life == Life::Dead)
+        throw Error(Exit::Usage, "session " + id + " is dead (" + v.why + "): start a new one");
+    if (v.life == Life::Unknown)
+        throw Error(Exit::Failure, "session " + id + ": cannot tell whether it is alive (" + v.why +
+                                       ")");
+    return *s;
+}
+
+void Sessions::heartbeat(const std::string& id) {
+    check_name(id, "session id");
+    auto guard = registry_.lock();
+    std::optional<SessionRecord> s = registry_.read(id);
+    if (!s) throw Error(Exit::Busy, "session " + id + " is unknown or has ended");
+    Verdict v = verdict(*s);
+    if (v.life == Life::Dead)
+        throw Error(Exit::Busy, "session " + id + " is dead (" + v.why +
+                                    "); its claims may be taken: start a new session");
+    s->heartbeat_ms = os::now_ms();
+    registry_.write(*s);
+}
+
+std::optional<SessionRecord> Sessions::end(const std::string& id) {
+    check_name(id, "session id");
+    auto guard = registry_.lock();
+    std::optional<SessionRecord> s;
+    try {
+        s = registry_.read(id);
+    } catch (const Error&) {
+        // Unreadable record: ending it is still what the user asked for.
+    }
+    registry_.erase(id);
+    if (s) events_.append("session.ended", {{"session", id}});
+    return s;
+}
+
+void Sessions::put(const SessionRecord& s) {
+    auto guard = registry_.lock();
+    registry_.write(s);
+}
+
+} // namespace loop

@@ -1,0 +1,81 @@
+// Where claims and sessions are kept. The policy (who may hold what, when
+// a holder is stale) lives in Claims and Sessions; a backend only stores
+// records and serialises changes per name. FileClaimStore and
+// FileSessionRegistry keep them under the home directory; another backend
+// (Redis, for fleets spanning machines) implements the same interfaces.
+#pragma once
+
+#include "core/records.hpp"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loop {
+
+// Held while a set of claim names is being changed. Every change of a
+// claim record happens under this lock, so decisions made under it cannot
+// be invalidated by another process. A crashed holder's lock is released.
+class ClaimLock {
+  public:
+    virtual ~ClaimLock() = default;
+    // The next fencing token for `name` (which this lock covers): strictly
+    // greater than every token ever handed out for it.
+    virtual uint64_t next_fence(const std::string& name) = 0;
+};
+
+class ClaimStore {
+  public:
+    virtual ~ClaimStore() = default;
+
+    // Locks `names` (sorted, unique: the order makes it deadlock-free).
+    virtual std::unique_ptr<ClaimLock> lock(const std::vector<std::string>& names) = 0;
+
+    // The record of `name`, nullopt when nobody holds it. Throws
+    // Error(Failure) when it exists but cannot be read or parsed.
+    virtual std::optional<ClaimRecord> read(const std::string& name) = 0;
+    // Atomically replaces (or creates) the record. Requires the lock.
+    virtual void write(const ClaimRecord& record) = 0;
+    // Removes the record. Requires the lock.
+    virtual void erase(const std::string& name) = 0;
+    // Names that currently have a record.
+    virtual std::vector<std::string> names() = 0;
+
+    // Commit markers of multi-name acquisitions: the acquisition is
+    // complete once its marker exists. `owner` is the acquiring process.
+    virtual void commit_txn(const std::string& id, const Anchor& owner) = 0;
+    virtual bool txn_committed(const std::string& id) = 0;
+    virtual std::optional<Anchor> txn_owner(const std::string& id) = 0;
+    virtual void drop_txn(const std::string& id) = 0;
+    virtual std::vector<std::string> txns() = 0;
+
+    // Paths whose changes a waiter should wake on (empty: poll).
+    virtual std::vector<std::string> watch_paths() = 0;
+};
+
+// Serialises changes to session records (heartbeat, end, removal).
+class SessionLock {
+  public:
+    virtual ~SessionLock() = default;
+};
+
+class SessionRegistry {
+  public:
+    virtual ~SessionRegistry() = default;
+
+    // nullopt when unknown; throws Error(Failure) when unreadable.
+    virtual std::optional<SessionRecord> read(const std::string& id) = 0;
+    // Creates the record; false when the id is taken.
+    virtual bool create(const SessionRecord& s) = 0;
+    // Replaces the record. Requires the lock.
+    virtual void write(const SessionRecord& s) = 0;
+    virtual void erase(const std::string& id) = 0;
+    virtual std::vector<std::string> ids() = 0;
+    // When the record last changed (epoch ms), for retention.
+    virtual std::optional<int64_t> changed_ms(const std::string& id) = 0;
+    virtual std::unique_ptr<SessionLock> lock() = 0;
+    virtual std::vector<std::string> watch_paths() = 0;
+};
+
+} // namespace loop

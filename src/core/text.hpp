@@ -1,0 +1,37 @@
+// Parsing and formatting of the small values users type and read:
+// claim names, durations, timestamps.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace loop {
+
+// Why a name is refused, or nullopt when it is valid. Names (claims and
+// session ids) are 1..200 bytes of [A-Za-z0-9._:@+=-], not starting with
+// '.' or '-'.
+std::optional<std::string> name_problem(std::string_view name);
+
+// Throws Error(Usage) naming `what` ("claim name", "session id").
+void check_name(std::string_view name, const char* what);
+
+// Durations: "250ms", "10s", "5m", "2h", "inf", bare number = seconds.
+// Returns milliseconds; -1 means infinite. nullopt when malformed.
+constexpr int64_t kInfinite = -1;
+std::optional<int64_t> parse_duration(std::string_view text);
+// Throws Error(Usage) mentioning the flag.
+int64_t parse_duration_or_throw(std::string_view text, const char* flag);
+
+// "3m12s", "250ms", "2h05m", "1d03h".
+std::string format_age(int64_t ms);
+
+// RFC 3339 UTC with milliseconds: 2026-11-23T18:14:18.123Z
+std::string format_time(int64_t epoch_ms);
+// HH:MM:SS UTC, for human messages.
+std::string format_clock(int64_t epoch_ms);
+// Parses what format_time prints (and without milliseconds).
+std::optional<int64_t> parse_time(std::string_view text);
+
+} // namespace loop

@@ -1,0 +1,63 @@
+// The front door: parse the command line, run the chosen command, map
+// errors to exit codes.
+#include "cmd/cmd.hpp"
+#include "core/error.hpp"
+
+#include <cstdio>
+#include <cstring>
+
+int main(int argc, char** argv) {
+    using namespace loop;
+    cmd::Globals g;
+    // Everything after the first "--" is a command for `with`.
+    int cut = argc;
+    for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            cut = i;
+            break;
+        }
+    }
+    for (int i = cut + 1; i < argc; ++i) g.trailing.emplace_back(argv[i]);
+
+    CLI::App app{"loop: a local control-loop supervisor with filesystem claims", "loop"};
+    app.fallthrough();
+    app.require_subcommand(1);
+    app.add_option("--home", g.home, "State directory (default: $LOOP_HOME, "
+                                     "$XDG_STATE_HOME/loop, ~/.local/state/loop)");
+    cmd::Action action;
+    CLI::App* u = app.add_subcommand("_", "Verbs for scripts: claim, unclaim, renew, with, "
+                                          "owner, session");
+    u->require_subcommand(1);
+    u->fallthrough();
+    cmd::add_claim_commands(*u, g, action);
+    cmd::add_with_command(*u, g, action);
+    cmd::add_session_commands(*u, app, g, action);
+    cmd::add_list_commands(app, g, action);
+    cmd::add_reap_command(app, g, action);
+    cmd::add_version_command(app, g, action);
+
+    try {
+        app.parse(cut, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "loop: %s\nRun 'loop --help' for usage.\n", e.what());
+        return static_cast<int>(Exit::Usage);
+    }
+    if (!action) return static_cast<int>(Exit::Usage);
+    if (!g.trailing.empty() && cut < argc && std::strcmp(argv[1], "_") != 0) {
+        std::fprintf(stderr, "loop: unexpected arguments after '--'\n");
+        return static_cast<int>(Exit::Usage);
+    }
+    try {
+        return action();
+    } catch (const Error& e) {
+        std::fprintf(stderr, "loop: %s\n", e.message().c_str());
+        return static_cast<int>(e.code());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loop: internal error: %s\n", e.what());
+        return static_cast<int>(Exit::Failure);
+    }
+}

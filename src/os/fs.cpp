@@ -1,0 +1,216 @@
+#include "os/fs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace loop::os {
+
+namespace {
+
+std::string temp_name(const std::string& name) {
+    static std::atomic<unsigned> counter{0};
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ".tmp.%d.%u.", static_cast<int>(::getpid()),
+                  counter.fetch_add(1));
+    return buf + name;
+}
+
+Status write_all(int fd, std::string_view data) {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return {errno};
+        }
+        p += n;
+        left -= static_cast<size_t>(n);
+    }
+    return {};
+}
+
+// Creates a fresh temp file with `data`; returns its name or an error.
+Status write_temp(int dir, const std::string& name, std::string_view data, std::string* tmp) {
+    *tmp = temp_name(name);
+    Fd fd(::openat(dir, tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return {errno};
+    Status s = write_all(fd.get(), data);
+    if (!s.ok()) {
+        ::unlinkat(dir, tmp->c_str(), 0);
+        return s;
+    }
+    return {};
+}
+
+} // namespace
+
+Status make_dirs(const std::string& path, unsigned mode) {
+    if (path.empty()) return {EINVAL};
+    std::string cur;
+    size_t pos = 0;
+    while (pos != std::string::npos) {
+        pos = path.find('/', pos + 1);
+        cur = path.substr(0, pos);
+        if (cur.empty() || cur == "/") continue;
+        if (::mkdir(cur.c_str(), mode) != 0 && errno != EEXIST) return {errno};
+    }
+    return {};
+}
+
+Fd open_dir(int dir, const std::string& path, int* err, bool nofollow) {
+    int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
+    Fd fd(::openat(dir, path.c_str(), flags));
+    if (!fd && err) *err = errno;
+    return fd;
+}
+
+std::optional<std::string> read_file_at(int dir, const std::string& name, int* err) {
+    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        *err = errno;
+        return std::nullopt;
+    }
+    std::string out;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            *err = errno;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    *err = 0;
+    return out;
+}
+
+Status replace_file_at(int dir, const std::string& name, std::string_view data) {
+    std::string tmp;
+    Status s = write_temp(dir, name, data, &tmp);
+    if (!s.ok()) return s;
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) {
+        int e = errno;
+        ::unlinkat(dir, tmp.c_str(), 0);
+        return {e};
+    }
+    return {};
+}
+
+Status create_file_at(int dir, const std::string& name, std::string_view data) {
+    std::string tmp;
+    Status s = write_temp(dir, name, data, &tmp);
+    if (!s.ok()) return s;
+    int rc = ::linkat(dir, tmp.c_str(), dir, name.c_str(), 0);
+    int e = rc == 0 ? 0 : errno;
+    ::unlinkat(dir, tmp.c_str(), 0);
+    return {e};
+}
+
+Status unlink_at(int dir, const std::string& name) {
+    if (::unlinkat(dir, name.c_str(), 0) != 0) return {errno};
+    return {};
+}
+
+std::vector<std::string> list_dir(int dir, int* err) {
+    std::vector<std::string> out;
+    int dup = ::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dup < 0) {
+        *err = errno;
+        return out;
+    }
+    DIR* d = ::fdopendir(dup);
+    if (!d) {
+        *err = errno;
+        ::close(dup);
+        return out;
+    }
+    while (dirent* e = ::readdir(d)) {
+        if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+        out.emplace_back(e->d_name);
+    }
+    ::closedir(d);
+    *err = 0;
+    return out;
+}
+
+Fd open_lock_file(int dir, const std::string& name, int* err) {
+    Fd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) *err = errno;
+    return fd;
+}
+
+static Status do_flock(int fd, int op) {
+    while (::flock(fd, op) != 0) {
+        if (errno == EINTR) continue;
+        return {errno};
+    }
+    return {};
+}
+
+Status lock_exclusive(int fd) { return do_flock(fd, LOCK_EX); }
+Status lock_shared(int fd) { return do_flock(fd, LOCK_SH); }
+Status try_lock_exclusive(int fd) { return do_flock(fd, LOCK_EX | LOCK_NB); }
+
+std::optional<std::string> pread_all(int fd, int* err) {
+    std::string out;
+    char buf[256];
+    off_t off = 0;
+    for (;;) {
+        ssize_t n = ::pread(fd, buf, sizeof buf, off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            *err = errno;
+            return std::nullopt;
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+        off += n;
+    }
+    *err = 0;
+    return out;
+}
+
+Status pwrite_all(int fd, std::string_view data) {
+    size_t done = 0;
+    while (done < data.size()) {
+        ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return {errno};
+        }
+        done += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Status append_line_at(int dir, const std::string& name, std::string_view line) {
+    Fd fd(::openat(dir, name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+                   0600));
+    if (!fd) return {errno};
+    return write_all(fd.get(), line);
+}
+
+std::optional<long long> mtime_ms_at(int dir, const std::string& name) {
+    struct stat st;
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::nullopt;
+    return static_cast<long long>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+bool is_directory_at(int dir, const std::string& name) {
+    struct stat st;
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    return S_ISDIR(st.st_mode);
+}
+
+} // namespace loop::os

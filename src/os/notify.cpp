@@ -1,0 +1,68 @@
+#include "os/notify.hpp"
+
+#include "os/proc.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace loop::os {
+
+bool ChangeWaiter::watch_dirs(const std::vector<std::string>& paths, int* err) {
+    if (!inotify_) {
+        inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!inotify_) {
+            *err = errno;
+            return false;
+        }
+    }
+    for (const auto& p : paths) {
+        if (::inotify_add_watch(inotify_.get(), p.c_str(),
+                                IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE |
+                                    IN_CLOSE_WRITE | IN_ONLYDIR) < 0) {
+            *err = errno;
+            return false;
+        }
+    }
+    return true;
+}
+
+void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
+    pidfds_.clear();
+    for (int pid : pids) {
+        int err = 0;
+        Fd fd = pidfd_open(pid, &err);
+        if (fd) pidfds_.push_back(std::move(fd));
+    }
+}
+
+bool ChangeWaiter::wait(int timeout_ms) {
+    std::vector<pollfd> fds;
+    if (inotify_) fds.push_back({inotify_.get(), POLLIN, 0});
+    for (const auto& p : pidfds_) fds.push_back({p.get(), POLLIN, 0});
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+    for (;;) {
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - monotonic_ms();
+            left = d < 0 ? 0 : static_cast<int>(d);
+        }
+        int n = ::poll(fds.data(), fds.size(), left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return true; // let the caller re-check
+        }
+        if (n == 0) return false;
+        if (inotify_) {
+            // Drain queued events; any of them is a reason to re-check.
+            char buf[4096];
+            while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+            }
+        }
+        return true;
+    }
+}
+
+} // namespace loop::os

@@ -1,0 +1,32 @@
+// Blocking wait on filesystem changes and process exits (inotify + pidfd),
+// used by `claim --wait` so that a waiter wakes within milliseconds of a
+// release or of the holder's death instead of polling.
+#pragma once
+
+#include "os/fd.hpp"
+
+#include <string>
+#include <vector>
+
+namespace loop::os {
+
+class ChangeWaiter {
+  public:
+    // Starts watching the directories (entries created, renamed in, removed).
+    // Returns false and sets *err when inotify is unavailable.
+    bool watch_dirs(const std::vector<std::string>& paths, int* err);
+
+    // Wakes when one of these processes exits (pidfd). Pids that cannot be
+    // opened are ignored: the caller's periodic re-check covers them.
+    void watch_pids(const std::vector<int>& pids);
+
+    // Blocks up to timeout_ms (-1: forever) until something changed.
+    // Returns true when woken by a change, false on timeout.
+    bool wait(int timeout_ms);
+
+  private:
+    Fd inotify_;
+    std::vector<Fd> pidfds_;
+};
+
+} // namespace loop::os
