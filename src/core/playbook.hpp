@@ -1,0 +1,62 @@
+// A playbook: the workers a supervisor keeps running (SPEC section 4).
+// Parsed and validated completely before anything starts.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loop {
+
+enum class RestartPolicy { Always, OnFailure, Never };
+
+struct Backoff {
+    int64_t initial_ms = 100;
+    int64_t max_ms = 30'000;
+    int64_t reset_after_ms = 60'000;
+    bool operator==(const Backoff&) const = default;
+};
+
+struct WorkerSpec {
+    std::string name;
+    // Exactly one of: `run` (a shell command line for /bin/sh -c) or
+    // `command` (an argv array). argv() gives what to exec either way.
+    std::string run;
+    std::vector<std::string> command;
+    int replicas = 1;
+    RestartPolicy restart = RestartPolicy::Always;
+    Backoff backoff;
+    std::map<std::string, std::string> env;
+    std::string cwd;          // resolved against the playbook's directory; "" = that directory
+    int stop_signal = 15;     // SIGTERM
+    int64_t stop_timeout_ms = 10'000;
+
+    std::vector<std::string> argv() const;
+    // Equal definitions (replicas excluded): a reload restarts a worker
+    // only when this differs.
+    bool same_definition(const WorkerSpec& o) const;
+};
+
+struct Playbook {
+    std::string path; // absolute path of the file it came from
+    int64_t reap_interval_ms = 30'000;
+    std::vector<WorkerSpec> workers; // sorted by name
+
+    const WorkerSpec* find(const std::string& name) const;
+};
+
+// Reads and validates a playbook file. Throws Error(Usage) with the file,
+// the key path ("workers.indexer.replicas") and what is wrong.
+Playbook load_playbook(const std::string& path);
+// Same, from text (`origin` names the file in messages; relative cwd is
+// resolved against `base_dir`).
+Playbook parse_playbook(const std::string& text, const std::string& origin,
+                        const std::string& base_dir);
+
+const char* restart_policy_name(RestartPolicy p);
+// "TERM", "SIGTERM", "15" -> 15; nullopt when unknown.
+std::optional<int> parse_signal(const std::string& text);
+
+} // namespace loop
