@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
     cmd::add_session_commands(*u, app, g, action);
     cmd::add_list_commands(app, g, action);
     cmd::add_reap_command(app, g, action);
+    cmd::add_supervise_command(app, g, action);
+    cmd::add_status_command(app, g, action);
+    cmd::add_events_command(app, g, action);
     cmd::add_version_command(app, g, action);
 
     try {

@@ -22,6 +22,9 @@ void add_with_command(CLI::App& underscore, Globals& g, Action& action);
 void add_session_commands(CLI::App& underscore, CLI::App& app, Globals& g, Action& action);
 void add_list_commands(CLI::App& app, Globals& g, Action& action);
 void add_reap_command(CLI::App& app, Globals& g, Action& action);
+void add_supervise_command(CLI::App& app, Globals& g, Action& action);
+void add_status_command(CLI::App& app, Globals& g, Action& action);
+void add_events_command(CLI::App& app, Globals& g, Action& action);
 void add_version_command(CLI::App& app, Globals& g, Action& action);
 
 } // namespace loop::cmd

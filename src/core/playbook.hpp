@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace loop {
@@ -29,8 +30,8 @@ struct WorkerSpec {
     RestartPolicy restart = RestartPolicy::Always;
     Backoff backoff;
     std::map<std::string, std::string> env;
-    std::string cwd;          // resolved against the playbook's directory; "" = that directory
-    int stop_signal = 15;     // SIGTERM
+    std::string cwd;      // resolved against the playbook's directory; "" = that directory
+    int stop_signal = 15; // SIGTERM
     int64_t stop_timeout_ms = 10'000;
 
     std::vector<std::string> argv() const;
@@ -58,5 +59,17 @@ Playbook parse_playbook(const std::string& text, const std::string& origin,
 const char* restart_policy_name(RestartPolicy p);
 // "TERM", "SIGTERM", "15" -> 15; nullopt when unknown.
 std::optional<int> parse_signal(const std::string& text);
+
+// "TERM" for 15, "KILL" for 9, the number for a signal without a name here.
+std::string signal_name(int sig);
+
+// Why a worker name is refused, or nullopt when it is valid: 1 to 64 bytes
+// of [A-Za-z0-9_-], not starting with '-' (replica sessions are named
+// "<worker>.<replica>", so a worker name never contains '.').
+std::optional<std::string> worker_name_problem(std::string_view name);
+
+constexpr int kMaxReplicas = 1000;
+constexpr int64_t kMinReapIntervalMs = 100;
+constexpr int64_t kMaxPlaybookDurationMs = 365LL * 86'400'000; // 365d
 
 } // namespace loop

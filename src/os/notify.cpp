@@ -29,6 +29,22 @@ bool ChangeWaiter::watch_dirs(const std::vector<std::string>& paths, int* err) {
     return true;
 }
 
+bool ChangeWaiter::watch_file(const std::string& path, int* err) {
+    if (!inotify_) {
+        inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!inotify_) {
+            *err = errno;
+            return false;
+        }
+    }
+    if (::inotify_add_watch(inotify_.get(), path.c_str(),
+                            IN_MODIFY | IN_CLOSE_WRITE | IN_MOVE_SELF | IN_DELETE_SELF) < 0) {
+        *err = errno;
+        return false;
+    }
+    return true;
+}
+
 void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
     pidfds_.clear();
     for (int pid : pids) {

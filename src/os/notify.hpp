@@ -16,6 +16,9 @@ class ChangeWaiter {
     // Returns false and sets *err when inotify is unavailable.
     bool watch_dirs(const std::vector<std::string>& paths, int* err);
 
+    // Also wakes when the file is written to (for following a log).
+    bool watch_file(const std::string& path, int* err);
+
     // Wakes when one of these processes exits (pidfd). Pids that cannot be
     // opened are ignored: the caller's periodic re-check covers them.
     void watch_pids(const std::vector<int>& pids);

@@ -1,0 +1,102 @@
+// loop events [--follow] [--since DUR] [--json]
+#include "cmd/cmd.hpp"
+#include "core/core.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/fs.hpp"
+#include "os/notify.hpp"
+#include "os/proc.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+namespace loop::cmd {
+
+namespace {
+
+struct EventsOpts {
+    bool follow = false, json = false;
+    std::string since;
+};
+
+// Prints complete lines of `buf` that pass the filter; keeps a partial tail.
+void emit(std::string& buf, int64_t since_ms, bool json) {
+    size_t start = 0, nl;
+    while ((nl = buf.find('\n', start)) != std::string::npos) {
+        std::string line = buf.substr(start, nl - start);
+        start = nl + 1;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) continue;
+        if (since_ms > 0) {
+            auto ts = parse_time(j.value("ts", ""));
+            if (!ts || *ts < since_ms) continue;
+        }
+        if (json) {
+            std::printf("%s\n", line.c_str());
+            continue;
+        }
+        std::string out = j.value("ts", "") + " " + j.value("event", "");
+        for (auto& [k, v] : j.items()) {
+            if (k == "ts" || k == "event") continue;
+            out += " " + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+        }
+        std::printf("%s\n", out.c_str());
+    }
+    buf.erase(0, start);
+    std::fflush(stdout);
+}
+
+int run_events(const Globals& g, const EventsOpts& o) {
+    int64_t since_ms = 0;
+    if (!o.since.empty()) {
+        int64_t d = parse_duration_or_throw(o.since, "--since");
+        since_ms = d == kInfinite ? 0 : os::now_ms() - d;
+    }
+    Core core(Home::resolve(g.home));
+    const std::string path = core.events.path();
+    os::ChangeWaiter waiter;
+    int err = 0;
+    if (o.follow) waiter.watch_dirs({core.home.path()}, &err);
+    int fd = -1;
+    bool watching_file = false;
+    off_t offset = 0;
+    std::string buf;
+    for (;;) {
+        if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0) {
+            if (o.follow && !watching_file) watching_file = waiter.watch_file(path, &err);
+            struct stat st;
+            if (::fstat(fd, &st) == 0 && st.st_size < offset) offset = 0; // truncated
+            char chunk[65536];
+            ssize_t n;
+            while ((n = ::pread(fd, chunk, sizeof chunk, offset)) > 0) {
+                buf.append(chunk, static_cast<size_t>(n));
+                offset += n;
+                emit(buf, since_ms, o.json);
+            }
+        } else if (errno != ENOENT) {
+            throw io_error("cannot read " + path, errno);
+        }
+        if (!o.follow) break;
+        waiter.wait(-1);
+    }
+    if (fd >= 0) ::close(fd);
+    return 0;
+}
+
+} // namespace
+
+void add_events_command(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<EventsOpts>();
+    CLI::App* e = app.add_subcommand("events", "Show the event log");
+    e->add_flag("-f,--follow", o->follow, "Keep printing new events as they come");
+    e->add_option("--since", o->since, "Only events newer than DUR (e.g. 10m)");
+    e->add_flag("--json", o->json, "Print the raw JSON lines");
+    e->callback([&g, &action, o] { action = [&g, o] { return run_events(g, *o); }; });
+}
+
+} // namespace loop::cmd

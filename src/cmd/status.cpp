@@ -1,0 +1,111 @@
+// loop status
+#include "cmd/cmd.hpp"
+#include "cmd/output.hpp"
+#include "core/core.hpp"
+#include "core/error.hpp"
+#include "core/supervisor_lock.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+
+namespace loop::cmd {
+
+namespace {
+
+bool use_colour() { return ::isatty(1) && !std::getenv("NO_COLOR"); }
+
+std::string alive_cell(Life l, bool colour) {
+    const char* word = l == Life::Alive ? "yes" : l == Life::Dead ? "no" : "unknown";
+    if (!colour) return word;
+    const char* c = l == Life::Alive ? "\033[32m" : l == Life::Dead ? "\033[31m" : "\033[33m";
+    return std::string(c) + word + "\033[0m";
+}
+
+int run_status(const Globals& g, bool json) {
+    Core core(Home::resolve(g.home));
+    const int64_t now = os::now_ms();
+    auto sup = read_supervisor(core.home, core.sessions.probe());
+    std::vector<std::string> errors;
+    auto claims = core.claims.all(&errors);
+    std::map<std::string, int> held;
+    for (const auto& c : claims)
+        if (c.verdict.life != Life::Dead) held[c.holder.session]++;
+    std::vector<std::pair<SessionRecord, Verdict>> sessions;
+    auto ids = core.registry.ids();
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids) {
+        try {
+            if (auto s = core.registry.read(id)) sessions.push_back({*s, core.sessions.verdict(*s)});
+        } catch (const Error& e) {
+            errors.push_back(e.message());
+        }
+    }
+
+    if (json) {
+        nlohmann::json j;
+        if (sup && sup->running) {
+            j["supervisor"] = {{"pid", sup->anchor.pid},
+                               {"running", true},
+                               {"started_at", format_time(sup->started_ms)},
+                               {"uptime_s", (now - sup->started_ms) / 1000}};
+        } else {
+            j["supervisor"] = nullptr;
+        }
+        j["sessions"] = nlohmann::json::array();
+        for (const auto& [s, v] : sessions) {
+            auto sj = session_json(s, v);
+            sj["claims_held"] = held.count(s.id) ? held[s.id] : 0;
+            sj["uptime_s"] = (now - s.started_ms) / 1000;
+            j["sessions"].push_back(std::move(sj));
+        }
+        j["claims"] = nlohmann::json::array();
+        for (const auto& c : claims) j["claims"].push_back(holder_json(c));
+        print_json(j);
+    } else {
+        bool colour = use_colour();
+        if (sup && sup->running) {
+            std::printf("supervisor: pid %d, up %s\n\n", sup->anchor.pid,
+                        format_age(now - sup->started_ms).c_str());
+        } else {
+            std::printf("supervisor: not running\n\n");
+        }
+        std::vector<std::vector<std::string>> rows;
+        for (const auto& [s, v] : sessions) {
+            rows.push_back({s.id, s.worker ? *s.worker : "-",
+                            s.anchor ? std::to_string(s.anchor->pid) : "-",
+                            alive_cell(v.life, colour), format_age(now - s.started_ms),
+                            std::to_string(s.restarts),
+                            std::to_string(held.count(s.id) ? held[s.id] : 0)});
+        }
+        print_table({"SESSION", "WORKER", "PID", "ALIVE", "UPTIME", "RESTARTS", "CLAIMS"}, rows);
+        std::printf("\n");
+        rows.clear();
+        for (const auto& c : claims) {
+            rows.push_back({c.name, c.holder.session, mode_name(c.mode),
+                            format_age(now - c.holder.acquired_ms),
+                            c.holder.expires_ms > 0 ? format_age(c.holder.expires_ms - now) : "-",
+                            std::to_string(c.holder.fence)});
+        }
+        print_table({"CLAIM", "HOLDER", "MODE", "AGE", "TTL", "FENCE"}, rows);
+    }
+    for (const auto& e : errors) std::fprintf(stderr, "loop: %s\n", e.c_str());
+    return errors.empty() ? 0 : static_cast<int>(Exit::Failure);
+}
+
+} // namespace
+
+void add_status_command(CLI::App& app, Globals& g, Action& action) {
+    auto json = std::make_shared<bool>(false);
+    CLI::App* s = app.add_subcommand("status", "Supervisor, sessions and claims at a glance");
+    s->add_flag("--json", *json, "Print JSON");
+    s->callback([&g, &action, json] { action = [&g, json] { return run_status(g, *json); }; });
+}
+
+} // namespace loop::cmd

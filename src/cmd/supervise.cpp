@@ -1,0 +1,77 @@
+// loop supervise [PLAYBOOK]
+#include "cmd/cmd.hpp"
+#include "core/core.hpp"
+#include "core/error.hpp"
+#include "core/playbook.hpp"
+#include "core/supervisor.hpp"
+#include "core/supervisor_lock.hpp"
+#include "os/spawn.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <memory>
+
+namespace loop::cmd {
+
+namespace {
+
+struct SuperviseOpts {
+    std::string playbook;
+    int verbose = 0;
+    bool quiet = false;
+};
+
+std::string default_playbook() {
+    std::string exe = os::self_exe();
+    std::string dir = exe.substr(0, exe.rfind('/'));
+    for (const std::string& candidate :
+         {dir + "/../share/loop/playbooks/demo.json", std::string(LOOP_SOURCE_DIR) +
+                                                          "/playbooks/demo.json"}) {
+        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+    throw Error(Exit::Usage, "no playbook given and the demo playbook is not installed: "
+                             "loop supervise PLAYBOOK");
+}
+
+void set_up_logging(const SuperviseOpts& o) {
+    auto logger = spdlog::stderr_color_st("loop");
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
+    spdlog::set_default_logger(logger);
+    spdlog::level::level_enum level = spdlog::level::info;
+    if (const char* e = std::getenv("LOOP_LOG"); e && *e)
+        level = spdlog::level::from_str(e);
+    if (o.verbose > 0) level = spdlog::level::debug;
+    if (o.quiet) level = spdlog::level::warn;
+    spdlog::set_level(level);
+}
+
+int run_supervise(const Globals& g, const SuperviseOpts& o) {
+    Playbook pb = load_playbook(o.playbook.empty() ? default_playbook() : o.playbook);
+    std::string home = Home::resolve(g.home);
+    if (!home.empty() && home[0] != '/') {
+        char cwd[4096];
+        if (::getcwd(cwd, sizeof cwd)) home = std::string(cwd) + "/" + home;
+    }
+    Core core(home);
+    SupervisorLock lock(core.home);
+    set_up_logging(o);
+    Supervisor sup(core, std::move(pb));
+    return sup.run();
+}
+
+} // namespace
+
+void add_supervise_command(CLI::App& app, Globals& g, Action& action) {
+    auto o = std::make_shared<SuperviseOpts>();
+    CLI::App* s = app.add_subcommand("supervise", "Run the workers of a playbook (foreground)");
+    s->add_option("playbook", o->playbook, "Playbook file (default: the shipped demo)");
+    s->add_flag("-v,--verbose", o->verbose, "Log debug detail");
+    s->add_flag("-q,--quiet", o->quiet, "Log only warnings and errors");
+    s->callback([&g, &action, o] { action = [&g, o] { return run_supervise(g, *o); }; });
+}
+
+} // namespace loop::cmd

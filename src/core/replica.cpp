@@ -1,0 +1,286 @@
+// The life of one worker replica under the supervisor: start, exit,
+// restart with backoff, stop, adoption after a supervisor restart.
+#include "core/error.hpp"
+#include "core/supervisor.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+#include "os/spawn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+
+namespace loop {
+
+namespace {
+
+void close_free(void* h) {
+    if (h && !uv_is_closing(static_cast<uv_handle_t*>(h)))
+        uv_close(static_cast<uv_handle_t*>(h), [](uv_handle_t* x) { std::free(x); });
+}
+
+std::string describe_status(int status, bool known) {
+    if (!known) return "exited (status unknown: adopted)";
+    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (WIFSIGNALED(status)) {
+        const char* name = sigabbrev_np(WTERMSIG(status));
+        return std::string("was killed by SIG") + (name ? name : std::to_string(WTERMSIG(status)));
+    }
+    return "exited";
+}
+
+} // namespace
+
+void Supervisor::start(Replica& r) {
+    if (r.timer) uv_timer_stop(r.timer);
+    SessionRecord s;
+    s.id = r.id;
+    s.kind = "worker";
+    s.nonce = new_nonce();
+    s.host = os::host_name();
+    s.worker = r.worker;
+    s.replica = r.index;
+    s.restarts = r.restarts;
+    s.started_ms = os::now_ms();
+    s.heartbeat_ms = s.started_ms;
+
+    core_.home.logs();
+    os::SpawnSpec spec{r.spec.argv(), worker_env(r), r.spec.cwd,
+                       core_.home.sub_path("logs") + "/" + r.id + ".log"};
+    os::PendingChild child = os::spawn_gated(spec);
+    if (child.pid < 0) {
+        spdlog::error("{}: cannot start: {}", r.id, std::strerror(child.err));
+        r.state = Replica::State::Backoff;
+        r.pid = 0;
+        schedule_restart(r);
+        return;
+    }
+    // The child waits at its gate until its session is recorded, so its
+    // very first `loop _ claim` finds a live session.
+    try {
+        s.anchor = anchor_of(child.pid, core_.sessions.probe());
+        core_.sessions.put(s);
+    } catch (const Error& e) {
+        spdlog::error("{}: cannot record its session: {}", r.id, e.message());
+        os::kill_pid(child.pid, SIGKILL);
+        child.gate.reset();
+        r.pid = child.pid;
+        r.own_child = true;
+        r.state = Replica::State::Running;
+        return; // SIGCHLD brings it to on_exit and the backoff
+    }
+    child.go();
+    r.pid = child.pid;
+    r.own_child = true;
+    r.state = Replica::State::Running;
+    r.started_mono = os::monotonic_ms();
+    core_.events.append("session.started", {{"session", r.id},
+                                            {"kind", "worker"},
+                                            {"worker", r.worker},
+                                            {"replica", r.index},
+                                            {"pid", r.pid}});
+    spdlog::info("{}: started (pid {})", r.id, r.pid);
+}
+
+void Supervisor::kill_tree(Replica& r, int sig) {
+    if (r.pid <= 0) return;
+    // Descendants that left the process group (setsid) are signalled one by one.
+    for (int pid : os::descendants_of(r.pid)) os::kill_pid(pid, sig);
+    os::kill_group(r.pid, sig);
+    os::kill_pid(r.pid, sig);
+}
+
+void Supervisor::stop(Replica& r, bool remove) {
+    r.remove_when_stopped = r.remove_when_stopped || remove;
+    switch (r.state) {
+    case Replica::State::Idle:
+    case Replica::State::Stopped:
+        if (remove) r.state = Replica::State::Idle;
+        return;
+    case Replica::State::Backoff:
+        if (r.timer) uv_timer_stop(r.timer);
+        end_session(r);
+        r.state = remove ? Replica::State::Idle : Replica::State::Stopped;
+        return;
+    case Replica::State::Stopping:
+        return;
+    case Replica::State::Running:
+        break;
+    }
+    r.state = Replica::State::Stopping;
+    spdlog::info("{}: stopping (pid {}, SIG{})", r.id, r.pid,
+                 sigabbrev_np(r.spec.stop_signal) ? sigabbrev_np(r.spec.stop_signal) : "?");
+    kill_tree(r, r.spec.stop_signal);
+    if (!r.timer) {
+        r.timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
+        uv_timer_init(&loop_, r.timer);
+        r.timer->data = &r;
+    }
+    uv_timer_start(
+        r.timer,
+        [](uv_timer_t* t) {
+            Replica& rr = *static_cast<Replica*>(t->data);
+            if (rr.state != Replica::State::Stopping) return;
+            spdlog::warn("{}: still running after {}, sending SIGKILL", rr.id,
+                         format_age(rr.spec.stop_timeout_ms));
+            rr.sup->kill_tree(rr, SIGKILL);
+        },
+        static_cast<uint64_t>(std::max<int64_t>(r.spec.stop_timeout_ms, 0)), 0);
+}
+
+void Supervisor::end_session(Replica& r) {
+    try {
+        core_.claims.release_session(r.id, "claim.reaped");
+        core_.sessions.end(r.id);
+    } catch (const Error& e) {
+        spdlog::error("{}: cannot end its session: {}", r.id, e.message());
+    }
+}
+
+void Supervisor::on_exit(Replica& r, int status, bool known) {
+    if (r.poll) {
+        close_free(r.poll);
+        r.poll = nullptr;
+        r.pidfd.reset();
+    }
+    const int pid = r.pid;
+    // Whatever is left of its process group has lost its session and claims.
+    os::kill_group(pid, SIGKILL);
+    std::vector<std::string> released;
+    try {
+        released = core_.claims.release_session(r.id, "claim.reaped");
+    } catch (const Error& e) {
+        spdlog::error("{}: cannot release its claims: {}", r.id, e.message());
+    }
+    nlohmann::json ev = {{"session", r.id}, {"worker", r.worker}, {"replica", r.index}, {"pid", pid}};
+    if (known && WIFEXITED(status)) ev["code"] = WEXITSTATUS(status);
+    if (known && WIFSIGNALED(status)) ev["signal"] = WTERMSIG(status);
+    core_.events.append("session.exited", ev);
+    spdlog::info("{}: {}{}", r.id, describe_status(status, known),
+                 released.empty() ? "" : fmt::format(", released {} claim(s)", released.size()));
+    for (const auto& n : released) spdlog::info("{}: reaped claim {}", r.id, n);
+
+    if (r.state == Replica::State::Stopping) {
+        if (r.timer) uv_timer_stop(r.timer);
+        if (r.restart_when_stopped && !stopping_) {
+            r.restart_when_stopped = false;
+            if (const WorkerSpec* w = playbook_.find(r.worker)) r.spec = *w;
+            r.failures = 0;
+            start(r);
+            return;
+        }
+        end_session(r);
+        r.state = r.remove_when_stopped ? Replica::State::Idle : Replica::State::Stopped;
+        r.remove_when_stopped = false;
+        r.pid = 0;
+        return;
+    }
+    bool failed = !known || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    bool again = r.spec.restart == RestartPolicy::Always ||
+                 (r.spec.restart == RestartPolicy::OnFailure && failed);
+    if (stopping_ || !again) {
+        end_session(r);
+        r.state = Replica::State::Stopped;
+        r.pid = 0;
+        if (!stopping_) spdlog::info("{}: not restarting (restart: {})", r.id,
+                                     restart_policy_name(r.spec.restart));
+        return;
+    }
+    r.state = Replica::State::Backoff;
+    r.pid = 0;
+    schedule_restart(r);
+}
+
+void Supervisor::schedule_restart(Replica& r) {
+    const Backoff& b = r.spec.backoff;
+    int64_t ran = r.started_mono > 0 ? os::monotonic_ms() - r.started_mono : 0;
+    if (ran >= b.reset_after_ms) r.failures = 0;
+    // First restart after a good run is immediate; then initial, doubling up to max.
+    int64_t delay = 0;
+    if (r.failures > 0) {
+        delay = b.initial_ms;
+        for (int i = 1; i < r.failures && delay < b.max_ms; ++i) delay *= 2;
+        delay = std::min(delay, b.max_ms);
+    }
+    r.failures++;
+    r.restarts++;
+    if (!r.timer) {
+        r.timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
+        uv_timer_init(&loop_, r.timer);
+        r.timer->data = &r;
+    }
+    spdlog::info("{}: restarting in {}", r.id, format_age(delay));
+    uv_timer_start(
+        r.timer,
+        [](uv_timer_t* t) {
+            Replica& rr = *static_cast<Replica*>(t->data);
+            if (rr.state == Replica::State::Backoff && !rr.sup->stopping_) rr.sup->start(rr);
+        },
+        static_cast<uint64_t>(delay), 0);
+}
+
+void Supervisor::watch_pidfd(Replica& r) {
+    int err = 0;
+    r.pidfd = os::pidfd_open(r.pid, &err);
+    if (!r.pidfd) {
+        spdlog::warn("{}: cannot watch pid {}: {}; the sweep will notice its exit", r.id, r.pid,
+                     std::strerror(err));
+        return;
+    }
+    r.poll = static_cast<uv_poll_t*>(std::calloc(1, sizeof(uv_poll_t)));
+    uv_poll_init(&loop_, r.poll, r.pidfd.get());
+    r.poll->data = &r;
+    uv_poll_start(r.poll, UV_READABLE, [](uv_poll_t* p, int, int) {
+        Replica& rr = *static_cast<Replica*>(p->data);
+        rr.sup->on_exit(rr, 0, false);
+        rr.sup->maybe_finish();
+    });
+}
+
+void Supervisor::adopt_or_reap_existing() {
+    std::vector<std::string> ids;
+    try {
+        ids = core_.registry.ids();
+    } catch (const Error& e) {
+        spdlog::error("{}", e.message());
+        return;
+    }
+    for (const auto& id : ids) {
+        std::optional<SessionRecord> s;
+        try {
+            s = core_.registry.read(id);
+        } catch (const Error& e) {
+            spdlog::warn("{}", e.message());
+            continue;
+        }
+        if (!s || s->kind != "worker" || !s->worker || !s->replica) continue;
+        Verdict v = core_.sessions.verdict(*s);
+        if (v.life == Life::Dead || !s->anchor) {
+            auto released = core_.claims.release_session(id, "claim.reaped");
+            core_.sessions.end(id);
+            core_.events.append("session.exited",
+                                {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});
+            spdlog::info("{}: died while no supervisor ran ({}), released {} claim(s)", id, v.why,
+                         released.size());
+            continue;
+        }
+        Replica& r = slot(*s->worker, *s->replica);
+        r.pid = s->anchor->pid;
+        r.own_child = false;
+        r.state = Replica::State::Running;
+        r.restarts = s->restarts;
+        r.started_mono = os::monotonic_ms();
+        watch_pidfd(r);
+        core_.events.append("session.adopted", {{"session", id},
+                                                {"worker", *s->worker},
+                                                {"replica", *s->replica},
+                                                {"pid", r.pid}});
+        spdlog::info("{}: adopted running worker (pid {})", id, r.pid);
+        if (!playbook_.find(r.worker)) r.spec.stop_timeout_ms = 10'000;
+    }
+}
+
+} // namespace loop

@@ -1,0 +1,239 @@
+#include "core/supervisor.hpp"
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+#include "os/spawn.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <signal.h>
+
+#include <algorithm>
+
+namespace loop {
+
+namespace {
+
+template <class T> Supervisor* owner(T* h) { return static_cast<Supervisor*>(h->data); }
+
+} // namespace
+
+Supervisor::Supervisor(Core& core, Playbook playbook)
+    : core_(core), playbook_(std::move(playbook)) {
+    uv_loop_init(&loop_);
+    std::string exe = os::self_exe();
+    exe_dir_ = exe.substr(0, exe.rfind('/'));
+}
+
+Supervisor::~Supervisor() {
+    uv_walk(
+        &loop_,
+        [](uv_handle_t* h, void*) {
+            if (!uv_is_closing(h)) uv_close(h, nullptr);
+        },
+        nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+}
+
+Supervisor::Replica& Supervisor::slot(const std::string& worker, int index) {
+    std::string id = worker + "-" + std::to_string(index);
+    auto& p = replicas_[id];
+    if (!p) {
+        p = std::make_unique<Replica>();
+        p->id = id;
+        p->worker = worker;
+        p->index = index;
+        p->sup = this;
+        if (const WorkerSpec* w = playbook_.find(worker)) p->spec = *w;
+    }
+    return *p;
+}
+
+int Supervisor::run() {
+    started_ms_ = os::now_ms();
+    if (!os::become_subreaper())
+        spdlog::warn("cannot become a child subreaper: detached grandchildren may escape a stop");
+
+    auto init_signal = [this](uv_signal_t* s, int signo, uv_signal_cb cb) {
+        uv_signal_init(&loop_, s);
+        s->data = this;
+        uv_signal_start(s, cb, signo);
+    };
+    init_signal(&sig_chld_, SIGCHLD, [](uv_signal_t* s, int) { owner(s)->on_sigchld(); });
+    init_signal(&sig_hup_, SIGHUP, [](uv_signal_t* s, int) { owner(s)->reload(); });
+    init_signal(&sig_term_, SIGTERM, [](uv_signal_t* s, int) {
+        owner(s)->shutdown(owner(s)->stopping_);
+    });
+    init_signal(&sig_int_, SIGINT, [](uv_signal_t* s, int) {
+        owner(s)->shutdown(owner(s)->stopping_);
+    });
+
+    uv_timer_init(&loop_, &sweep_timer_);
+    sweep_timer_.data = this;
+    uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
+    uv_timer_start(&sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
+    uv_timer_init(&loop_, &expiry_timer_);
+    expiry_timer_.data = this;
+
+    uv_fs_event_init(&loop_, &claims_watch_);
+    claims_watch_.data = this;
+    std::string claims_dir = core_.home.sub_path("claims");
+    core_.home.claims();
+    int rc = uv_fs_event_start(
+        &claims_watch_,
+        [](uv_fs_event_t* h, const char*, int, int) { owner(h)->scan_holders(); },
+        claims_dir.c_str(), 0);
+    if (rc != 0)
+        spdlog::warn("cannot watch {}: {}; outside holders are checked every sweep", claims_dir,
+                     uv_strerror(rc));
+
+    core_.events.append("supervisor.started",
+                        {{"pid", os::self_pid()}, {"playbook", playbook_.path}});
+    spdlog::info("supervising {} ({} workers) in {}", playbook_.path, playbook_.workers.size(),
+                 core_.home.path());
+    adopt_or_reap_existing();
+    // One pass for claims left by sessions that died while no supervisor ran.
+    sweep();
+    reconcile();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    return 0;
+}
+
+void Supervisor::reconcile() {
+    if (stopping_) return;
+    // Start what the playbook wants and is not running.
+    for (const auto& w : playbook_.workers) {
+        for (int i = 1; i <= w.replicas; ++i) {
+            Replica& r = slot(w.name, i);
+            if (r.state == Replica::State::Idle) {
+                r.spec = w;
+                start(r);
+            }
+        }
+    }
+    // Stop what it no longer wants.
+    for (auto& [id, r] : replicas_) {
+        const WorkerSpec* w = playbook_.find(r->worker);
+        bool wanted = w && r->index <= w->replicas;
+        if (!wanted && r->state != Replica::State::Idle) stop(*r, true);
+    }
+}
+
+void Supervisor::reload() {
+    if (stopping_) return;
+    Playbook next;
+    try {
+        next = load_playbook(playbook_.path);
+    } catch (const Error& e) {
+        spdlog::error("reload refused, still running the previous playbook: {}", e.message());
+        return;
+    }
+    spdlog::info("reloading {}", playbook_.path);
+    Playbook old = std::move(playbook_);
+    playbook_ = std::move(next);
+    for (auto& [id, r] : replicas_) {
+        const WorkerSpec* w = playbook_.find(r->worker);
+        if (!w || r->index > w->replicas) continue; // stopped by reconcile
+        if (!r->spec.same_definition(*w)) {
+            spdlog::info("{}: definition changed, restarting", r->id);
+            r->restart_when_stopped = true;
+            if (r->state == Replica::State::Running) {
+                stop(*r, false);
+            } else if (r->state != Replica::State::Stopping) {
+                r->spec = *w;
+                r->restart_when_stopped = false;
+                if (r->state == Replica::State::Backoff && r->timer) uv_timer_stop(r->timer);
+                start(*r);
+            }
+        }
+    }
+    reconcile();
+    uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
+    uv_timer_start(&sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
+    core_.events.append("supervisor.reloaded", {{"pid", os::self_pid()}});
+}
+
+void Supervisor::shutdown(bool force) {
+    if (force) {
+        spdlog::warn("second stop signal: killing every worker now");
+        for (auto& [id, r] : replicas_)
+            if (r->state == Replica::State::Stopping) kill_tree(*r, SIGKILL);
+        return;
+    }
+    spdlog::info("stopping every worker");
+    stopping_ = true;
+    for (auto& [id, r] : replicas_) stop(*r, true);
+    maybe_finish();
+}
+
+void Supervisor::maybe_finish() {
+    if (!stopping_) return;
+    for (auto& [id, r] : replicas_)
+        if (r->state != Replica::State::Stopped && r->state != Replica::State::Idle) return;
+    // Orphans that were reparented to us (we are their subreaper) go too.
+    for (int pid : os::descendants_of(os::self_pid())) os::kill_pid(pid, SIGKILL);
+    int status;
+    while (os::reap_any(&status) > 0) {
+    }
+    for (auto& [sid, w] : holders_) {
+        if (w->poll) uv_close(reinterpret_cast<uv_handle_t*>(w->poll),
+                              [](uv_handle_t* h) { std::free(h); });
+        w->poll = nullptr;
+    }
+    core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
+    spdlog::info("stopped");
+    uv_stop(&loop_);
+}
+
+void Supervisor::on_sigchld() {
+    int status = 0;
+    for (;;) {
+        int pid = os::reap_any(&status);
+        if (pid <= 0) break;
+        for (auto& [id, r] : replicas_) {
+            if (r->own_child && r->pid == pid) {
+                on_exit(*r, status, true);
+                break;
+            }
+        }
+    }
+    maybe_finish();
+}
+
+void Supervisor::sweep() {
+    try {
+        ReapReport rep = core_.reaper.run(false);
+        for (const auto& c : rep.claims)
+            spdlog::info("reaped claim {} of session {}: {}", c.name, c.holder.session, c.why);
+        for (const auto& w : rep.warnings) spdlog::warn("{}", w);
+    } catch (const Error& e) {
+        spdlog::error("reap: {}", e.message());
+    }
+    rotate_logs();
+    scan_holders();
+}
+
+void Supervisor::rotate_logs() {
+    constexpr long long kMaxLog = 8LL << 20;
+    for (auto& [id, r] : replicas_) {
+        std::string path = core_.home.sub_path("logs") + "/" + id + ".log";
+        if (os::file_size(path) > kMaxLog && os::rotate_copy_truncate(path))
+            spdlog::debug("rotated {}", path);
+    }
+}
+
+std::map<std::string, std::string> Supervisor::worker_env(const Replica& r) const {
+    std::map<std::string, std::string> env = r.spec.env;
+    env["LOOP_SESSION_ID"] = r.id;
+    env["LOOP_HOME"] = core_.home.path();
+    env["LOOP_WORKER"] = r.worker;
+    env["LOOP_REPLICA"] = std::to_string(r.index);
+    const char* path = std::getenv("PATH");
+    std::string p = exe_dir_.empty() ? "" : exe_dir_ + ":";
+    env["PATH"] = p + (path ? path : "/usr/local/bin:/usr/bin:/bin");
+    return env;
+}
+
+} // namespace loop

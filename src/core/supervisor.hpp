@@ -1,0 +1,95 @@
+// The supervisor: a foreground, event-driven control loop (libuv) that keeps
+// the workers of a playbook running, releases the claims of every session
+// that dies the moment it dies, and reaps stale claims from anywhere on a
+// safety sweep. Nothing polls: child exits (SIGCHLD), exits of adopted
+// workers and of outside claim holders (pidfd), claim changes (inotify),
+// signals and timers wake it.
+#pragma once
+
+#include "core/core.hpp"
+#include "core/playbook.hpp"
+#include "os/fd.hpp"
+
+#include <uv.h>
+
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace loop {
+
+class Supervisor {
+  public:
+    Supervisor(Core& core, Playbook playbook);
+    ~Supervisor();
+    Supervisor(const Supervisor&) = delete;
+    Supervisor& operator=(const Supervisor&) = delete;
+
+    // Runs until SIGTERM/SIGINT has stopped every worker. Returns 0.
+    int run();
+
+  private:
+    struct Replica {
+        std::string id; // session id: <worker>-<index>
+        std::string worker;
+        int index = 0;
+        WorkerSpec spec; // the definition it was started with
+        enum class State { Idle, Running, Backoff, Stopping, Stopped } state = State::Idle;
+        int pid = 0;
+        bool own_child = false; // else adopted: watched by pidfd
+        bool remove_when_stopped = false;
+        bool restart_when_stopped = false;
+        int64_t started_mono = 0;
+        int failures = 0; // consecutive short runs, for the backoff
+        int restarts = 0;
+        uv_timer_t* timer = nullptr;
+        uv_poll_t* poll = nullptr;
+        os::Fd pidfd;
+        Supervisor* sup = nullptr;
+    };
+
+    // replica.cpp
+    void start(Replica& r);
+    void stop(Replica& r, bool remove);
+    void on_exit(Replica& r, int wait_status, bool known);
+    void schedule_restart(Replica& r);
+    void watch_pidfd(Replica& r);
+    void end_session(Replica& r);
+    void adopt_or_reap_existing();
+    void kill_tree(Replica& r, int sig);
+
+    // supervisor.cpp
+    void reconcile();
+    void reload();
+    void shutdown(bool force);
+    void maybe_finish();
+    void sweep();
+    void on_sigchld();
+    void scan_holders();
+    void arm_expiry_timer(int64_t next_ms);
+    void rotate_logs();
+    std::map<std::string, std::string> worker_env(const Replica& r) const;
+    Replica& slot(const std::string& worker, int index);
+
+    Core& core_;
+    Playbook playbook_;
+    uv_loop_t loop_{};
+    uv_signal_t sig_chld_{}, sig_hup_{}, sig_term_{}, sig_int_{};
+    uv_timer_t sweep_timer_{}, expiry_timer_{};
+    uv_fs_event_t claims_watch_{};
+    std::map<std::string, std::unique_ptr<Replica>> replicas_;
+    // Outside claim holders watched by pidfd: session id -> poll handle.
+    struct Watched {
+        uv_poll_t* poll = nullptr;
+        os::Fd pidfd;
+        Supervisor* sup = nullptr;
+        std::string session;
+    };
+    std::map<std::string, std::unique_ptr<Watched>> holders_;
+    bool stopping_ = false;
+    int64_t started_ms_ = 0;
+    std::string exe_dir_;
+};
+
+} // namespace loop

@@ -1,0 +1,56 @@
+// Starting and stopping supervised workers: each in its own session and
+// process group, output appended to a log file it owns (so it keeps
+// running when the supervisor dies), started only once the supervisor has
+// recorded it.
+#pragma once
+
+#include "os/fd.hpp"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace loop::os {
+
+struct SpawnSpec {
+    std::vector<std::string> argv;
+    std::map<std::string, std::string> env; // added to the supervisor's
+    std::string cwd;
+    std::string log_path; // stdout and stderr, O_APPEND
+};
+
+// A forked child that waits, before exec, until go() is called (or exits
+// if this process dies first). pid < 0 on failure with err set.
+struct PendingChild {
+    int pid = -1;
+    int err = 0;
+    Fd gate;   // write end: one byte releases the child
+    void go(); // lets the child exec
+};
+
+PendingChild spawn_gated(const SpawnSpec& spec);
+
+// Signals a process group; ESRCH is not an error.
+void kill_group(int pgid, int sig);
+void kill_pid(int pid, int sig);
+
+// Every descendant of `pid` (children, grandchildren, ... also those that
+// left its process group with setsid), from /proc.
+std::vector<int> descendants_of(int pid);
+
+// Makes this process the reaper of orphaned descendants.
+bool become_subreaper();
+
+// Reaps one exited child without blocking: pid, or 0 when none, -1 when no children.
+int reap_any(int* status);
+
+// Path of the running executable (/proc/self/exe).
+std::string self_exe();
+
+// Size of a file, or -1.
+long long file_size(const std::string& path);
+// Copies `path` to `path.1` and truncates it: the writer's O_APPEND fd
+// keeps writing at the new end.
+bool rotate_copy_truncate(const std::string& path);
+
+} // namespace loop::os
