@@ -1,11 +1,197 @@
+// Names, durations and times (SPEC section 3).
+#include "core/claims.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 
 #include <doctest/doctest.h>
 
+#include <string>
+#include <vector>
+
 using namespace loop;
 
-TEST_CASE("names") {
-    CHECK_FALSE(name_problem("repo-x"));
-    CHECK(name_problem(""));
+namespace {
+
+Exit usage_code_of(auto&& fn) {
+    try {
+        fn();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    return Exit::Ok;
+}
+
+} // namespace
+
+TEST_CASE("names: valid ones") {
+    for (std::string n : {"repo-x", "issue-42", "file:src.main.cpp", "a", "A", "0", "x@host",
+                          "k=v", "a+b", "under_score", "a..b", "a.", "x-", "Z9._:@+=-"}) {
+        CAPTURE(n);
+        CHECK_FALSE(name_problem(n));
+        CHECK_NOTHROW(check_name(n, "claim name"));
+    }
+    // Exactly 200 bytes is the longest allowed.
+    CHECK_FALSE(name_problem(std::string(200, 'a')));
+    // Every allowed character.
+    std::string all;
+    for (char c = 'a'; c <= 'z'; ++c) all += c;
+    for (char c = 'A'; c <= 'Z'; ++c) all += c;
+    for (char c = '0'; c <= '9'; ++c) all += c;
+    all += "._:@+=-";
+    CHECK_FALSE(name_problem(all));
+}
+
+TEST_CASE("names: every bad kind is refused with a reason") {
+    struct Bad {
+        std::string name;
+        std::string reason_part;
+    };
+    const std::vector<Bad> bad = {
+        {"", "empty"},
+        {std::string(201, 'a'), "200"},
+        {std::string(4096, 'b'), "200"},
+        {"a/b", "'/'"},
+        {"/abs", "'/'"},
+        {"..", "'.'"},
+        {"../x", "'.'"},
+        {"a/../b", "'/'"},
+        {".hidden", "'.'"},
+        {".", "'.'"},
+        {"-rf", "'-'"},
+        {"--help", "'-'"},
+        {"a b", "' '"},
+        {" a", "' '"},
+        {"a\tb", "0x09"},
+        {"a\nb", "0x0a"},
+        {"a\rb", "0x0d"},
+        {"bell\x07", "0x07"},
+        {"del\x7f", "0x7f"},
+        {std::string("nul\0byte", 8), "0x00"},
+        {std::string("\0", 1), "0x00"},
+        {"caf\xc3\xa9", "0xc3"},
+        {"\xff", "0xff"},
+        {"a*b", "'*'"},
+        {"a?b", "'?'"},
+        {"a\\b", "'\\'"},
+        {"a$b", "'$'"},
+        {"a\"b", "'\"'"},
+        {"a,b", "','"},
+    };
+    for (const auto& b : bad) {
+        CAPTURE(b.name);
+        auto p = name_problem(b.name);
+        REQUIRE(p);
+        CHECK(p->find(b.reason_part) != std::string::npos);
+        try {
+            check_name(b.name, "claim name");
+            FAIL("check_name accepted a bad name");
+        } catch (const Error& e) {
+            CHECK(e.code() == Exit::Usage);
+            CHECK(e.message().find("claim name") != std::string::npos);
+            // The message is printable: control bytes are escaped.
+            for (unsigned char c : e.message()) CHECK((c >= 0x20 && c < 0x7f));
+        }
+    }
+}
+
+TEST_CASE("names: the NUL byte is not silently cut off") {
+    // "ab\0cd" must not be taken for "ab".
+    std::string_view v("ab\0cd", 5);
+    CHECK(name_problem(v));
+    std::string_view trailing("ab\0", 3);
+    CHECK(name_problem(trailing));
+}
+
+TEST_CASE("normalize_names sorts, deduplicates and refuses bad or missing names") {
+    CHECK(normalize_names({"c", "a", "b", "a", "c"}) == std::vector<std::string>{"a", "b", "c"});
+    CHECK(normalize_names({"x"}) == std::vector<std::string>{"x"});
+    CHECK(usage_code_of([] { normalize_names({}); }) == Exit::Usage);
+    CHECK(usage_code_of([] { normalize_names({"ok", "bad/name"}); }) == Exit::Usage);
+    CHECK(usage_code_of([] { normalize_names({"ok", ""}); }) == Exit::Usage);
+}
+
+TEST_CASE("durations: the documented forms") {
+    CHECK(parse_duration("250ms") == 250);
+    CHECK(parse_duration("10s") == 10'000);
+    CHECK(parse_duration("5m") == 300'000);
+    CHECK(parse_duration("2h") == 7'200'000);
+    CHECK(parse_duration("inf") == kInfinite);
+    CHECK(parse_duration("0") == 0);
+    CHECK(parse_duration("7") == 7'000); // a bare number is seconds
+    CHECK(parse_duration("30") == 30'000);
+    CHECK(parse_duration("0ms") == 0);
+    CHECK(parse_duration("0s") == 0);
+    CHECK(parse_duration("1.5s") == 1'500);
+    CHECK(parse_duration("0.25") == 250);
+    CHECK(parse_duration("1d") == 86'400'000);
+    CHECK(parse_duration("86400s") == 86'400'000);
+}
+
+TEST_CASE("durations: malformed ones are refused") {
+    for (const char* bad : {"", " ", "ms", "s", "10x", "10S", "10 s", " 10s", "10s ", "-5s", "-1",
+                            "+5s", "s5", "1.s", ".5s", "1..5s", "5ms5", "1e3", "0x10", "infinite",
+                            "Inf", "10sec", "10mss", "1h30m", "99999999999999999999",
+                            "99999999999999999999ms"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_duration(bad));
+    }
+    try {
+        parse_duration_or_throw("soon", "--wait");
+        FAIL("accepted a bad duration");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+        CHECK(e.message().find("--wait") != std::string::npos);
+        CHECK(e.message().find("soon") != std::string::npos);
+    }
+    CHECK(parse_duration_or_throw("inf", "--wait") == kInfinite);
+    CHECK(parse_duration_or_throw("3", "--ttl") == 3'000);
+}
+
+TEST_CASE("durations: too large to represent is refused, not wrapped around") {
+    // INT64_MAX milliseconds is 106751991167 days and a bit.
+    CHECK(parse_duration("106751991167d") == int64_t{106751991167} * 86'400'000);
+    CHECK_FALSE(parse_duration("106751991168d"));
+    CHECK_FALSE(parse_duration("9999999999999h"));
+    CHECK_FALSE(parse_duration("10000000000000d"));
+    CHECK_FALSE(parse_duration("1000000000000d"));
+}
+
+TEST_CASE("times: RFC 3339 UTC with milliseconds") {
+    CHECK(format_time(0) == "1970-01-01T00:00:00.000Z");
+    CHECK(format_time(1795457658123) == "2026-11-23T18:14:18.123Z");
+    CHECK(format_time(951782400000) == "2000-02-29T00:00:00.000Z");
+    CHECK(format_time(4102444799999) == "2099-12-31T23:59:59.999Z");
+    CHECK(format_clock(1795457658123) == "18:14:18");
+}
+
+TEST_CASE("times: parse what format_time prints") {
+    for (int64_t ms : {int64_t{0}, int64_t{1}, int64_t{999}, int64_t{1000}, int64_t{951782400000},
+                       int64_t{1795457658123}, int64_t{4102444799999}}) {
+        CAPTURE(ms);
+        CHECK(parse_time(format_time(ms)) == ms);
+    }
+    for (int64_t ms = 1'700'000'000'000; ms < 1'700'000'000'000 + 86'400'000 * 40LL;
+         ms += 86'400'000 + 3'600'000 + 61'001) {
+        CAPTURE(ms);
+        CHECK(parse_time(format_time(ms)) == ms);
+    }
+    CHECK(parse_time("2026-11-23T18:14:18Z") == 1795457658000);
+    CHECK(parse_time("2026-11-23T18:14:18.123Z") == 1795457658123);
+    CHECK_FALSE(parse_time(""));
+    CHECK_FALSE(parse_time("yesterday"));
+    CHECK_FALSE(parse_time("2026-11-23"));
+    CHECK_FALSE(parse_time("18:14:18"));
+}
+
+TEST_CASE("ages: compact human form") {
+    CHECK(format_age(0) == "0ms");
+    CHECK(format_age(-5) == "0ms");
+    CHECK(format_age(250) == "250ms");
+    CHECK(format_age(999) == "999ms");
+    CHECK(format_age(1'000) == "1s");
+    CHECK(format_age(59'999) == "59s");
+    CHECK(format_age(192'000) == "3m12s");
+    CHECK(format_age(3'600'000) == "1h00m");
+    CHECK(format_age(7'500'000) == "2h05m");
+    CHECK(format_age(97'200'000) == "1d03h");
 }

@@ -169,7 +169,7 @@ void Supervisor::shutdown(bool force) {
 }
 
 void Supervisor::maybe_finish() {
-    if (!stopping_) return;
+    if (!stopping_ || finished_) return;
     for (auto& [id, r] : replicas_)
         if (r->state != Replica::State::Stopped && r->state != Replica::State::Idle) return;
     // Orphans that were reparented to us (we are their subreaper) go too.
@@ -182,6 +182,7 @@ void Supervisor::maybe_finish() {
                               [](uv_handle_t* h) { std::free(h); });
         w->poll = nullptr;
     }
+    finished_ = true;
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
     spdlog::info("stopped");
     uv_stop(&loop_);
