@@ -9,6 +9,7 @@
 int main(int argc, char** argv) {
     using namespace loop;
     cmd::Globals g;
+    g.verb = cmd::find_verb(argc, argv);
     // Everything after the first "--" is a command for `with`.
     int cut = argc;
     for (int i = 1; i < argc; ++i) {

@@ -133,7 +133,8 @@ int run_owner(const Globals& g, const OwnerOpts& o) {
         if (h.verdict.life != Life::Dead) live.push_back(std::move(h));
     if (o.json) {
         nlohmann::json arr = nlohmann::json::array();
-        for (const auto& h : live) arr.push_back(holder_json(h));
+        for (const auto& h : live)
+            arr.push_back(holder_json(h));
         print_json(arr);
     } else {
         const int64_t now = os::now_ms();
@@ -157,37 +158,41 @@ int run_owner(const Globals& g, const OwnerOpts& o) {
 } // namespace
 
 void add_claim_commands(CLI::App& u, Globals& g, Action& action) {
-    auto c = std::make_shared<ClaimOpts>();
-    CLI::App* claim = u.add_subcommand("claim", "Take one or more claims (all or none)");
-    claim->add_option("names", c->names, "Claim names")->required();
-    claim->add_option("--session", c->session, "Session that holds the claim");
-    claim->add_option("--wait", c->wait, "Wait up to DUR for the claim (0, 10s, inf)");
-    claim->add_option("--ttl", c->ttl, "The claim expires after DUR unless renewed");
-    claim->add_flag("--shared", c->shared, "Take a shared claim");
-    claim->add_option("--reason", c->reason, "Why the claim is held (shown to others)");
-    claim->add_option("--meta", c->meta, "KEY=VALUE metadata (repeatable)");
-    claim->add_flag("--json", c->json, "Print JSON");
-    claim->callback([&g, &action, c] { action = [&g, c] { return run_claim(g, *c); }; });
+    if (CLI::App* claim = subcommand(u, g, "claim", "Take one or more claims (all or none)")) {
+        auto c = std::make_shared<ClaimOpts>();
+        claim->add_option("names", c->names, "Claim names")->required();
+        claim->add_option("--session", c->session, "Session that holds the claim");
+        claim->add_option("--wait", c->wait, "Wait up to DUR for the claim (0, 10s, inf)");
+        claim->add_option("--ttl", c->ttl, "The claim expires after DUR unless renewed");
+        claim->add_flag("--shared", c->shared, "Take a shared claim");
+        claim->add_option("--reason", c->reason, "Why the claim is held (shown to others)");
+        claim->add_option("--meta", c->meta, "KEY=VALUE metadata (repeatable)");
+        claim->add_flag("--json", c->json, "Print JSON");
+        claim->callback([&g, &action, c] { action = [&g, c] { return run_claim(g, *c); }; });
+    }
 
-    auto un = std::make_shared<UnclaimOpts>();
-    CLI::App* unclaim = u.add_subcommand("unclaim", "Release claims");
-    unclaim->add_option("names", un->names, "Claim names")->required();
-    unclaim->add_option("--session", un->session, "Session that holds the claim");
-    unclaim->add_flag("--force", un->force, "Release even if another live session holds it");
-    unclaim->callback([&g, &action, un] { action = [&g, un] { return run_unclaim(g, *un); }; });
+    if (CLI::App* unclaim = subcommand(u, g, "unclaim", "Release claims")) {
+        auto un = std::make_shared<UnclaimOpts>();
+        unclaim->add_option("names", un->names, "Claim names")->required();
+        unclaim->add_option("--session", un->session, "Session that holds the claim");
+        unclaim->add_flag("--force", un->force, "Release even if another live session holds it");
+        unclaim->callback([&g, &action, un] { action = [&g, un] { return run_unclaim(g, *un); }; });
+    }
 
-    auto r = std::make_shared<RenewOpts>();
-    CLI::App* renew = u.add_subcommand("renew", "Extend the TTL of claims you hold");
-    renew->add_option("names", r->names, "Claim names")->required();
-    renew->add_option("--ttl", r->ttl, "New TTL (default: the claim's own)");
-    renew->add_option("--session", r->session, "Session that holds the claim");
-    renew->callback([&g, &action, r] { action = [&g, r] { return run_renew(g, *r); }; });
+    if (CLI::App* renew = subcommand(u, g, "renew", "Extend the TTL of claims you hold")) {
+        auto r = std::make_shared<RenewOpts>();
+        renew->add_option("names", r->names, "Claim names")->required();
+        renew->add_option("--ttl", r->ttl, "New TTL (default: the claim's own)");
+        renew->add_option("--session", r->session, "Session that holds the claim");
+        renew->callback([&g, &action, r] { action = [&g, r] { return run_renew(g, *r); }; });
+    }
 
-    auto ow = std::make_shared<OwnerOpts>();
-    CLI::App* owner = u.add_subcommand("owner", "Show who holds a claim (exit 1 when free)");
-    owner->add_option("name", ow->name, "Claim name")->required();
-    owner->add_flag("--json", ow->json, "Print JSON");
-    owner->callback([&g, &action, ow] { action = [&g, ow] { return run_owner(g, *ow); }; });
+    if (CLI::App* owner = subcommand(u, g, "owner", "Show who holds a claim (exit 1 when free)")) {
+        auto ow = std::make_shared<OwnerOpts>();
+        owner->add_option("name", ow->name, "Claim name")->required();
+        owner->add_flag("--json", ow->json, "Print JSON");
+        owner->callback([&g, &action, ow] { action = [&g, ow] { return run_owner(g, *ow); }; });
+    }
 }
 
 } // namespace loop::cmd

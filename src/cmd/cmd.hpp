@@ -11,11 +11,27 @@
 namespace loop::cmd {
 
 struct Globals {
-    std::string home;                  // --home
+    std::string home; // --home
+    // The verb on the command line ("claim", "reap", ...), or "" when
+    // unknown: only that verb's subcommand is built, which keeps the
+    // start-up of `loop _ claim` short. "" builds them all (help, errors).
+    std::string verb;
     std::vector<std::string> trailing; // arguments after "--" (for `with`)
 };
 
 using Action = std::function<int()>;
+
+// Adds subcommand `name` to `parent` when it is the verb being run (or all
+// are wanted); nullptr otherwise.
+inline CLI::App* subcommand(CLI::App& parent, const Globals& g, const char* name,
+                            const char* description) {
+    if (!g.verb.empty() && g.verb != name) return nullptr;
+    return parent.add_subcommand(name, description);
+}
+
+// The verb of a command line: the first word after the global options (and
+// after "_" for the script verbs), if it is one of `known`.
+std::string find_verb(int argc, char** argv);
 
 void add_claim_commands(CLI::App& underscore, Globals& g, Action& action);
 void add_with_command(CLI::App& underscore, Globals& g, Action& action);

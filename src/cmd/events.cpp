@@ -91,12 +91,13 @@ int run_events(const Globals& g, const EventsOpts& o) {
 } // namespace
 
 void add_events_command(CLI::App& app, Globals& g, Action& action) {
-    auto o = std::make_shared<EventsOpts>();
-    CLI::App* e = app.add_subcommand("events", "Show the event log");
-    e->add_flag("-f,--follow", o->follow, "Keep printing new events as they come");
-    e->add_option("--since", o->since, "Only events newer than DUR (e.g. 10m)");
-    e->add_flag("--json", o->json, "Print the raw JSON lines");
-    e->callback([&g, &action, o] { action = [&g, o] { return run_events(g, *o); }; });
+    if (CLI::App* e = subcommand(app, g, "events", "Show the event log")) {
+        auto o = std::make_shared<EventsOpts>();
+        e->add_flag("-f,--follow", o->follow, "Keep printing new events as they come");
+        e->add_option("--since", o->since, "Only events newer than DUR (e.g. 10m)");
+        e->add_flag("--json", o->json, "Print the raw JSON lines");
+        e->callback([&g, &action, o] { action = [&g, o] { return run_events(g, *o); }; });
+    }
 }
 
 } // namespace loop::cmd

@@ -24,7 +24,8 @@ int run_claims(const Globals& g, bool json) {
     auto all = core.claims.all(&errors);
     if (json) {
         nlohmann::json arr = nlohmann::json::array();
-        for (const auto& v : all) arr.push_back(holder_json(v));
+        for (const auto& v : all)
+            arr.push_back(holder_json(v));
         print_json(arr);
     } else {
         const int64_t now = os::now_ms();
@@ -32,15 +33,15 @@ int run_claims(const Globals& g, bool json) {
         for (const auto& v : all) {
             int pid = v.session && v.session->anchor ? v.session->anchor->pid : v.holder.pid;
             rows.push_back({v.name, mode_name(v.mode), v.holder.session,
-                            pid > 0 ? std::to_string(pid) : "-",
-                            std::to_string(v.holder.fence),
+                            pid > 0 ? std::to_string(pid) : "-", std::to_string(v.holder.fence),
                             format_age(now - v.holder.acquired_ms),
                             v.holder.expires_ms > 0 ? format_age(v.holder.expires_ms - now) : "-",
                             alive_word(v.verdict.life)});
         }
         print_table({"NAME", "MODE", "SESSION", "PID", "FENCE", "AGE", "TTL", "ALIVE"}, rows);
     }
-    for (const auto& e : errors) std::fprintf(stderr, "loop: %s\n", e.c_str());
+    for (const auto& e : errors)
+        std::fprintf(stderr, "loop: %s\n", e.c_str());
     return errors.empty() ? 0 : static_cast<int>(Exit::Failure);
 }
 
@@ -59,7 +60,8 @@ int run_sessions(const Globals& g, bool json) {
     }
     if (json) {
         nlohmann::json arr = nlohmann::json::array();
-        for (const auto& [s, v] : list) arr.push_back(session_json(s, v));
+        for (const auto& [s, v] : list)
+            arr.push_back(session_json(s, v));
         print_json(arr);
     } else {
         const int64_t now = os::now_ms();
@@ -71,22 +73,26 @@ int run_sessions(const Globals& g, bool json) {
         }
         print_table({"ID", "KIND", "PID", "ALIVE", "AGE", "WORKER", "LABEL"}, rows);
     }
-    for (const auto& e : errors) std::fprintf(stderr, "loop: %s\n", e.c_str());
+    for (const auto& e : errors)
+        std::fprintf(stderr, "loop: %s\n", e.c_str());
     return errors.empty() ? 0 : static_cast<int>(Exit::Failure);
 }
 
 } // namespace
 
 void add_list_commands(CLI::App& app, Globals& g, Action& action) {
-    auto cj = std::make_shared<bool>(false);
-    CLI::App* claims = app.add_subcommand("claims", "List held claims");
-    claims->add_flag("--json", *cj, "Print JSON");
-    claims->callback([&g, &action, cj] { action = [&g, cj] { return run_claims(g, *cj); }; });
+    if (CLI::App* claims = subcommand(app, g, "claims", "List held claims")) {
+        auto cj = std::make_shared<bool>(false);
+        claims->add_flag("--json", *cj, "Print JSON");
+        claims->callback([&g, &action, cj] { action = [&g, cj] { return run_claims(g, *cj); }; });
+    }
 
-    auto sj = std::make_shared<bool>(false);
-    CLI::App* sessions = app.add_subcommand("sessions", "List sessions");
-    sessions->add_flag("--json", *sj, "Print JSON");
-    sessions->callback([&g, &action, sj] { action = [&g, sj] { return run_sessions(g, *sj); }; });
+    if (CLI::App* sessions = subcommand(app, g, "sessions", "List sessions")) {
+        auto sj = std::make_shared<bool>(false);
+        sessions->add_flag("--json", *sj, "Print JSON");
+        sessions->callback(
+            [&g, &action, sj] { action = [&g, sj] { return run_sessions(g, *sj); }; });
+    }
 }
 
 } // namespace loop::cmd

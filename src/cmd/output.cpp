@@ -10,7 +10,9 @@ namespace loop::cmd {
 
 using nlohmann::json;
 
-static json time_or_null(int64_t ms) { return ms > 0 ? json(format_time(ms)) : json(nullptr); }
+static json time_or_null(int64_t ms) {
+    return ms > 0 ? json(format_time(ms)) : json(nullptr);
+}
 
 json claim_json(const std::string& name, Mode mode, const Holder& h) {
     return {{"name", name},
@@ -39,9 +41,9 @@ json session_json(const SessionRecord& s, const Verdict& v) {
     return {{"id", s.id},
             {"kind", s.kind},
             {"pid", s.anchor ? json(s.anchor->pid) : json(nullptr)},
-            {"alive", v.life == Life::Alive ? json(true)
+            {"alive", v.life == Life::Alive  ? json(true)
                       : v.life == Life::Dead ? json(false)
-                                              : json(nullptr)},
+                                             : json(nullptr)},
             {"liveness", v.why},
             {"worker", s.worker ? json(*s.worker) : json(nullptr)},
             {"replica", s.replica ? json(*s.replica) : json(nullptr)},
@@ -59,13 +61,15 @@ void print_json(const json& j) {
 }
 
 void print_warnings(const std::vector<std::string>& warnings) {
-    for (const auto& w : warnings) std::fprintf(stderr, "loop: warning: %s\n", w.c_str());
+    for (const auto& w : warnings)
+        std::fprintf(stderr, "loop: warning: %s\n", w.c_str());
 }
 
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> width(header.size(), 0);
-    for (size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+    for (size_t i = 0; i < header.size(); ++i)
+        width[i] = header[i].size();
     for (const auto& r : rows)
         for (size_t i = 0; i < r.size() && i < width.size(); ++i)
             width[i] = std::max(width[i], r[i].size());
@@ -75,11 +79,13 @@ void print_table(const std::vector<std::string>& header,
             out += cells[i];
             if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
         }
-        while (!out.empty() && out.back() == ' ') out.pop_back();
+        while (!out.empty() && out.back() == ' ')
+            out.pop_back();
         std::printf("%s\n", out.c_str());
     };
     line(header);
-    for (const auto& r : rows) line(r);
+    for (const auto& r : rows)
+        line(r);
 }
 
 std::string session_flag_or_env(const std::string& flag) {

@@ -54,23 +54,25 @@ int run_reap(const Globals& g, const ReapOpts& o) {
 } // namespace
 
 void add_reap_command(CLI::App& app, Globals& g, Action& action) {
-    auto o = std::make_shared<ReapOpts>();
-    CLI::App* reap = app.add_subcommand("reap", "One reaping pass (for cron)");
-    reap->add_flag("--dry-run", o->dry_run, "Only print what would be removed");
-    reap->add_flag("--json", o->json, "Print JSON");
-    reap->add_option("--retention", o->retention,
-                     "Keep records of dead sessions this long (default 1h)");
-    reap->callback([&g, &action, o] { action = [&g, o] { return run_reap(g, *o); }; });
+    if (CLI::App* reap = subcommand(app, g, "reap", "One reaping pass (for cron)")) {
+        auto o = std::make_shared<ReapOpts>();
+        reap->add_flag("--dry-run", o->dry_run, "Only print what would be removed");
+        reap->add_flag("--json", o->json, "Print JSON");
+        reap->add_option("--retention", o->retention,
+                         "Keep records of dead sessions this long (default 1h)");
+        reap->callback([&g, &action, o] { action = [&g, o] { return run_reap(g, *o); }; });
+    }
 }
 
-void add_version_command(CLI::App& app, Globals&, Action& action) {
-    CLI::App* v = app.add_subcommand("version", "Print the version");
-    v->callback([&action] {
-        action = [] {
-            std::printf("loop %s\n", LOOP_VERSION);
-            return 0;
-        };
-    });
+void add_version_command(CLI::App& app, Globals& g, Action& action) {
+    if (CLI::App* v = subcommand(app, g, "version", "Print the version")) {
+        v->callback([&action] {
+            action = [] {
+                std::printf("loop %s\n", LOOP_VERSION);
+                return 0;
+            };
+        });
+    }
 }
 
 } // namespace loop::cmd

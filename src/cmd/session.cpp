@@ -54,43 +54,45 @@ std::string id_or_env(const std::string& id, const char* verb) {
 
 void add_session_commands(CLI::App& u, CLI::App& app, Globals& g, Action& action) {
     (void)app;
-    CLI::App* session = u.add_subcommand("session", "Open, keep alive and end sessions");
-    session->require_subcommand(1);
+    if (CLI::App* session = subcommand(u, g, "session", "Open, keep alive and end sessions")) {
+        session->require_subcommand(1);
 
-    auto st = std::make_shared<StartOpts>();
-    CLI::App* start = session->add_subcommand("start", "Start a session and print its id");
-    start->add_option("--pid", st->pid, "Process the session lives with (default: the caller)");
-    start->add_option("--ttl", st->ttl, "Alive while heartbeats come within DUR");
-    start->add_option("--label", st->label, "Free text shown in listings");
-    start->add_flag("--json", st->json, "Print the session as JSON");
-    start->callback([&g, &action, st] { action = [&g, st] { return run_start(g, *st); }; });
+        auto st = std::make_shared<StartOpts>();
+        CLI::App* start = session->add_subcommand("start", "Start a session and print its id");
+        start->add_option("--pid", st->pid, "Process the session lives with (default: the caller)");
+        start->add_option("--ttl", st->ttl, "Alive while heartbeats come within DUR");
+        start->add_option("--label", st->label, "Free text shown in listings");
+        start->add_flag("--json", st->json, "Print the session as JSON");
+        start->callback([&g, &action, st] { action = [&g, st] { return run_start(g, *st); }; });
 
-    auto hb_id = std::make_shared<std::string>();
-    CLI::App* hb = session->add_subcommand("heartbeat", "Keep a --ttl session alive");
-    hb->add_option("id", *hb_id, "Session id (default: $LOOP_SESSION_ID)");
-    hb->callback([&g, &action, hb_id] {
-        action = [&g, hb_id] {
-            std::string id = id_or_env(*hb_id, "heartbeat");
-            Core core(Home::resolve(g.home));
-            core.sessions.heartbeat(id);
-            return 0;
-        };
-    });
+        auto hb_id = std::make_shared<std::string>();
+        CLI::App* hb = session->add_subcommand("heartbeat", "Keep a --ttl session alive");
+        hb->add_option("id", *hb_id, "Session id (default: $LOOP_SESSION_ID)");
+        hb->callback([&g, &action, hb_id] {
+            action = [&g, hb_id] {
+                std::string id = id_or_env(*hb_id, "heartbeat");
+                Core core(Home::resolve(g.home));
+                core.sessions.heartbeat(id);
+                return 0;
+            };
+        });
 
-    auto end_id = std::make_shared<std::string>();
-    CLI::App* end = session->add_subcommand("end", "End a session and release its claims");
-    end->add_option("id", *end_id, "Session id (default: $LOOP_SESSION_ID)");
-    end->callback([&g, &action, end_id] {
-        action = [&g, end_id] {
-            std::string id = id_or_env(*end_id, "end");
-            Core core(Home::resolve(g.home));
-            auto ended = core.sessions.end(id);
-            for (const auto& n : core.claims.release_session(id))
-                std::printf("released %s\n", n.c_str());
-            if (!ended) std::fprintf(stderr, "loop: session %s was not running\n", id.c_str());
-            return 0;
-        };
-    });
-}
+        auto end_id = std::make_shared<std::string>();
+        CLI::App* end = session->add_subcommand("end", "End a session and release its claims");
+        end->add_option("id", *end_id, "Session id (default: $LOOP_SESSION_ID)");
+        end->callback([&g, &action, end_id] {
+            action = [&g, end_id] {
+                std::string id = id_or_env(*end_id, "end");
+                Core core(Home::resolve(g.home));
+                auto ended = core.sessions.end(id);
+                for (const auto& n : core.claims.release_session(id))
+                    std::printf("released %s\n", n.c_str());
+                if (!ended) std::fprintf(stderr, "loop: session %s was not running\n", id.c_str());
+                return 0;
+            };
+        });
+    }
+
+} // namespace loop::cmd
 
 } // namespace loop::cmd

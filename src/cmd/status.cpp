@@ -19,7 +19,9 @@ namespace loop::cmd {
 
 namespace {
 
-bool use_colour() { return ::isatty(1) && !std::getenv("NO_COLOR"); }
+bool use_colour() {
+    return ::isatty(1) && !std::getenv("NO_COLOR");
+}
 
 std::string alive_cell(Life l, bool colour) {
     const char* word = l == Life::Alive ? "yes" : l == Life::Dead ? "no" : "unknown";
@@ -42,7 +44,8 @@ int run_status(const Globals& g, bool json) {
     std::sort(ids.begin(), ids.end());
     for (const auto& id : ids) {
         try {
-            if (auto s = core.registry.read(id)) sessions.push_back({*s, core.sessions.verdict(*s)});
+            if (auto s = core.registry.read(id))
+                sessions.push_back({*s, core.sessions.verdict(*s)});
         } catch (const Error& e) {
             errors.push_back(e.message());
         }
@@ -66,7 +69,8 @@ int run_status(const Globals& g, bool json) {
             j["sessions"].push_back(std::move(sj));
         }
         j["claims"] = nlohmann::json::array();
-        for (const auto& c : claims) j["claims"].push_back(holder_json(c));
+        for (const auto& c : claims)
+            j["claims"].push_back(holder_json(c));
         print_json(j);
     } else {
         bool colour = use_colour();
@@ -78,11 +82,10 @@ int run_status(const Globals& g, bool json) {
         }
         std::vector<std::vector<std::string>> rows;
         for (const auto& [s, v] : sessions) {
-            rows.push_back({s.id, s.worker ? *s.worker : "-",
-                            s.anchor ? std::to_string(s.anchor->pid) : "-",
-                            alive_cell(v.life, colour), format_age(now - s.started_ms),
-                            std::to_string(s.restarts),
-                            std::to_string(held.count(s.id) ? held[s.id] : 0)});
+            rows.push_back(
+                {s.id, s.worker ? *s.worker : "-", s.anchor ? std::to_string(s.anchor->pid) : "-",
+                 alive_cell(v.life, colour), format_age(now - s.started_ms),
+                 std::to_string(s.restarts), std::to_string(held.count(s.id) ? held[s.id] : 0)});
         }
         print_table({"SESSION", "WORKER", "PID", "ALIVE", "UPTIME", "RESTARTS", "CLAIMS"}, rows);
         std::printf("\n");
@@ -95,17 +98,19 @@ int run_status(const Globals& g, bool json) {
         }
         print_table({"CLAIM", "HOLDER", "MODE", "AGE", "TTL", "FENCE"}, rows);
     }
-    for (const auto& e : errors) std::fprintf(stderr, "loop: %s\n", e.c_str());
+    for (const auto& e : errors)
+        std::fprintf(stderr, "loop: %s\n", e.c_str());
     return errors.empty() ? 0 : static_cast<int>(Exit::Failure);
 }
 
 } // namespace
 
 void add_status_command(CLI::App& app, Globals& g, Action& action) {
-    auto json = std::make_shared<bool>(false);
-    CLI::App* s = app.add_subcommand("status", "Supervisor, sessions and claims at a glance");
-    s->add_flag("--json", *json, "Print JSON");
-    s->callback([&g, &action, json] { action = [&g, json] { return run_status(g, *json); }; });
+    if (CLI::App* s = subcommand(app, g, "status", "Supervisor, sessions and claims at a glance")) {
+        auto json = std::make_shared<bool>(false);
+        s->add_flag("--json", *json, "Print JSON");
+        s->callback([&g, &action, json] { action = [&g, json] { return run_status(g, *json); }; });
+    }
 }
 
 } // namespace loop::cmd

@@ -28,9 +28,8 @@ struct SuperviseOpts {
 std::string default_playbook() {
     std::string exe = os::self_exe();
     std::string dir = exe.substr(0, exe.rfind('/'));
-    for (const std::string& candidate :
-         {dir + "/../share/loop/playbooks/demo.json", std::string(LOOP_SOURCE_DIR) +
-                                                          "/playbooks/demo.json"}) {
+    for (const std::string& candidate : {dir + "/../share/loop/playbooks/demo.json",
+                                         std::string(LOOP_SOURCE_DIR) + "/playbooks/demo.json"}) {
         if (::access(candidate.c_str(), R_OK) == 0) return candidate;
     }
     throw Error(Exit::Usage, "no playbook given and the demo playbook is not installed: "
@@ -42,8 +41,7 @@ void set_up_logging(const SuperviseOpts& o) {
     logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
     spdlog::set_default_logger(logger);
     spdlog::level::level_enum level = spdlog::level::info;
-    if (const char* e = std::getenv("LOOP_LOG"); e && *e)
-        level = spdlog::level::from_str(e);
+    if (const char* e = std::getenv("LOOP_LOG"); e && *e) level = spdlog::level::from_str(e);
     if (o.verbose > 0) level = spdlog::level::debug;
     if (o.quiet) level = spdlog::level::warn;
     spdlog::set_level(level);
@@ -66,12 +64,14 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
 } // namespace
 
 void add_supervise_command(CLI::App& app, Globals& g, Action& action) {
-    auto o = std::make_shared<SuperviseOpts>();
-    CLI::App* s = app.add_subcommand("supervise", "Run the workers of a playbook (foreground)");
-    s->add_option("playbook", o->playbook, "Playbook file (default: the shipped demo)");
-    s->add_flag("-v,--verbose", o->verbose, "Log debug detail");
-    s->add_flag("-q,--quiet", o->quiet, "Log only warnings and errors");
-    s->callback([&g, &action, o] { action = [&g, o] { return run_supervise(g, *o); }; });
+    if (CLI::App* s =
+            subcommand(app, g, "supervise", "Run the workers of a playbook (foreground)")) {
+        auto o = std::make_shared<SuperviseOpts>();
+        s->add_option("playbook", o->playbook, "Playbook file (default: the shipped demo)");
+        s->add_flag("-v,--verbose", o->verbose, "Log debug detail");
+        s->add_flag("-q,--quiet", o->quiet, "Log only warnings and errors");
+        s->callback([&g, &action, o] { action = [&g, o] { return run_supervise(g, *o); }; });
+    }
 }
 
 } // namespace loop::cmd

@@ -4,8 +4,8 @@
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
-#include "os/process.hpp"
 #include "os/proc.hpp"
+#include "os/process.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -85,15 +85,17 @@ int run_with(const Globals& g, const WithOpts& o) {
 } // namespace
 
 void add_with_command(CLI::App& u, Globals& g, Action& action) {
-    auto o = std::make_shared<WithOpts>();
-    CLI::App* with = u.add_subcommand("with", "Run a command while holding claims");
-    with->add_option("names", o->names, "Claim names")->required();
-    with->add_option("--session", o->session, "Session that holds the claims");
-    with->add_option("--wait", o->wait, "Wait up to DUR for the claims (0, 10s, inf)");
-    with->add_option("--ttl", o->ttl, "The claims expire after DUR");
-    with->add_flag("--shared", o->shared, "Take shared claims");
-    with->add_option("--conflict-exit-code", o->conflict_exit, "Exit code when busy (default 1)");
-    with->callback([&g, &action, o] { action = [&g, o] { return run_with(g, *o); }; });
+    if (CLI::App* with = subcommand(u, g, "with", "Run a command while holding claims")) {
+        auto o = std::make_shared<WithOpts>();
+        with->add_option("names", o->names, "Claim names")->required();
+        with->add_option("--session", o->session, "Session that holds the claims");
+        with->add_option("--wait", o->wait, "Wait up to DUR for the claims (0, 10s, inf)");
+        with->add_option("--ttl", o->ttl, "The claims expire after DUR");
+        with->add_flag("--shared", o->shared, "Take shared claims");
+        with->add_option("--conflict-exit-code", o->conflict_exit,
+                         "Exit code when busy (default 1)");
+        with->callback([&g, &action, o] { action = [&g, o] { return run_with(g, *o); }; });
+    }
 }
 
 } // namespace loop::cmd

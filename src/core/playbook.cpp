@@ -329,15 +329,12 @@ class Scanner {
         }
         return true;
     }
-    bool parse_error(std::size_t position, const std::string& token,
-                     const nlohmann::detail::exception&) {
+    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) {
         error_at = position;
-        error_token = token;
         return false;
     }
 
     std::optional<size_t> error_at;
-    std::string error_token;
     std::optional<std::string> duplicate; // key path of the first duplicate key
 
   private:
@@ -376,20 +373,25 @@ class Scanner {
     std::vector<Frame> stack_;
 };
 
-[[noreturn]] void syntax_error(const std::string& origin, const std::string& text, size_t position,
-                               const std::string& token) {
+[[noreturn]] void syntax_error(const std::string& origin, const std::string& text,
+                               size_t position) {
     // `position` counts the bytes read, the offending one included.
     std::string where;
-    if (position > text.size()) {
+    if (position == 0 || position > text.size()) {
         where = "unexpected end of input";
     } else {
-        size_t at = position == 0 ? 0 : position - 1;
+        size_t at = position - 1;
         size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + at, '\n'));
-        size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
-        line_start = (line_start == std::string::npos || at == 0) ? 0 : line_start + 1;
+        size_t line_start = at == 0 ? std::string::npos : text.rfind('\n', at - 1);
+        line_start = line_start == std::string::npos ? 0 : line_start + 1;
+        unsigned char c = static_cast<unsigned char>(text[at]);
+        char what[32];
+        if (c > 0x20 && c < 0x7f)
+            std::snprintf(what, sizeof what, "'%c'", c);
+        else
+            std::snprintf(what, sizeof what, "byte 0x%02x", c);
         where = "line " + std::to_string(line) + ", column " + std::to_string(at - line_start + 1) +
-                " (byte " + std::to_string(at + 1) + ")";
-        if (!token.empty()) where += ": unexpected '" + printable(token) + "'";
+                " (byte " + std::to_string(at + 1) + "): unexpected " + what;
     }
     throw Error(Exit::Usage, origin + ": invalid JSON at " + where);
 }
@@ -421,7 +423,7 @@ Playbook parse_playbook(const std::string& text, const std::string& origin,
     json::sax_parse(text, &scan, json::input_format_t::json, true, false);
     if (scan.duplicate)
         throw Error(Exit::Usage, origin + ": " + *scan.duplicate + ": duplicate key");
-    if (scan.error_at) syntax_error(origin, text, *scan.error_at, scan.error_token);
+    if (scan.error_at) syntax_error(origin, text, *scan.error_at);
     json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded()) throw Error(Exit::Usage, origin + ": invalid JSON");
     return Checker(origin, base_dir).playbook(doc);
