@@ -94,11 +94,11 @@ ClaimRecord record_of(const std::string& name, Mode mode, const std::vector<Hold
 } // namespace
 
 AcquireOutcome Claims::try_acquire(const SessionRecord& me, AcquireRequest req) {
-    return try_acquire_impl(me, std::move(req), true);
+    return try_acquire_impl(me, std::move(req), true, -1);
 }
 
 AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                        bool log_contention) {
+                                        bool log_contention, int64_t waited_ms) {
     AcquireOutcome out;
     req.names = normalize_names(std::move(req.names));
     auto lock = store_.lock(req.names);
@@ -211,17 +211,20 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
     for (auto& g : out.granted) {
         g.holder.txn.clear();
         if (g.already_held) continue;
-        events_.append("claim.acquired", {{"name", g.name},
-                                          {"session", me.id},
-                                          {"fence", g.holder.fence},
-                                          {"mode", mode_name(g.mode)}});
+        nlohmann::json ev = {{"name", g.name},
+                             {"session", me.id},
+                             {"fence", g.holder.fence},
+                             {"mode", mode_name(g.mode)}};
+        if (waited_ms >= 0) ev["waited_ms"] = waited_ms;
+        events_.append("claim.acquired", std::move(ev));
     }
     out.acquired = true;
     return out;
 }
 
-AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms) {
-    AcquireOutcome out = try_acquire_impl(me, req, true);
+AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms,
+                               const std::function<void(const AcquireOutcome&)>& on_wait) {
+    AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0);
     if (out.acquired || wait_ms == 0) return out;
 
     const int64_t start = os::monotonic_ms();
@@ -232,8 +235,9 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
     bool notified = waiter.watch_dirs(paths, &err);
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
-        out = try_acquire_impl(me, req, false);
+        out = try_acquire_impl(me, req, false, os::monotonic_ms() - start);
         if (out.acquired) return out;
+        if (on_wait) on_wait(out);
         const int64_t now_mono = os::monotonic_ms();
         int64_t left = wait_ms < 0 ? -1 : start + wait_ms - now_mono;
         if (wait_ms >= 0 && left <= 0) return out;

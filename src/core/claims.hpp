@@ -9,6 +9,7 @@
 #include "core/sessions.hpp"
 #include "core/store.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -63,9 +64,10 @@ class Claims {
     AcquireOutcome try_acquire(const SessionRecord& me, AcquireRequest req);
 
     // Retries until acquired or `wait_ms` passes (kInfinite: forever),
-    // waking on claim changes and on holder exits. `on_block` is called with
-    // each new set of blockers.
-    AcquireOutcome acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms);
+    // waking on claim changes and on holder exits. `on_wait` is called
+    // before each sleep with the current blockers (a progress display).
+    AcquireOutcome acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms,
+                           const std::function<void(const AcquireOutcome&)>& on_wait = {});
 
     // Releases `names` held by session `session_id`. Held by another live
     // session: Error(Busy) unless `force`. Not held: nothing to do.
@@ -105,7 +107,7 @@ class Claims {
         std::vector<ReapItem> stale;
     };
     AcquireOutcome try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                    bool log_contention);
+                                    bool log_contention, int64_t waited_ms);
     Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings);
     void log_reaped(const std::vector<ReapItem>& items, const std::string& by);
 

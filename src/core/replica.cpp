@@ -81,6 +81,7 @@ void Supervisor::start(Replica& r) {
                                             {"kind", "worker"},
                                             {"worker", r.worker},
                                             {"replica", r.index},
+                                            {"restarts", r.restarts},
                                             {"pid", r.pid}});
     spdlog::info("{}: started (pid {})", r.id, r.pid);
 }
