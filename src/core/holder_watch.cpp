@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <climits>
 #include <set>
 
@@ -40,7 +41,11 @@ void Supervisor::scan_holders() {
         auto w = std::make_unique<Watched>();
         int err = 0;
         w->pidfd = os::pidfd_open(v.session->anchor->pid, &err);
-        if (!w->pidfd) continue; // exited meanwhile, or not ours to see: the sweep covers it
+        if (!w->pidfd) {
+            // Exited between the liveness check and now: reap it at once.
+            if (err == ESRCH) dead_names.insert(v.name);
+            continue; // otherwise not ours to see: the sweep covers it
+        }
         w->sup = this;
         w->session = v.holder.session;
         w->poll = static_cast<uv_poll_t*>(std::calloc(1, sizeof(uv_poll_t)));
