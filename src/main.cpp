@@ -18,13 +18,15 @@ int main(int argc, char** argv) {
             break;
         }
     }
-    for (int i = cut + 1; i < argc; ++i) g.trailing.emplace_back(argv[i]);
+    for (int i = cut + 1; i < argc; ++i)
+        g.trailing.emplace_back(argv[i]);
 
     CLI::App app{"loop: a local control-loop supervisor with filesystem claims", "loop"};
     app.fallthrough();
     app.require_subcommand(1);
-    app.add_option("--home", g.home, "State directory (default: $LOOP_HOME, "
-                                     "$XDG_STATE_HOME/loop, ~/.local/state/loop)");
+    app.add_option("--home", g.home,
+                   "State directory (default: $LOOP_HOME, "
+                   "$XDG_STATE_HOME/loop, ~/.local/state/loop)");
     cmd::Action action;
     CLI::App* u = app.add_subcommand("_", "Verbs for scripts: claim, unclaim, renew, with, "
                                           "owner, session");
@@ -47,12 +49,24 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForAllHelp& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::fprintf(stderr, "loop: %s\nRun 'loop --help' for usage.\n", e.what());
+        // CLI11 reports a missing argument before an unknown one; the
+        // unknown one is what the user needs to see.
+        std::vector<std::string> rest = app.remaining(true);
+        if (dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty()) {
+            std::fprintf(stderr, "loop: unexpected argument '%s'\nRun 'loop --help' for usage.\n",
+                         rest.front().c_str());
+        } else {
+            std::fprintf(stderr, "loop: %s\nRun 'loop --help' for usage.\n", e.what());
+        }
         return static_cast<int>(Exit::Usage);
     }
     if (!action) return static_cast<int>(Exit::Usage);
-    if (!g.trailing.empty() && cut < argc && std::strcmp(argv[1], "_") != 0) {
-        std::fprintf(stderr, "loop: unexpected arguments after '--'\n");
+    bool is_with = false;
+    for (const CLI::App* s : u->get_subcommands())
+        is_with = is_with || s->get_name() == "with";
+    if (cut < argc && !is_with) {
+        std::fprintf(stderr,
+                     "loop: unexpected arguments after '--' (only 'loop _ with' runs a command)\n");
         return static_cast<int>(Exit::Usage);
     }
     try {

@@ -10,12 +10,15 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace loop {
 
 namespace {
 
-template <class T> Supervisor* owner(T* h) { return static_cast<Supervisor*>(h->data); }
+template <class T> Supervisor* owner(T* h) {
+    return static_cast<Supervisor*>(h->data);
+}
 
 } // namespace
 
@@ -38,7 +41,9 @@ Supervisor::~Supervisor() {
 }
 
 Supervisor::Replica& Supervisor::slot(const std::string& worker, int index) {
-    std::string id = worker + "-" + std::to_string(index);
+    // Worker names never contain '.', so this id cannot be taken by an
+    // implicit session ("p<pid>-<start>") or another worker.
+    std::string id = worker + "." + std::to_string(index);
     auto& p = replicas_[id];
     if (!p) {
         p = std::make_unique<Replica>();
@@ -63,19 +68,20 @@ int Supervisor::run() {
     };
     init_signal(&sig_chld_, SIGCHLD, [](uv_signal_t* s, int) { owner(s)->on_sigchld(); });
     init_signal(&sig_hup_, SIGHUP, [](uv_signal_t* s, int) { owner(s)->reload(); });
-    init_signal(&sig_term_, SIGTERM, [](uv_signal_t* s, int) {
-        owner(s)->shutdown(owner(s)->stopping_);
-    });
-    init_signal(&sig_int_, SIGINT, [](uv_signal_t* s, int) {
-        owner(s)->shutdown(owner(s)->stopping_);
-    });
+    init_signal(&sig_term_, SIGTERM,
+                [](uv_signal_t* s, int) { owner(s)->shutdown(owner(s)->stopping_); });
+    init_signal(&sig_int_, SIGINT,
+                [](uv_signal_t* s, int) { owner(s)->shutdown(owner(s)->stopping_); });
 
     uv_timer_init(&loop_, &sweep_timer_);
     sweep_timer_.data = this;
     uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
-    uv_timer_start(&sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
+    uv_timer_start(
+        &sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
     uv_timer_init(&loop_, &expiry_timer_);
     expiry_timer_.data = this;
+    uv_timer_init(&loop_, &scan_timer_);
+    scan_timer_.data = this;
 
     uv_fs_event_init(&loop_, &claims_watch_);
     claims_watch_.data = this;
@@ -83,7 +89,11 @@ int Supervisor::run() {
     core_.home.claims();
     int rc = uv_fs_event_start(
         &claims_watch_,
-        [](uv_fs_event_t* h, const char*, int, int) { owner(h)->scan_holders(); },
+        [](uv_fs_event_t* h, const char* name, int, int) {
+            // Temp files of atomic writes are not changes of a claim.
+            if (name && std::strncmp(name, ".tmp.", 5) == 0) return;
+            owner(h)->request_scan();
+        },
         claims_dir.c_str(), 0);
     if (rc != 0)
         spdlog::warn("cannot watch {}: {}; outside holders are checked every sweep", claims_dir,
@@ -99,6 +109,13 @@ int Supervisor::run() {
     reconcile();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 0;
+}
+
+void Supervisor::request_scan() {
+    // A burst of claim changes costs one scan per loop turn, not one each.
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&scan_timer_))) return;
+    uv_timer_start(
+        &scan_timer_, [](uv_timer_t* t) { owner(t)->scan_holders(); }, 0, 0);
 }
 
 void Supervisor::reconcile() {
@@ -151,7 +168,8 @@ void Supervisor::reload() {
     }
     reconcile();
     uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
-    uv_timer_start(&sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
+    uv_timer_start(
+        &sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
     core_.events.append("supervisor.reloaded", {{"pid", os::self_pid()}});
 }
 
@@ -164,7 +182,8 @@ void Supervisor::shutdown(bool force) {
     }
     spdlog::info("stopping every worker");
     stopping_ = true;
-    for (auto& [id, r] : replicas_) stop(*r, true);
+    for (auto& [id, r] : replicas_)
+        stop(*r, true);
     maybe_finish();
 }
 
@@ -173,13 +192,14 @@ void Supervisor::maybe_finish() {
     for (auto& [id, r] : replicas_)
         if (r->state != Replica::State::Stopped && r->state != Replica::State::Idle) return;
     // Orphans that were reparented to us (we are their subreaper) go too.
-    for (int pid : os::descendants_of(os::self_pid())) os::kill_pid(pid, SIGKILL);
+    for (int pid : os::descendants_of(os::self_pid()))
+        os::kill_pid(pid, SIGKILL);
     int status;
     while (os::reap_any(&status) > 0) {
     }
     for (auto& [sid, w] : holders_) {
-        if (w->poll) uv_close(reinterpret_cast<uv_handle_t*>(w->poll),
-                              [](uv_handle_t* h) { std::free(h); });
+        if (w->poll)
+            uv_close(reinterpret_cast<uv_handle_t*>(w->poll), [](uv_handle_t* h) { std::free(h); });
         w->poll = nullptr;
     }
     finished_ = true;
@@ -208,7 +228,8 @@ void Supervisor::sweep() {
         ReapReport rep = core_.reaper.run(false);
         for (const auto& c : rep.claims)
             spdlog::info("reaped claim {} of session {}: {}", c.name, c.holder.session, c.why);
-        for (const auto& w : rep.warnings) spdlog::warn("{}", w);
+        for (const auto& w : rep.warnings)
+            spdlog::warn("{}", w);
     } catch (const Error& e) {
         spdlog::error("reap: {}", e.message());
     }

@@ -31,7 +31,7 @@ class Supervisor {
 
   private:
     struct Replica {
-        std::string id; // session id: <worker>-<index>
+        std::string id; // session id: <worker>.<index>
         std::string worker;
         int index = 0;
         WorkerSpec spec; // the definition it was started with
@@ -67,6 +67,7 @@ class Supervisor {
     void sweep();
     void on_sigchld();
     void scan_holders();
+    void request_scan();
     void arm_expiry_timer(int64_t next_ms);
     void rotate_logs();
     std::map<std::string, std::string> worker_env(const Replica& r) const;
@@ -76,7 +77,7 @@ class Supervisor {
     Playbook playbook_;
     uv_loop_t loop_{};
     uv_signal_t sig_chld_{}, sig_hup_{}, sig_term_{}, sig_int_{};
-    uv_timer_t sweep_timer_{}, expiry_timer_{};
+    uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{};
     uv_fs_event_t claims_watch_{};
     std::map<std::string, std::unique_ptr<Replica>> replicas_;
     // Outside claim holders watched by pidfd: session id -> poll handle.
