@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
     cmd::add_supervise_command(app, g, action);
     cmd::add_status_command(app, g, action);
     cmd::add_events_command(app, g, action);
+    cmd::add_metrics_command(app, g, action);
+    cmd::add_doctor_command(app, g, action);
+    cmd::add_completion_command(app, g, action);
     cmd::add_version_command(app, g, action);
 
     try {

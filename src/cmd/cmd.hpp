@@ -41,6 +41,9 @@ void add_reap_command(CLI::App& app, Globals& g, Action& action);
 void add_supervise_command(CLI::App& app, Globals& g, Action& action);
 void add_status_command(CLI::App& app, Globals& g, Action& action);
 void add_events_command(CLI::App& app, Globals& g, Action& action);
+void add_metrics_command(CLI::App& app, Globals& g, Action& action);
+void add_doctor_command(CLI::App& app, Globals& g, Action& action);
+void add_completion_command(CLI::App& app, Globals& g, Action& action);
 void add_version_command(CLI::App& app, Globals& g, Action& action);
 
 } // namespace loop::cmd

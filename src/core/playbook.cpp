@@ -106,7 +106,8 @@ class Checker {
         if (!j.is_string()) fail(path, std::string("must be ") + shape + ", got " + describe(j));
         const auto& s = j.get_ref<const std::string&>();
         if (s == "inf" || s == "infinity") fail(path, "must be finite, got \"" + s + "\"");
-        // Refuse huge numbers before converting them, so nothing overflows.
+        // A whole part of 12 digits or more is over 365d in any unit (and
+        // could overflow when converted): refuse it without converting.
         size_t i = 0;
         while (i < s.size() && s[i] == '0')
             ++i;
@@ -114,7 +115,7 @@ class Checker {
         while (i + digits < s.size() && s[i + digits] >= '0' && s[i + digits] <= '9')
             ++digits;
         auto ms =
-            digits > 8 ? std::optional<int64_t>(kMaxPlaybookDurationMs + 1) : parse_duration(s);
+            digits > 11 ? std::optional<int64_t>(kMaxPlaybookDurationMs + 1) : parse_duration(s);
         if (!ms || *ms < 0)
             fail(path, "bad duration \"" + printable(s) + "\": use " + shape +
                            " (a bare number is seconds)");
@@ -221,8 +222,8 @@ class Checker {
             if (auto v = it->find("reset_after"); v != it->end())
                 w.backoff.reset_after_ms = duration(*v, bpath + ".reset_after", 1);
             if (w.backoff.initial_ms > w.backoff.max_ms)
-                fail(bpath + ".initial", "(" + format_age(w.backoff.initial_ms) +
-                                             ") must not be greater than max (" +
+                fail(bpath + ".initial", format_age(w.backoff.initial_ms) +
+                                             " is greater than max (" +
                                              format_age(w.backoff.max_ms) + ")");
         }
 
@@ -329,12 +330,15 @@ class Scanner {
         }
         return true;
     }
-    bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception&) {
+    bool parse_error(std::size_t position, const std::string&,
+                     const nlohmann::detail::exception& e) {
         error_at = position;
+        out_of_range = e.id == 406; // a number too large for a double
         return false;
     }
 
     std::optional<size_t> error_at;
+    bool out_of_range = false;
     std::optional<std::string> duplicate; // key path of the first duplicate key
 
   private:
@@ -373,8 +377,8 @@ class Scanner {
     std::vector<Frame> stack_;
 };
 
-[[noreturn]] void syntax_error(const std::string& origin, const std::string& text,
-                               size_t position) {
+[[noreturn]] void syntax_error(const std::string& origin, const std::string& text, size_t position,
+                               bool out_of_range) {
     // `position` counts the bytes read, the offending one included.
     std::string where;
     if (position == 0 || position > text.size()) {
@@ -386,12 +390,15 @@ class Scanner {
         line_start = line_start == std::string::npos ? 0 : line_start + 1;
         unsigned char c = static_cast<unsigned char>(text[at]);
         char what[32];
-        if (c > 0x20 && c < 0x7f)
+        if (out_of_range)
+            std::snprintf(what, sizeof what, "number out of range");
+        else if (c > 0x20 && c < 0x7f)
             std::snprintf(what, sizeof what, "'%c'", c);
         else
             std::snprintf(what, sizeof what, "byte 0x%02x", c);
         where = "line " + std::to_string(line) + ", column " + std::to_string(at - line_start + 1) +
-                " (byte " + std::to_string(at + 1) + "): unexpected " + what;
+                " (byte " + std::to_string(at + 1) + "): " + (out_of_range ? "" : "unexpected ") +
+                what;
     }
     throw Error(Exit::Usage, origin + ": invalid JSON at " + where);
 }
@@ -423,7 +430,7 @@ Playbook parse_playbook(const std::string& text, const std::string& origin,
     json::sax_parse(text, &scan, json::input_format_t::json, true, false);
     if (scan.duplicate)
         throw Error(Exit::Usage, origin + ": " + *scan.duplicate + ": duplicate key");
-    if (scan.error_at) syntax_error(origin, text, *scan.error_at);
+    if (scan.error_at) syntax_error(origin, text, *scan.error_at, scan.out_of_range);
     json doc = json::parse(text, nullptr, false);
     if (doc.is_discarded()) throw Error(Exit::Usage, origin + ": invalid JSON");
     return Checker(origin, base_dir).playbook(doc);

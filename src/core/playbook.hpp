@@ -65,7 +65,7 @@ std::string signal_name(int sig);
 
 // Why a worker name is refused, or nullopt when it is valid: 1 to 64 bytes
 // of [A-Za-z0-9_-], not starting with '-' (replica sessions are named
-// "<worker>-<replica>"; a worker name never contains '.').
+// "<worker>.<replica>"; a worker name never contains '.').
 std::optional<std::string> worker_name_problem(std::string_view name);
 
 constexpr int kMaxReplicas = 1000;

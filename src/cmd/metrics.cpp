@@ -1,0 +1,12 @@
+// loop metrics
+#include "cmd/cmd.hpp"
+
+namespace loop::cmd {
+
+void add_metrics_command(CLI::App& app, Globals& g, Action& action) {
+    (void)app;
+    (void)g;
+    (void)action;
+}
+
+} // namespace loop::cmd
