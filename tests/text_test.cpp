@@ -24,8 +24,8 @@ Exit usage_code_of(auto&& fn) {
 } // namespace
 
 TEST_CASE("names: valid ones") {
-    for (std::string n : {"repo-x", "issue-42", "file:src.main.cpp", "a", "A", "0", "x@host",
-                          "k=v", "a+b", "under_score", "a..b", "a.", "x-", "Z9._:@+=-"}) {
+    for (std::string n : {"repo-x", "issue-42", "file:src.main.cpp", "a", "A", "0", "x@host", "k=v",
+                          "a+b", "under_score", "a..b", "a.", "x-", "Z9._:@+=-"}) {
         CAPTURE(n);
         CHECK_FALSE(name_problem(n));
         CHECK_NOTHROW(check_name(n, "claim name"));
@@ -34,9 +34,12 @@ TEST_CASE("names: valid ones") {
     CHECK_FALSE(name_problem(std::string(200, 'a')));
     // Every allowed character.
     std::string all;
-    for (char c = 'a'; c <= 'z'; ++c) all += c;
-    for (char c = 'A'; c <= 'Z'; ++c) all += c;
-    for (char c = '0'; c <= '9'; ++c) all += c;
+    for (char c = 'a'; c <= 'z'; ++c)
+        all += c;
+    for (char c = 'A'; c <= 'Z'; ++c)
+        all += c;
+    for (char c = '0'; c <= '9'; ++c)
+        all += c;
     all += "._:@+=-";
     CHECK_FALSE(name_problem(all));
 }
@@ -89,7 +92,8 @@ TEST_CASE("names: every bad kind is refused with a reason") {
             CHECK(e.code() == Exit::Usage);
             CHECK(e.message().find("claim name") != std::string::npos);
             // The message is printable: control bytes are escaped.
-            for (unsigned char c : e.message()) CHECK((c >= 0x20 && c < 0x7f));
+            for (unsigned char c : e.message())
+                CHECK((c >= 0x20 && c < 0x7f));
         }
     }
 }
@@ -128,9 +132,31 @@ TEST_CASE("durations: the documented forms") {
 }
 
 TEST_CASE("durations: malformed ones are refused") {
-    for (const char* bad : {"", " ", "ms", "s", "10x", "10S", "10 s", " 10s", "10s ", "-5s", "-1",
-                            "+5s", "s5", "1.s", ".5s", "1..5s", "5ms5", "1e3", "0x10", "infinite",
-                            "Inf", "10sec", "10mss", "1h30m", "99999999999999999999",
+    for (const char* bad : {"",
+                            " ",
+                            "ms",
+                            "s",
+                            "10x",
+                            "10S",
+                            "10 s",
+                            " 10s",
+                            "10s ",
+                            "-5s",
+                            "-1",
+                            "+5s",
+                            "s5",
+                            "1.s",
+                            ".5s",
+                            "1..5s",
+                            "5ms5",
+                            "1e3",
+                            "0x10",
+                            "infinite",
+                            "Inf",
+                            "10sec",
+                            "10mss",
+                            "1h30m",
+                            "99999999999999999999",
                             "99999999999999999999ms"}) {
         CAPTURE(bad);
         CHECK_FALSE(parse_duration(bad));

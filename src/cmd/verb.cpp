@@ -5,9 +5,9 @@
 namespace loop::cmd {
 
 std::string find_verb(int argc, char** argv) {
-    static const char* const known[] = {"claim",   "unclaim", "renew",    "with", "owner",
-                                        "session", "claims",  "sessions", "reap", "supervise",
-                                        "status",  "events",  "version"};
+    static const char* const known[] = {
+        "claim", "unclaim",   "renew",  "with",   "owner",   "session", "claims", "sessions",
+        "reap",  "supervise", "status", "events", "version", "metrics", "doctor", "completion"};
     bool after_underscore = false;
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];
