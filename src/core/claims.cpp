@@ -11,7 +11,8 @@ namespace loop {
 
 std::vector<std::string> normalize_names(std::vector<std::string> names) {
     if (names.empty()) throw Error(Exit::Usage, "no claim name given");
-    for (const auto& n : names) check_name(n, "claim name");
+    for (const auto& n : names)
+        check_name(n, "claim name");
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
     return names;
@@ -31,7 +32,8 @@ std::string describe_blocker(const HolderView& b, int64_t now_ms) {
     return s;
 }
 
-Verdict Claims::holder_verdict(const Holder& h, bool locked, std::optional<SessionRecord>* session) {
+Verdict Claims::holder_verdict(const Holder& h, bool locked,
+                               std::optional<SessionRecord>* session) {
     int64_t now = os::now_ms();
     if (h.expires_ms > 0 && now >= h.expires_ms)
         return {Life::Dead, "ttl expired " + format_age(now - h.expires_ms) + " ago"};
@@ -57,7 +59,8 @@ Claims::Pruned Claims::prune(const ClaimRecord& rec, bool locked,
         HolderView v{rec.name, rec.mode, h, {}, std::nullopt};
         v.verdict = holder_verdict(h, locked, &v.session);
         if (v.verdict.life == Life::Dead) {
-            p.stale.push_back({rec.name, h, v.verdict.why, h.expires_ms > 0 && now >= h.expires_ms});
+            p.stale.push_back(
+                {rec.name, h, v.verdict.why, h.expires_ms > 0 && now >= h.expires_ms});
             continue;
         }
         if (v.verdict.life == Life::Unknown && warnings)
@@ -87,7 +90,8 @@ bool is_mine(const Holder& h, const SessionRecord& me) {
 
 ClaimRecord record_of(const std::string& name, Mode mode, const std::vector<HolderView>& live) {
     ClaimRecord r{name, mode, {}};
-    for (const auto& v : live) r.holders.push_back(v.holder);
+    for (const auto& v : live)
+        r.holders.push_back(v.holder);
     return r;
 }
 
@@ -128,7 +132,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         bool blocked = req.mode == Mode::Exclusive ? !others.empty()
                                                    : !others.empty() && p.mode == Mode::Exclusive;
         if (blocked) {
-            for (auto& o : others) out.blockers.push_back(std::move(o));
+            for (auto& o : others)
+                out.blockers.push_back(std::move(o));
         }
         plans.push_back(std::move(p));
     }
@@ -142,9 +147,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         return out;
     }
 
-    const std::string txn = req.names.size() > 1 ? "t" + std::to_string(os::self_pid()) + "-" +
-                                                       new_nonce()
-                                                 : "";
+    const std::string txn =
+        req.names.size() > 1 ? "t" + std::to_string(os::self_pid()) + "-" + new_nonce() : "";
     std::vector<ClaimRecord> written_new; // records carrying `txn`
     for (auto& p : plans) {
         Granted g;
@@ -230,7 +234,8 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
     const int64_t start = os::monotonic_ms();
     os::ChangeWaiter waiter;
     std::vector<std::string> paths = store_.watch_paths();
-    for (auto& p : sessions_.registry().watch_paths()) paths.push_back(p);
+    for (auto& p : sessions_.registry().watch_paths())
+        paths.push_back(p);
     int err = 0;
     bool notified = waiter.watch_dirs(paths, &err);
     for (;;) {
@@ -293,9 +298,9 @@ std::vector<std::string> Claims::release(const std::string& session_id,
         if (!p.mine.empty()) {
             keep = p.others;
             for (const auto& v : p.mine)
-                events_.append("claim.released", {{"name", p.name},
-                                                  {"session", v.holder.session},
-                                                  {"fence", v.holder.fence}});
+                events_.append(
+                    "claim.released",
+                    {{"name", p.name}, {"session", v.holder.session}, {"fence", v.holder.fence}});
             released.push_back(p.name);
         } else if (!p.others.empty()) { // force
             for (const auto& v : p.others)
@@ -331,8 +336,8 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
             for (auto& h : rec->holders)
                 if (is_mine(h, me)) mine = &h;
         if (!mine)
-            throw Error(Exit::Busy, "renew " + name + ": not held by session " + me.id +
-                                        "; claim it first");
+            throw Error(Exit::Busy,
+                        "renew " + name + ": not held by session " + me.id + "; claim it first");
         if (mine->expires_ms > 0 && now >= mine->expires_ms)
             throw Error(Exit::Busy, "renew " + name + ": the claim expired " +
                                         format_age(now - mine->expires_ms) +
@@ -345,7 +350,8 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
         out.push_back({name, rec->mode, *mine, true});
         updated.push_back(*rec);
     }
-    for (const auto& rec : updated) store_.write(rec);
+    for (const auto& rec : updated)
+        store_.write(rec);
     return out;
 }
 
@@ -367,7 +373,8 @@ std::vector<HolderView> Claims::all(std::vector<std::string>* errors) {
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
         try {
-            for (auto& v : holders(n)) out.push_back(std::move(v));
+            for (auto& v : holders(n))
+                out.push_back(std::move(v));
         } catch (const Error& e) {
             if (errors) errors->push_back(e.message());
         }
@@ -395,7 +402,8 @@ std::vector<std::string> Claims::release_session(const std::string& session_id,
         ClaimRecord keep{rec->name, rec->mode, {}};
         for (const auto& h : rec->holders) {
             if (h.session == session_id) {
-                events_.append(event, {{"name", name}, {"session", session_id}, {"fence", h.fence}});
+                events_.append(event,
+                               {{"name", name}, {"session", session_id}, {"fence", h.fence}});
             } else {
                 keep.holders.push_back(h);
             }

@@ -43,9 +43,9 @@ struct HolderView {
 
 struct AcquireOutcome {
     bool acquired = false;
-    std::vector<Granted> granted;         // when acquired
-    std::vector<HolderView> blockers;     // when not: the live holders in the way
-    std::vector<std::string> warnings;    // undecidable liveness, reported
+    std::vector<Granted> granted;      // when acquired
+    std::vector<HolderView> blockers;  // when not: the live holders in the way
+    std::vector<std::string> warnings; // undecidable liveness, reported
 };
 
 struct ReapItem {

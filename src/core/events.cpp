@@ -11,7 +11,8 @@ namespace loop {
 
 void EventLog::append(const std::string& event, nlohmann::json fields) {
     nlohmann::json j = {{"ts", format_time(os::now_ms())}, {"event", event}};
-    for (auto& [k, v] : fields.items()) j[k] = std::move(v);
+    for (auto& [k, v] : fields.items())
+        j[k] = std::move(v);
     std::string line = j.dump() + "\n";
     os::Status s = os::append_line_at(home_.root(), "events.jsonl", line);
     if (!s.ok() && !warned_) {

@@ -11,7 +11,9 @@ namespace loop {
 
 namespace {
 
-bool is_record_name(const std::string& n) { return !n.empty() && n[0] != '.'; }
+bool is_record_name(const std::string& n) {
+    return !n.empty() && n[0] != '.';
+}
 
 std::vector<std::string> record_names(int dir, const std::string& what) {
     int err = 0;
@@ -28,10 +30,9 @@ void lock_or_throw(int fd, const std::string& path) {
     os::Status s = os::lock_exclusive(fd);
     if (s.ok()) return;
     if (s.err == ENOLCK || s.err == EOPNOTSUPP || s.err == EINVAL || s.err == ENOSYS)
-        throw Error(Exit::Failure, path +
-                                       ": this filesystem does not support flock(2), so claims "
-                                       "cannot be made exclusive; put the loop home on a local "
-                                       "filesystem (--home or LOOP_HOME)");
+        throw Error(Exit::Failure, path + ": this filesystem does not support flock(2), so claims "
+                                          "cannot be made exclusive; put the loop home on a local "
+                                          "filesystem (--home or LOOP_HOME)");
     throw io_error("cannot lock " + path, s.err);
 }
 
@@ -104,7 +105,8 @@ std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
 
 void FileClaimStore::write(const ClaimRecord& record) {
     os::Status s = os::replace_file_at(home_.claims(), record.name, to_json_text(record));
-    if (!s.ok()) throw io_error("cannot write " + home_.sub_path("claims") + "/" + record.name, s.err);
+    if (!s.ok())
+        throw io_error("cannot write " + home_.sub_path("claims") + "/" + record.name, s.err);
 }
 
 void FileClaimStore::erase(const std::string& name) {
@@ -139,7 +141,9 @@ std::optional<Anchor> FileClaimStore::txn_owner(const std::string& id) {
     return a;
 }
 
-void FileClaimStore::drop_txn(const std::string& id) { os::unlink_at(home_.txns(), id); }
+void FileClaimStore::drop_txn(const std::string& id) {
+    os::unlink_at(home_.txns(), id);
+}
 
 std::vector<std::string> FileClaimStore::txns() {
     return record_names(home_.txns(), home_.sub_path("txn"));

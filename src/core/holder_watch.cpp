@@ -77,7 +77,8 @@ void Supervisor::scan_holders() {
                  [](uv_handle_t* h) { std::free(h); });
         it = holders_.erase(it);
     }
-    for (const auto& e : errors) spdlog::warn("{}", e);
+    for (const auto& e : errors)
+        spdlog::warn("{}", e);
     arm_expiry_timer(next);
 }
 
@@ -89,8 +90,7 @@ void Supervisor::arm_expiry_timer(int64_t next_ms) {
     int64_t delay = next_ms - os::now_ms() + 1;
     if (delay < 0) delay = 0;
     uv_timer_start(
-        &expiry_timer_,
-        [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->scan_holders(); },
+        &expiry_timer_, [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->scan_holders(); },
         static_cast<uint64_t>(delay), 0);
 }
 

@@ -22,7 +22,8 @@ std::string Home::resolve(const std::string& flag) {
 }
 
 Home::Home(std::string path) : path_(std::move(path)) {
-    while (path_.size() > 1 && path_.back() == '/') path_.pop_back();
+    while (path_.size() > 1 && path_.back() == '/')
+        path_.pop_back();
     int err = 0;
     root_ = os::open_dir(AT_FDCWD, path_, &err, /*nofollow=*/false);
     if (!root_ && err == ENOENT) {
@@ -44,17 +45,27 @@ int Home::sub(os::Fd& slot, const char* name) {
     }
     if (!slot) {
         if (err == ELOOP || err == ENOTDIR)
-            throw Error(Exit::Failure, sub_path(name) +
-                                           " is not a directory (a symlink?); move it away");
+            throw Error(Exit::Failure,
+                        sub_path(name) + " is not a directory (a symlink?); move it away");
         throw io_error("cannot open " + sub_path(name), err);
     }
     return slot.get();
 }
 
-int Home::claims() { return sub(claims_, "claims"); }
-int Home::locks() { return sub(locks_, "locks"); }
-int Home::sessions() { return sub(sessions_, "sessions"); }
-int Home::txns() { return sub(txns_, "txn"); }
-int Home::logs() { return sub(logs_, "logs"); }
+int Home::claims() {
+    return sub(claims_, "claims");
+}
+int Home::locks() {
+    return sub(locks_, "locks");
+}
+int Home::sessions() {
+    return sub(sessions_, "sessions");
+}
+int Home::txns() {
+    return sub(txns_, "txn");
+}
+int Home::logs() {
+    return sub(logs_, "logs");
+}
 
 } // namespace loop

@@ -22,8 +22,8 @@ Verdict anchor_verdict(const Anchor& a, const ProcessProbe& probe) {
     case os::ProcInfo::State::Gone:
         return {Life::Dead, pid + " exited"};
     case os::ProcInfo::State::Unknown:
-        return {Life::Unknown, "cannot read /proc/" + std::to_string(a.pid) +
-                                  "/stat: " + std::strerror(info.err)};
+        return {Life::Unknown,
+                "cannot read /proc/" + std::to_string(a.pid) + "/stat: " + std::strerror(info.err)};
     case os::ProcInfo::State::Running:
         break;
     }

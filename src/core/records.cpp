@@ -8,7 +8,9 @@ namespace loop {
 
 using nlohmann::json;
 
-const char* mode_name(Mode m) { return m == Mode::Shared ? "shared" : "exclusive"; }
+const char* mode_name(Mode m) {
+    return m == Mode::Shared ? "shared" : "exclusive";
+}
 
 std::string to_json_text(const SessionRecord& s) {
     json j = {{"id", s.id},
@@ -96,10 +98,14 @@ SessionRecord session_from_json_text(const std::string& text, const std::string&
 std::string to_json_text(const ClaimRecord& c) {
     json holders = json::array();
     for (const auto& h : c.holders) {
-        json jh = {{"session", h.session},   {"nonce", h.nonce},
-                   {"pid", h.pid},           {"fence", h.fence},
-                   {"acquired_ms", h.acquired_ms}, {"expires_ms", h.expires_ms},
-                   {"ttl_ms", h.ttl_ms},     {"reason", h.reason},
+        json jh = {{"session", h.session},
+                   {"nonce", h.nonce},
+                   {"pid", h.pid},
+                   {"fence", h.fence},
+                   {"acquired_ms", h.acquired_ms},
+                   {"expires_ms", h.expires_ms},
+                   {"ttl_ms", h.ttl_ms},
+                   {"reason", h.reason},
                    {"meta", h.meta}};
         if (!h.txn.empty()) jh["txn"] = h.txn;
         holders.push_back(std::move(jh));

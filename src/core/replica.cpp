@@ -89,7 +89,8 @@ void Supervisor::start(Replica& r) {
 void Supervisor::kill_tree(Replica& r, int sig) {
     if (r.pid <= 0) return;
     // Descendants that left the process group (setsid) are signalled one by one.
-    for (int pid : os::descendants_of(r.pid)) os::kill_pid(pid, sig);
+    for (int pid : os::descendants_of(r.pid))
+        os::kill_pid(pid, sig);
     os::kill_group(r.pid, sig);
     os::kill_pid(r.pid, sig);
 }
@@ -142,6 +143,13 @@ void Supervisor::end_session(Replica& r) {
 }
 
 void Supervisor::on_exit(Replica& r, int status, bool known) {
+    if (r.state == Replica::State::Stopping && known && os::group_alive(r.pid)) {
+        // Its process group still runs (a script cleaning up under a wrapper
+        // shell): its claims stay until the group is gone or stop_timeout kills it.
+        r.draining = true;
+        r.exit_status = status;
+        return;
+    }
     if (r.poll) {
         close_free(r.poll);
         r.poll = nullptr;
@@ -156,13 +164,15 @@ void Supervisor::on_exit(Replica& r, int status, bool known) {
     } catch (const Error& e) {
         spdlog::error("{}: cannot release its claims: {}", r.id, e.message());
     }
-    nlohmann::json ev = {{"session", r.id}, {"worker", r.worker}, {"replica", r.index}, {"pid", pid}};
+    nlohmann::json ev = {
+        {"session", r.id}, {"worker", r.worker}, {"replica", r.index}, {"pid", pid}};
     if (known && WIFEXITED(status)) ev["code"] = WEXITSTATUS(status);
     if (known && WIFSIGNALED(status)) ev["signal"] = WTERMSIG(status);
     core_.events.append("session.exited", ev);
     spdlog::info("{}: {}{}", r.id, describe_status(status, known),
                  released.empty() ? "" : fmt::format(", released {} claim(s)", released.size()));
-    for (const auto& n : released) spdlog::info("{}: reaped claim {}", r.id, n);
+    for (const auto& n : released)
+        spdlog::info("{}: reaped claim {}", r.id, n);
 
     if (r.state == Replica::State::Stopping) {
         if (r.timer) uv_timer_stop(r.timer);
@@ -186,8 +196,9 @@ void Supervisor::on_exit(Replica& r, int status, bool known) {
         end_session(r);
         r.state = Replica::State::Stopped;
         r.pid = 0;
-        if (!stopping_) spdlog::info("{}: not restarting (restart: {})", r.id,
-                                     restart_policy_name(r.spec.restart));
+        if (!stopping_)
+            spdlog::info("{}: not restarting (restart: {})", r.id,
+                         restart_policy_name(r.spec.restart));
         return;
     }
     r.state = Replica::State::Backoff;
@@ -203,7 +214,8 @@ void Supervisor::schedule_restart(Replica& r) {
     int64_t delay = 0;
     if (r.failures > 0) {
         delay = b.initial_ms;
-        for (int i = 1; i < r.failures && delay < b.max_ms; ++i) delay *= 2;
+        for (int i = 1; i < r.failures && delay < b.max_ms; ++i)
+            delay *= 2;
         delay = std::min(delay, b.max_ms);
     }
     r.failures++;
@@ -262,8 +274,9 @@ void Supervisor::adopt_or_reap_existing() {
         if (v.life == Life::Dead || !s->anchor) {
             auto released = core_.claims.release_session(id, "claim.reaped");
             core_.sessions.end(id);
-            core_.events.append("session.exited",
-                                {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});
+            core_.events.append(
+                "session.exited",
+                {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});
             spdlog::info("{}: died while no supervisor ran ({}), released {} claim(s)", id, v.why,
                          released.size());
             continue;
@@ -275,10 +288,9 @@ void Supervisor::adopt_or_reap_existing() {
         r.restarts = s->restarts;
         r.started_mono = os::monotonic_ms();
         watch_pidfd(r);
-        core_.events.append("session.adopted", {{"session", id},
-                                                {"worker", *s->worker},
-                                                {"replica", *s->replica},
-                                                {"pid", r.pid}});
+        core_.events.append(
+            "session.adopted",
+            {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}, {"pid", r.pid}});
         spdlog::info("{}: adopted running worker (pid {})", id, r.pid);
         if (!playbook_.find(r.worker)) r.spec.stop_timeout_ms = 10'000;
     }

@@ -73,7 +73,8 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind) {
         s.heartbeat_ms = s.started_ms;
         if (!existing) {
             if (registry_.create(s)) {
-                events_.append("session.started", {{"session", s.id}, {"kind", kind}, {"pid", pid}});
+                events_.append("session.started",
+                               {{"session", s.id}, {"kind", kind}, {"pid", pid}});
                 return s;
             }
             continue; // a concurrent call created it: read it again
@@ -92,14 +93,14 @@ SessionRecord Sessions::resolve_live(const std::string& id, int implicit_pid) {
     check_name(id, "session id");
     std::optional<SessionRecord> s = registry_.read(id);
     if (!s)
-        throw Error(Exit::Usage, "session " + id +
-                                     " is unknown: start one with 'loop _ session start'");
+        throw Error(Exit::Usage,
+                    "session " + id + " is unknown: start one with 'loop _ session start'");
     Verdict v = verdict(*s);
     if (v.life == Life::Dead)
         throw Error(Exit::Usage, "session " + id + " is dead (" + v.why + "): start a new one");
     if (v.life == Life::Unknown)
-        throw Error(Exit::Failure, "session " + id + ": cannot tell whether it is alive (" + v.why +
-                                       ")");
+        throw Error(Exit::Failure,
+                    "session " + id + ": cannot tell whether it is alive (" + v.why + ")");
     return *s;
 }
 

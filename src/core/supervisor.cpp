@@ -214,10 +214,18 @@ void Supervisor::on_sigchld() {
         int pid = os::reap_any(&status);
         if (pid <= 0) break;
         for (auto& [id, r] : replicas_) {
-            if (r->own_child && r->pid == pid) {
+            if (r->own_child && r->pid == pid && !r->draining) {
                 on_exit(*r, status, true);
                 break;
             }
+        }
+    }
+    // Stopping workers whose main process exited first (e.g. a wrapper
+    // shell) keep their session until the rest of their group is gone.
+    for (auto& [id, r] : replicas_) {
+        if (r->draining && !os::group_alive(r->pid)) {
+            r->draining = false;
+            on_exit(*r, r->exit_status, true);
         }
     }
     maybe_finish();
@@ -252,9 +260,16 @@ std::map<std::string, std::string> Supervisor::worker_env(const Replica& r) cons
     env["LOOP_HOME"] = core_.home.path();
     env["LOOP_WORKER"] = r.worker;
     env["LOOP_REPLICA"] = std::to_string(r.index);
-    const char* path = std::getenv("PATH");
-    std::string p = exe_dir_.empty() ? "" : exe_dir_ + ":";
-    env["PATH"] = p + (path ? path : "/usr/local/bin:/usr/bin:/bin");
+    // The supervisor's own directory first, so `loop` in a worker is this loop.
+    std::string path;
+    if (auto it = r.spec.env.find("PATH"); it != r.spec.env.end()) {
+        path = it->second;
+    } else if (const char* p = std::getenv("PATH")) {
+        path = p;
+    } else {
+        path = "/usr/local/bin:/usr/bin:/bin";
+    }
+    env["PATH"] = exe_dir_.empty() ? path : exe_dir_ + ":" + path;
     return env;
 }
 

@@ -40,6 +40,8 @@ class Supervisor {
         bool own_child = false; // else adopted: watched by pidfd
         bool remove_when_stopped = false;
         bool restart_when_stopped = false;
+        bool draining = false; // stopping: main process gone, group still running
+        int exit_status = 0;
         int64_t started_mono = 0;
         int failures = 0; // consecutive short runs, for the backoff
         int restarts = 0;

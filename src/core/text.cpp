@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -99,6 +100,7 @@ std::optional<int64_t> parse_duration(std::string_view t) {
     } else {
         return std::nullopt;
     }
+    if (whole > INT64_MAX / mult - 1) return std::nullopt; // would overflow
     return whole * mult + frac * mult / frac_div;
 }
 
@@ -155,8 +157,7 @@ std::optional<int64_t> parse_time(std::string_view text) {
     int y, mo, d, h, mi, s;
     char rest[16] = {0};
     std::string t(text.substr(0, 40));
-    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, rest) <
-        6) {
+    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, rest) < 6) {
         return std::nullopt;
     }
     int ms = 0;

@@ -41,15 +41,42 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
         if (eq != std::string::npos && spec.env.count(kv.substr(0, eq))) continue;
         envs.push_back(std::move(kv));
     }
-    for (const auto& [k, v] : spec.env) envs.push_back(k + "=" + v);
+    for (const auto& [k, v] : spec.env)
+        envs.push_back(k + "=" + v);
     std::vector<char*> envp, argv;
-    for (auto& e : envs) envp.push_back(e.data());
+    for (auto& e : envs)
+        envp.push_back(e.data());
     envp.push_back(nullptr);
-    for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : spec.argv)
+        argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
+    // The program is looked up in the worker's PATH (execvpe would use ours).
     std::string path_var;
-    if (auto it = spec.env.find("PATH"); it != spec.env.end()) path_var = it->second;
-    else if (const char* pv = std::getenv("PATH")) path_var = pv;
+    if (auto it = spec.env.find("PATH"); it != spec.env.end()) {
+        path_var = it->second;
+    } else if (const char* pv = std::getenv("PATH")) {
+        path_var = pv;
+    }
+    std::vector<std::string> candidates;
+    if (spec.argv.empty()) {
+        out.err = EINVAL;
+        ::close(p[0]);
+        ::close(p[1]);
+        return out;
+    }
+    if (spec.argv[0].find('/') != std::string::npos) {
+        candidates.push_back(spec.argv[0]);
+    } else {
+        size_t start = 0;
+        for (;;) {
+            size_t colon = path_var.find(':', start);
+            std::string dir =
+                path_var.substr(start, colon == std::string::npos ? colon : colon - start);
+            candidates.push_back((dir.empty() ? "." : dir) + "/" + spec.argv[0]);
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+    }
 
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
@@ -92,9 +119,13 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
             dprintf(2, "loop: cannot enter %s: %s\n", spec.cwd.c_str(), strerror(errno));
             ::_exit(126);
         }
-        ::execvpe(argv[0], argv.data(), envp.data());
-        dprintf(2, "loop: cannot run %s: %s\n", argv[0], strerror(errno));
-        ::_exit(errno == ENOENT ? 127 : 126);
+        int exec_err = ENOENT;
+        for (const auto& c : candidates) {
+            ::execve(c.c_str(), argv.data(), envp.data());
+            if (errno != ENOENT && errno != ENOTDIR) exec_err = errno;
+        }
+        dprintf(2, "loop: cannot run %s: %s\n", argv[0], strerror(exec_err));
+        ::_exit(exec_err == ENOENT ? 127 : 126);
     }
     ::close(p[0]);
     out.pid = pid;
@@ -153,7 +184,13 @@ std::vector<int> descendants_of(int pid) {
     return out;
 }
 
-bool become_subreaper() { return ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0; }
+bool group_alive(int pgid) {
+    return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM);
+}
+
+bool become_subreaper() {
+    return ::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0;
+}
 
 int reap_any(int* status) {
     for (;;) {

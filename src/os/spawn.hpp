@@ -41,6 +41,9 @@ std::vector<int> descendants_of(int pid);
 // Makes this process the reaper of orphaned descendants.
 bool become_subreaper();
 
+// Whether any process of the group still exists.
+bool group_alive(int pgid);
+
 // Reaps one exited child without blocking: pid, or 0 when none, -1 when no children.
 int reap_any(int* status);
 
