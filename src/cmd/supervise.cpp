@@ -20,7 +20,7 @@ namespace loop::cmd {
 namespace {
 
 struct SuperviseOpts {
-    std::string playbook;
+    std::string playbook, metrics_file, metrics_listen;
     int verbose = 0;
     bool quiet = false;
 };
@@ -57,7 +57,7 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    Supervisor sup(core, std::move(pb));
+    Supervisor sup(core, std::move(pb), {o.metrics_file, o.metrics_listen});
     return sup.run();
 }
 
@@ -68,6 +68,10 @@ void add_supervise_command(CLI::App& app, Globals& g, Action& action) {
             subcommand(app, g, "supervise", "Run the workers of a playbook (foreground)")) {
         auto o = std::make_shared<SuperviseOpts>();
         s->add_option("playbook", o->playbook, "Playbook file (default: the shipped demo)");
+        s->add_option("--metrics-file", o->metrics_file,
+                      "Keep metrics in this file (for node_exporter's textfile collector)");
+        s->add_option("--metrics-listen", o->metrics_listen,
+                      "Serve metrics over HTTP on HOST:PORT (/metrics)");
         s->add_flag("-v,--verbose", o->verbose, "Log debug detail");
         s->add_flag("-q,--quiet", o->quiet, "Log only warnings and errors");
         s->callback([&g, &action, o] { action = [&g, o] { return run_supervise(g, *o); }; });

@@ -262,6 +262,11 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
         if (left >= 0) next = std::min(next, left);
         if (next < 1) next = 1;
         waiter.watch_pids(pids);
+        // Wake only for the names we wait for and the sessions in the way.
+        std::vector<std::string> names = req.names;
+        for (const auto& b : out.blockers)
+            names.push_back(b.holder.session);
+        waiter.only_names(std::move(names));
         waiter.wait(static_cast<int>(next));
     }
 }

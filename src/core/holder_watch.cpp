@@ -80,6 +80,7 @@ void Supervisor::scan_holders() {
     for (const auto& e : errors)
         spdlog::warn("{}", e);
     arm_expiry_timer(next);
+    publish_metrics();
 }
 
 void Supervisor::arm_expiry_timer(int64_t next_ms) {

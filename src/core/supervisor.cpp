@@ -2,11 +2,13 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/fs.hpp"
 #include "os/proc.hpp"
 #include "os/spawn.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
 #include <signal.h>
 
 #include <algorithm>
@@ -22,8 +24,8 @@ template <class T> Supervisor* owner(T* h) {
 
 } // namespace
 
-Supervisor::Supervisor(Core& core, Playbook playbook)
-    : core_(core), playbook_(std::move(playbook)) {
+Supervisor::Supervisor(Core& core, Playbook playbook, SupervisorOptions options)
+    : core_(core), playbook_(std::move(playbook)), options_(std::move(options)) {
     uv_loop_init(&loop_);
     std::string exe = os::self_exe();
     exe_dir_ = exe.substr(0, exe.rfind('/'));
@@ -99,6 +101,13 @@ int Supervisor::run() {
         spdlog::warn("cannot watch {}: {}; outside holders are checked every sweep", claims_dir,
                      uv_strerror(rc));
 
+    if (!options_.metrics_listen.empty()) {
+        metrics_server_ = std::make_unique<MetricsServer>(&loop_, options_.metrics_listen, [this] {
+            return render_metrics(core_, counters_, !finished_);
+        });
+        spdlog::info("serving metrics on http://{}/metrics (port {})", options_.metrics_listen,
+                     metrics_server_->port());
+    }
     core_.events.append("supervisor.started",
                         {{"pid", os::self_pid()}, {"playbook", playbook_.path}});
     spdlog::info("supervising {} ({} workers) in {}", playbook_.path, playbook_.workers.size(),
@@ -204,6 +213,8 @@ void Supervisor::maybe_finish() {
     }
     finished_ = true;
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
+    publish_metrics();
+    if (metrics_server_) metrics_server_->close();
     spdlog::info("stopped");
     uv_stop(&loop_);
 }
@@ -228,6 +239,7 @@ void Supervisor::on_sigchld() {
             on_exit(*r, r->exit_status, true);
         }
     }
+    publish_metrics();
     maybe_finish();
 }
 
@@ -243,6 +255,30 @@ void Supervisor::sweep() {
     }
     rotate_logs();
     scan_holders();
+}
+
+void Supervisor::publish_metrics() {
+    if (options_.metrics_file.empty()) return;
+    std::string text;
+    try {
+        text = render_metrics(core_, counters_, !finished_);
+    } catch (const Error& e) {
+        spdlog::warn("metrics: {}", e.message());
+        return;
+    }
+    if (text == last_metrics_) return;
+    const std::string& path = options_.metrics_file;
+    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
+    if (dir.empty()) dir = "/";
+    std::string name = path.substr(path.rfind('/') + 1);
+    int err = 0;
+    os::Fd d = os::open_dir(AT_FDCWD, dir, &err, false);
+    os::Status st = d ? os::replace_file_at(d.get(), name, text) : os::Status{err};
+    if (!st.ok()) {
+        spdlog::warn("cannot write {}: {}", path, std::strerror(st.err));
+        return;
+    }
+    last_metrics_ = std::move(text);
 }
 
 void Supervisor::rotate_logs() {

@@ -7,6 +7,8 @@
 #pragma once
 
 #include "core/core.hpp"
+#include "core/metrics.hpp"
+#include "core/metrics_http.hpp"
 #include "core/playbook.hpp"
 #include "os/fd.hpp"
 
@@ -19,9 +21,14 @@
 
 namespace loop {
 
+struct SupervisorOptions {
+    std::string metrics_file;   // rewritten atomically when the metrics change
+    std::string metrics_listen; // HOST:PORT for GET /metrics
+};
+
 class Supervisor {
   public:
-    Supervisor(Core& core, Playbook playbook);
+    Supervisor(Core& core, Playbook playbook, SupervisorOptions options = {});
     ~Supervisor();
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
@@ -72,11 +79,16 @@ class Supervisor {
     void request_scan();
     void arm_expiry_timer(int64_t next_ms);
     void rotate_logs();
+    void publish_metrics();
     std::map<std::string, std::string> worker_env(const Replica& r) const;
     Replica& slot(const std::string& worker, int index);
 
     Core& core_;
     Playbook playbook_;
+    SupervisorOptions options_;
+    EventCounters counters_;
+    std::unique_ptr<MetricsServer> metrics_server_;
+    std::string last_metrics_;
     uv_loop_t loop_{};
     uv_signal_t sig_chld_{}, sig_hup_{}, sig_term_{}, sig_int_{};
     uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{};

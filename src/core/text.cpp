@@ -133,10 +133,42 @@ std::string format_age(int64_t ms) {
     return buf;
 }
 
+namespace {
+
+// UTC calendar fields from epoch seconds, by arithmetic (H. Hinnant's
+// civil_from_days): gmtime_r would load the time zone database first.
+struct Civil {
+    int tm_year, tm_mon, tm_mday, tm_hour, tm_min, tm_sec;
+};
+
+Civil civil(int64_t secs) {
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        rem += 86400;
+        --days;
+    }
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) ++y;
+    return {static_cast<int>(y - 1900),
+            static_cast<int>(m - 1),
+            static_cast<int>(d),
+            static_cast<int>(rem / 3600),
+            static_cast<int>(rem % 3600 / 60),
+            static_cast<int>(rem % 60)};
+}
+
+} // namespace
+
 std::string format_time(int64_t epoch_ms) {
-    time_t secs = static_cast<time_t>(epoch_ms / 1000);
-    struct tm tm;
-    ::gmtime_r(&secs, &tm);
+    Civil tm = civil(epoch_ms / 1000);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
@@ -145,9 +177,7 @@ std::string format_time(int64_t epoch_ms) {
 }
 
 std::string format_clock(int64_t epoch_ms) {
-    time_t secs = static_cast<time_t>(epoch_ms / 1000);
-    struct tm tm;
-    ::gmtime_r(&secs, &tm);
+    Civil tm = civil(epoch_ms / 1000);
     char buf[32];
     std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;

@@ -46,6 +46,8 @@ bool ChangeWaiter::watch_file(const std::string& path, int* err) {
 }
 
 void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
+    if (pids == pids_) return; // same holders: keep their pidfds
+    pids_ = pids;
     pidfds_.clear();
     for (int pid : pids) {
         int err = 0;
@@ -54,10 +56,33 @@ void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
     }
 }
 
+bool ChangeWaiter::drain_matches() {
+    bool match = false;
+    alignas(inotify_event) char buf[4096];
+    for (;;) {
+        ssize_t n = ::read(inotify_.get(), buf, sizeof buf);
+        if (n <= 0) break;
+        for (ssize_t off = 0; off < n;) {
+            auto* ev = reinterpret_cast<inotify_event*>(buf + off);
+            off += static_cast<ssize_t>(sizeof(inotify_event) + ev->len);
+            if (names_.empty() || ev->len == 0 || (ev->mask & IN_Q_OVERFLOW)) {
+                match = true;
+                continue;
+            }
+            const char* name = ev->name;
+            if (name[0] == '.') continue; // temp files of atomic writes
+            for (const auto& want : names_)
+                if (want == name) match = true;
+        }
+    }
+    return match;
+}
+
 bool ChangeWaiter::wait(int timeout_ms) {
     std::vector<pollfd> fds;
     if (inotify_) fds.push_back({inotify_.get(), POLLIN, 0});
-    for (const auto& p : pidfds_) fds.push_back({p.get(), POLLIN, 0});
+    for (const auto& p : pidfds_)
+        fds.push_back({p.get(), POLLIN, 0});
     int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
     for (;;) {
         int left = -1;
@@ -71,13 +96,13 @@ bool ChangeWaiter::wait(int timeout_ms) {
             return true; // let the caller re-check
         }
         if (n == 0) return false;
-        if (inotify_) {
-            // Drain queued events; any of them is a reason to re-check.
-            char buf[4096];
-            while (::read(inotify_.get(), buf, sizeof buf) > 0) {
+        for (size_t i = inotify_ ? 1 : 0; i < fds.size(); ++i)
+            if (fds[i].revents) {
+                pids_.clear(); // a holder exited: reopen next time
+                return true;
             }
-        }
-        return true;
+        // Only a change of a name we wait for is worth a re-check.
+        if (inotify_ && drain_matches()) return true;
     }
 }
 

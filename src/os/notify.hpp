@@ -23,13 +23,20 @@ class ChangeWaiter {
     // opened are ignored: the caller's periodic re-check covers them.
     void watch_pids(const std::vector<int>& pids);
 
+    // Only changes of entries with these names wake wait() (empty: any).
+    void only_names(std::vector<std::string> names) { names_ = std::move(names); }
+
     // Blocks up to timeout_ms (-1: forever) until something changed.
     // Returns true when woken by a change, false on timeout.
     bool wait(int timeout_ms);
 
   private:
+    bool drain_matches();
+
     Fd inotify_;
     std::vector<Fd> pidfds_;
+    std::vector<int> pids_;
+    std::vector<std::string> names_;
 };
 
 } // namespace loop::os
