@@ -45,7 +45,9 @@ int run_claim(const Globals& g, const ClaimOpts& o) {
 
     Core core(Home::resolve(g.home));
     SessionRecord me = core.sessions.resolve_live(session_flag_or_env(o.session), os::parent_pid());
-    AcquireOutcome out = core.claims.acquire(me, req, wait);
+    WaitStatusLine status;
+    AcquireOutcome out = core.claims.acquire(me, req, wait, status.callback());
+    status.finish();
     print_warnings(out.warnings);
     if (!out.acquired) {
         const int64_t now = os::now_ms();

@@ -14,10 +14,6 @@ namespace loop::cmd {
 
 namespace {
 
-std::string alive_word(Life l) {
-    return l == Life::Alive ? "yes" : l == Life::Dead ? "no" : "unknown";
-}
-
 int run_claims(const Globals& g, bool json) {
     Core core(Home::resolve(g.home));
     std::vector<std::string> errors;
@@ -36,7 +32,7 @@ int run_claims(const Globals& g, bool json) {
                             pid > 0 ? std::to_string(pid) : "-", std::to_string(v.holder.fence),
                             format_age(now - v.holder.acquired_ms),
                             v.holder.expires_ms > 0 ? format_age(v.holder.expires_ms - now) : "-",
-                            alive_word(v.verdict.life)});
+                            alive_cell(v.verdict.life, use_colour())});
         }
         print_table({"NAME", "MODE", "SESSION", "PID", "FENCE", "AGE", "TTL", "ALIVE"}, rows);
     }
@@ -68,7 +64,7 @@ int run_sessions(const Globals& g, bool json) {
         std::vector<std::vector<std::string>> rows;
         for (const auto& [s, v] : list) {
             rows.push_back({s.id, s.kind, s.anchor ? std::to_string(s.anchor->pid) : "-",
-                            alive_word(v.life), format_age(now - s.started_ms),
+                            alive_cell(v.life, use_colour()), format_age(now - s.started_ms),
                             s.worker ? *s.worker : "-", s.label.empty() ? "-" : s.label});
         }
         print_table({"ID", "KIND", "PID", "ALIVE", "AGE", "WORKER", "LABEL"}, rows);

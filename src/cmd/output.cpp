@@ -1,6 +1,9 @@
 #include "cmd/output.hpp"
 
 #include "core/text.hpp"
+#include "os/proc.hpp"
+
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -65,6 +68,30 @@ void print_warnings(const std::vector<std::string>& warnings) {
         std::fprintf(stderr, "loop: warning: %s\n", w.c_str());
 }
 
+bool use_colour() {
+    return ::isatty(1) == 1 && !std::getenv("NO_COLOR");
+}
+
+std::string alive_cell(Life l, bool colour) {
+    const char* word = l == Life::Alive ? "yes" : l == Life::Dead ? "no" : "unknown";
+    if (!colour) return word;
+    const char* c = l == Life::Alive ? "\033[32m" : l == Life::Dead ? "\033[31m" : "\033[33m";
+    return std::string(c) + word + "\033[0m";
+}
+
+static size_t visible_width(const std::string& s) {
+    size_t w = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '\033') {
+            while (i < s.size() && s[i] != 'm')
+                ++i;
+            continue;
+        }
+        ++w;
+    }
+    return w;
+}
+
 void print_table(const std::vector<std::string>& header,
                  const std::vector<std::vector<std::string>>& rows) {
     std::vector<size_t> width(header.size(), 0);
@@ -77,7 +104,8 @@ void print_table(const std::vector<std::string>& header,
         std::string out;
         for (size_t i = 0; i < cells.size(); ++i) {
             out += cells[i];
-            if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
+            if (i + 1 < cells.size())
+                out += std::string(width[i] - visible_width(cells[i]) + 2, ' ');
         }
         while (!out.empty() && out.back() == ' ')
             out.pop_back();
@@ -86,6 +114,32 @@ void print_table(const std::vector<std::string>& header,
     line(header);
     for (const auto& r : rows)
         line(r);
+}
+
+WaitStatusLine::WaitStatusLine() : tty_(::isatty(2) == 1), start_ms_(os::monotonic_ms()) {}
+
+void WaitStatusLine::update(const AcquireOutcome& out) {
+    if (!tty_ || out.blockers.empty()) return;
+    const HolderView& b = out.blockers.front();
+    int pid = b.session && b.session->anchor ? b.session->anchor->pid : b.holder.pid;
+    const int64_t now = os::now_ms();
+    std::string line = "waiting for " + b.name + ": held by " + b.holder.session;
+    if (pid > 0) line += " (pid " + std::to_string(pid) + ")";
+    line += " for " + format_age(now - b.holder.acquired_ms) + "; waited " +
+            format_age(os::monotonic_ms() - start_ms_);
+    std::fprintf(stderr, "\r\033[K%s", line.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+}
+
+void WaitStatusLine::finish() {
+    if (shown_) std::fprintf(stderr, "\r\033[K");
+    shown_ = false;
+}
+
+std::function<void(const AcquireOutcome&)> WaitStatusLine::callback() {
+    if (!tty_) return {};
+    return [this](const AcquireOutcome& out) { update(out); };
 }
 
 std::string session_flag_or_env(const std::string& flag) {

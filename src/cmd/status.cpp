@@ -19,17 +19,6 @@ namespace loop::cmd {
 
 namespace {
 
-bool use_colour() {
-    return ::isatty(1) && !std::getenv("NO_COLOR");
-}
-
-std::string alive_cell(Life l, bool colour) {
-    const char* word = l == Life::Alive ? "yes" : l == Life::Dead ? "no" : "unknown";
-    if (!colour) return word;
-    const char* c = l == Life::Alive ? "\033[32m" : l == Life::Dead ? "\033[31m" : "\033[33m";
-    return std::string(c) + word + "\033[0m";
-}
-
 int run_status(const Globals& g, bool json) {
     Core core(Home::resolve(g.home));
     const int64_t now = os::now_ms();

@@ -40,7 +40,9 @@ int run_with(const Globals& g, const WithOpts& o) {
     std::string sid = session_flag_or_env(o.session);
     SessionRecord me = sid.empty() ? core.sessions.process_session(os::self_pid(), "with")
                                    : core.sessions.resolve_live(sid, os::self_pid());
-    AcquireOutcome out = core.claims.acquire(me, req, wait);
+    WaitStatusLine status;
+    AcquireOutcome out = core.claims.acquire(me, req, wait, status.callback());
+    status.finish();
     print_warnings(out.warnings);
     if (!out.acquired) {
         const int64_t now = os::now_ms();
