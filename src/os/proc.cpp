@@ -1,6 +1,7 @@
 #include "os/proc.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -25,7 +26,13 @@ ProcInfo proc_info(int pid) {
     int fd = ::open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT || errno == ESRCH) {
-            info.state = ProcInfo::State::Gone;
+            // /proc mounted with hidepid hides other users' processes:
+            // only the kernel's own "no such process" means gone.
+            if (::kill(pid, 0) == 0 || errno == EPERM) {
+                info.err = EACCES;
+            } else {
+                info.state = ProcInfo::State::Gone;
+            }
         } else {
             info.err = errno;
         }

@@ -1,0 +1,815 @@
+#include "core/doctor.hpp"
+
+#include "core/error.hpp"
+#include "core/supervisor_lock.hpp"
+#include "core/text.hpp"
+#include "os/doctor_fs.hpp"
+#include "os/fs.hpp"
+#include "os/proc.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+namespace loop {
+
+const char* severity_name(Severity s) {
+    return s == Severity::Info ? "info" : "problem";
+}
+
+namespace {
+
+// The subdirectories of a home that loop creates.
+const char* const kSubdirs[] = {"claims", "locks", "sessions", "txn", "logs", "corrupt"};
+
+const char* const kRecordAdvice = "; run 'loop doctor --repair' or remove the file";
+
+// A file name as it can be printed on one line: control bytes, bytes
+// outside ASCII and backslashes become \xNN.
+std::string printable(const std::string& name) {
+    std::string out;
+    for (unsigned char c : name) {
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string octal(unsigned mode) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04o", mode);
+    return buf;
+}
+
+const char* type_name(os::FileFacts::Type t) {
+    switch (t) {
+    case os::FileFacts::Type::File:
+        return "a file";
+    case os::FileFacts::Type::Directory:
+        return "a directory";
+    case os::FileFacts::Type::Symlink:
+        return "a symlink";
+    case os::FileFacts::Type::Other:
+        break;
+    }
+    return "a special file";
+}
+
+// What a record parser said, without the file name in front and the advice
+// (which is what doctor itself does) behind.
+std::string what_is_wrong(const Error& e, const std::string& origin) {
+    std::string m = e.message();
+    if (m.rfind(origin + ": ", 0) == 0) m.erase(0, origin.size() + 2);
+    if (size_t at = m.find(kRecordAdvice); at != std::string::npos) m.erase(at);
+    return m;
+}
+
+// Why the record `name` in `dir` is not a valid record, or nullopt when it
+// is valid. *gone when it does not exist (any more). `parse` returns the
+// record's own name (claim name or session id) or throws.
+template <class Parse>
+std::optional<std::string> record_defect(int dir, const std::string& name,
+                                         const std::string& origin, const char* what, Parse&& parse,
+                                         bool* gone) {
+    *gone = false;
+    int err = 0;
+    auto facts = os::facts_at(dir, name, &err);
+    if (!facts) {
+        if (err == ENOENT) {
+            *gone = true;
+            return std::nullopt;
+        }
+        return std::string("cannot examine it: ") + std::strerror(err);
+    }
+    if (facts->type != os::FileFacts::Type::File)
+        return std::string("it is ") + type_name(facts->type) + ", not a record";
+    auto text = os::read_file_at(dir, name, &err);
+    if (!text) {
+        if (err == ENOENT) {
+            *gone = true;
+            return std::nullopt;
+        }
+        return std::string("cannot read it: ") + std::strerror(err);
+    }
+    if (auto p = name_problem(name))
+        return std::string("its file name ") + *p + ", so it is no " + what;
+    try {
+        std::string own = parse(*text, origin);
+        if (own != name)
+            return std::string("its ") +
+                   (std::strcmp(what, "claim name") == 0 ? "'name'" : "'id'") + " field says '" +
+                   printable(own) + "', not its file name";
+    } catch (const Error& e) {
+        return what_is_wrong(e, origin);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> claim_defect(int dir, const std::string& name, const std::string& origin,
+                                        bool* gone) {
+    return record_defect(
+        dir, name, origin, "claim name",
+        [](const std::string& t, const std::string& o) { return claim_from_json_text(t, o).name; },
+        gone);
+}
+
+std::optional<std::string> session_defect(int dir, const std::string& id, const std::string& origin,
+                                          bool* gone) {
+    return record_defect(
+        dir, id, origin, "session id",
+        [](const std::string& t, const std::string& o) { return session_from_json_text(t, o).id; },
+        gone);
+}
+
+// The fence counter of a name as FileClaimLock::next_fence reads it:
+// nullopt when it would refuse it.
+bool fence_text_ok(const std::string& text) {
+    if (text.empty()) return true;
+    char* end = nullptr;
+    std::strtoull(text.c_str(), &end, 10);
+    return end != text.c_str();
+}
+
+// The pid in a temp name ".tmp.<pid>.<counter>.<name>", or 0.
+int temp_pid(const std::string& name) {
+    const char* p = name.c_str() + 5;
+    char* end = nullptr;
+    long pid = std::strtol(p, &end, 10);
+    if (end == p || *end != '.' || pid <= 0 || pid > 0x3fffffff) return 0;
+    return static_cast<int>(pid);
+}
+
+std::vector<std::string> list_or_throw(int dir, const std::string& path) {
+    int err = 0;
+    auto names = os::list_dir(dir, &err);
+    if (err) throw io_error("cannot list " + path, err);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::string plural(size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+} // namespace
+
+Doctor::Doctor(Home& home, Sessions& sessions, Claims& claims, EventLog& events, DoctorOptions opts)
+    : home_(home), sessions_(sessions), claims_(claims), events_(events), opts_(opts) {}
+
+bool Doctor::healthy(const std::vector<Finding>& findings) {
+    return std::none_of(findings.begin(), findings.end(), [](const Finding& f) {
+        return f.severity == Severity::Problem && !f.repaired;
+    });
+}
+
+bool Doctor::usable(const std::string& sub) const {
+    return std::find(unusable_.begin(), unusable_.end(), sub) == unusable_.end() && !absent(sub);
+}
+
+bool Doctor::absent(const std::string& sub) const {
+    return std::find(absent_.begin(), absent_.end(), sub) != absent_.end();
+}
+
+std::string Doctor::path_of(const std::string& sub, const std::string& name) const {
+    std::string p = home_.path();
+    if (!sub.empty()) p += "/" + sub;
+    if (!name.empty()) p += "/" + printable(name);
+    return p;
+}
+
+// Checks.
+
+std::vector<Finding> Doctor::check() {
+    std::vector<Finding> out;
+    unusable_.clear();
+    absent_.clear();
+    check_permissions(out);
+    check_temps(out);
+    check_claims(out);
+    check_fences(out);
+    check_sessions(out);
+    check_txns(out);
+    check_supervisor_lock(out);
+    check_events(out);
+    return out;
+}
+
+void Doctor::check_permissions(std::vector<Finding>& out) {
+    const unsigned me = os::effective_uid();
+    auto check_dir = [&](const std::string& sub, const os::FileFacts& f) {
+        const std::string path = path_of(sub, "");
+        if (f.type != os::FileFacts::Type::Directory) {
+            Finding x;
+            x.kind = "not-a-directory";
+            x.path = path;
+            x.sub = sub;
+            x.problem = std::string("it is ") + type_name(f.type) + ", not a directory";
+            x.fix = "none: loop refuses to use it; move it away";
+            out.push_back(std::move(x));
+            unusable_.push_back(sub);
+            return;
+        }
+        if (f.uid != me) {
+            Finding x;
+            x.kind = "owner";
+            x.path = path;
+            x.sub = sub;
+            x.problem = "owned by uid " + std::to_string(f.uid) + ", not by this user (uid " +
+                        std::to_string(me) + ")";
+            x.fix = "none: give it back with chown (as root) or use another home";
+            out.push_back(std::move(x));
+        }
+        if (f.mode != 0700) {
+            Finding x;
+            x.kind = "permissions";
+            x.path = path;
+            x.sub = sub;
+            x.problem = "mode " + octal(f.mode) + ", should be 0700";
+            x.repairable = f.uid == me;
+            x.fix = x.repairable ? "chmod 0700" : "none: only its owner can change its mode";
+            out.push_back(std::move(x));
+        }
+        if ((f.mode & 0700) != 0700 && !sub.empty()) unusable_.push_back(sub);
+    };
+    int err = 0;
+    auto root = os::facts_at(home_.root(), "", &err);
+    if (!root) throw io_error("cannot examine " + home_.path(), err);
+    check_dir("", *root);
+    for (const char* sub : kSubdirs) {
+        auto f = os::facts_at(home_.root(), sub, &err);
+        if (!f) {
+            if (err != ENOENT) throw io_error("cannot examine " + path_of(sub, ""), err);
+            absent_.push_back(sub);
+            continue;
+        }
+        check_dir(sub, *f);
+    }
+}
+
+void Doctor::check_temps(std::vector<Finding>& out) {
+    const int64_t now = os::now_ms();
+    for (const char* sub : {"claims", "sessions", "txn"}) {
+        if (!usable(sub)) continue;
+        int err = 0;
+        os::Fd dir = os::open_dir(home_.root(), sub, &err);
+        if (!dir) throw io_error("cannot open " + path_of(sub, ""), err);
+        for (const auto& name : list_or_throw(dir.get(), path_of(sub, ""))) {
+            if (name.rfind(".tmp.", 0) != 0) continue;
+            auto facts = os::facts_at(dir.get(), name, &err);
+            if (!facts) continue; // renamed or removed meanwhile: a write completed
+            const int pid = temp_pid(name);
+            bool writer_gone = false;
+            if (pid > 0) {
+                os::ProcInfo info = sessions_.probe().info(pid);
+                writer_gone = info.state == os::ProcInfo::State::Gone || info.zombie;
+            }
+            const int64_t age = now - facts->mtime_ms;
+            if (!writer_gone && age <= opts_.temp_age_ms) continue; // a write in progress
+            Finding x;
+            x.kind = "temp";
+            x.path = path_of(sub, name);
+            x.sub = sub;
+            x.subject = name;
+            if (writer_gone) {
+                x.problem = "temporary file left behind by pid " + std::to_string(pid) +
+                            ", which is no longer running";
+            } else {
+                x.problem = "temporary file " + format_age(age) +
+                            " old (a write takes milliseconds)" +
+                            (pid > 0 ? ", of pid " + std::to_string(pid) : std::string());
+            }
+            x.fix = "remove it";
+            x.repairable = true;
+            out.push_back(std::move(x));
+        }
+    }
+}
+
+void Doctor::check_claims(std::vector<Finding>& out) {
+    if (!usable("claims")) return;
+    const bool judge = !std::count(unusable_.begin(), unusable_.end(), "locks");
+    int dir = home_.claims();
+    ClaimStore& store = claims_.store();
+    auto names = store.names();
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+        const std::string path = path_of("claims", name);
+        bool gone = false;
+        auto defect = claim_defect(dir, name, home_.sub_path("claims") + "/" + name, &gone);
+        if (gone) continue;
+        if (defect) {
+            Finding x;
+            x.kind = "corrupt-claim";
+            x.path = path;
+            x.sub = "claims";
+            x.subject = name;
+            x.problem = *defect;
+            x.fix = "move it aside to " + home_.path() +
+                    "/corrupt/; it was never a valid claim, so no holder can depend on it";
+            x.repairable = true;
+            out.push_back(std::move(x));
+            continue;
+        }
+        if (!judge) continue;
+        // Judge the holders as a claimer would: under the name's lock.
+        auto lock = store.lock({name});
+        std::optional<ClaimRecord> rec;
+        try {
+            rec = store.read(name);
+        } catch (const Error&) {
+            continue; // changed meanwhile; the next run sees it
+        }
+        if (!rec) continue;
+        for (const auto& h : rec->holders) {
+            std::optional<SessionRecord> s;
+            Verdict v = claims_.holder_verdict(h, true, &s);
+            if (v.life == Life::Alive) continue;
+            Finding x;
+            x.path = path;
+            x.sub = "claims";
+            x.subject = name;
+            x.session = h.session;
+            x.fence = h.fence;
+            const std::string who =
+                "held by session " + h.session + " (fence " + std::to_string(h.fence) + ")";
+            if (v.life == Life::Unknown) {
+                x.kind = "undecidable";
+                x.severity = Severity::Info;
+                x.problem = who + ", whose liveness cannot be decided: " + v.why;
+                x.fix = "none: such a holder is treated as alive and never removed";
+                out.push_back(std::move(x));
+                continue;
+            }
+            bool unknown = false;
+            try {
+                unknown = !sessions_.registry().read(h.session).has_value();
+            } catch (const Error&) {
+            }
+            if (unknown) {
+                x.kind = "unknown-session";
+                x.problem = who + ", a session that has no record";
+            } else {
+                x.kind = "stale";
+                x.problem = who + ", which is stale: " + v.why;
+            }
+            x.fix = "reap it, deciding again under the name's lock";
+            x.repairable = true;
+            out.push_back(std::move(x));
+        }
+    }
+}
+
+void Doctor::check_fences(std::vector<Finding>& out) {
+    if (!usable("locks")) return;
+    int dir = home_.locks();
+    for (const auto& name : list_or_throw(dir, path_of("locks", ""))) {
+        if (name.empty() || name[0] == '.') continue;
+        int err = 0;
+        auto text = os::read_file_at(dir, name, &err);
+        std::string problem;
+        if (!text) {
+            if (err == ENOENT) continue;
+            problem = std::string("cannot read it: ") + std::strerror(err);
+        } else if (!fence_text_ok(*text)) {
+            problem = "corrupt fence counter (it does not start with a number), so every claim "
+                      "of '" +
+                      printable(name) + "' fails";
+        } else {
+            continue;
+        }
+        Finding x;
+        x.kind = "corrupt-fence";
+        x.path = path_of("locks", name);
+        x.sub = "locks";
+        x.subject = name;
+        x.problem = problem;
+        x.fix = "reset it above every fence ever handed out (to the current time in "
+                "milliseconds), under the name's lock";
+        x.repairable = true;
+        out.push_back(std::move(x));
+    }
+}
+
+void Doctor::check_sessions(std::vector<Finding>& out) {
+    if (!usable("sessions")) return;
+    bool supervisor_running = false;
+    if (auto info = read_supervisor(home_, sessions_.probe()))
+        supervisor_running = anchor_verdict(info->anchor, sessions_.probe()).life != Life::Dead;
+    int dir = home_.sessions();
+    SessionRegistry& reg = sessions_.registry();
+    auto ids = reg.ids();
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids) {
+        const std::string origin = home_.sub_path("sessions") + "/" + id;
+        bool gone = false;
+        auto defect = session_defect(dir, id, origin, &gone);
+        if (gone) continue;
+        Finding x;
+        x.path = path_of("sessions", id);
+        x.sub = "sessions";
+        x.subject = id;
+        x.session = id;
+        if (defect) {
+            x.kind = "corrupt-session";
+            x.problem = *defect;
+            x.fix = "move it aside to " + home_.path() +
+                    "/corrupt/; claims it holds then belong to no session, and 'loop reap' "
+                    "removes them";
+            x.repairable = true;
+            out.push_back(std::move(x));
+            continue;
+        }
+        if (supervisor_running) continue; // dead workers are the supervisor's to clean up
+        std::optional<SessionRecord> s;
+        try {
+            s = reg.read(id);
+        } catch (const Error&) {
+            continue;
+        }
+        if (!s || s->kind != "worker") continue;
+        Verdict v = sessions_.verdict(*s);
+        if (v.life != Life::Dead) continue;
+        x.kind = "dead-worker";
+        x.nonce = s->nonce;
+        x.problem = "session of worker " + s->worker.value_or("?") +
+                    (s->replica ? " (replica " + std::to_string(*s->replica) + ")" : "") +
+                    " is dead (" + v.why + ") and no supervisor is running to clean it up";
+        x.fix = "reap its claims, then remove the record";
+        x.repairable = true;
+        out.push_back(std::move(x));
+    }
+}
+
+void Doctor::check_txns(std::vector<Finding>& out) {
+    if (!usable("txn")) return;
+    ClaimStore& store = claims_.store();
+    auto ids = store.txns();
+    std::sort(ids.begin(), ids.end());
+    for (const auto& id : ids) {
+        Finding x;
+        x.path = path_of("txn", id);
+        x.sub = "txn";
+        x.subject = id;
+        x.repairable = true;
+        if (auto owner = store.txn_owner(id)) {
+            Verdict v = anchor_verdict(*owner, sessions_.probe());
+            if (v.life != Life::Dead) continue;
+            x.kind = "txn";
+            x.problem = "commit marker of a multi-name claim whose process is gone (" + v.why + ")";
+            x.fix = "clear the claims that still refer to it, then remove it";
+            out.push_back(std::move(x));
+            continue;
+        }
+        int err = 0;
+        auto text = os::read_file_at(home_.txns(), id, &err);
+        if (!text && err == ENOENT) continue; // dropped meanwhile
+        x.kind = "corrupt-txn";
+        x.problem = text ? "corrupt commit marker (expected 'PID START-TICKS BOOT-ID')"
+                         : std::string("cannot read it: ") + std::strerror(err);
+        x.fix = "clear the claims that refer to it (under their locks), then remove it";
+        out.push_back(std::move(x));
+    }
+}
+
+void Doctor::check_supervisor_lock(std::vector<Finding>& out) {
+    auto info = read_supervisor(home_, sessions_.probe());
+    if (!info) return;
+    Verdict v = anchor_verdict(info->anchor, sessions_.probe());
+    if (v.life != Life::Dead) return;
+    Finding x;
+    x.kind = "supervisor-lock";
+    x.path = path_of("", "supervisor.lock");
+    x.subject = "supervisor.lock";
+    x.severity = Severity::Info;
+    x.problem = "stale supervisor.lock (pid " + std::to_string(info->anchor.pid) +
+                " not running); harmless, as its lock died with the process";
+    x.fix = "empty it, if no supervisor holds its lock";
+    x.repairable = true;
+    out.push_back(std::move(x));
+}
+
+void Doctor::check_events(std::vector<Finding>& out) {
+    int err = 0;
+    auto f = os::facts_at(home_.root(), "events.jsonl", &err);
+    if (!f || f->size <= opts_.events_max_bytes) return;
+    char size[32];
+    std::snprintf(size, sizeof size, "%.1f MiB", static_cast<double>(f->size) / (1024.0 * 1024.0));
+    Finding x;
+    x.kind = "events-size";
+    x.path = path_of("", "events.jsonl");
+    x.subject = "events.jsonl";
+    x.severity = Severity::Info;
+    x.problem = std::string("the event log is ") + size + " (over " +
+                std::to_string(opts_.events_max_bytes / (1024 * 1024)) +
+                " MiB); it is append-only and only grows";
+    x.fix = "rotate it to events.jsonl.1 (replacing an older events.jsonl.1)";
+    x.repairable = true;
+    out.push_back(std::move(x));
+}
+
+// Repairs.
+
+std::vector<Finding> Doctor::repair() {
+    // Permissions first: the other checks need to get into the directories.
+    std::vector<Finding> perms;
+    unusable_.clear();
+    absent_.clear();
+    check_permissions(perms);
+    for (auto& f : perms)
+        if (f.repairable) {
+            try {
+                repair_one(f, perms);
+            } catch (const Error& e) {
+                f.outcome = e.message();
+            }
+        }
+
+    std::vector<Finding> all;
+    for (auto& f : check()) {
+        bool dir_finding =
+            f.kind == "permissions" || f.kind == "owner" || f.kind == "not-a-directory";
+        if (!dir_finding) all.push_back(std::move(f));
+    }
+    for (auto& f : all) {
+        if (!f.repairable || !f.outcome.empty()) continue;
+        try {
+            repair_one(f, all);
+        } catch (const Error& e) {
+            f.outcome = e.message();
+        }
+    }
+    perms.insert(perms.end(), std::make_move_iterator(all.begin()),
+                 std::make_move_iterator(all.end()));
+    return perms;
+}
+
+int Doctor::corrupt_dir() {
+    if (corrupt_) return corrupt_.get();
+    os::Status s = os::make_dir_at(home_.root(), "corrupt", 0700);
+    if (!s.ok()) throw io_error("cannot create " + path_of("corrupt", ""), s.err);
+    int err = 0;
+    corrupt_ = os::open_dir(home_.root(), "corrupt", &err);
+    if (!corrupt_) throw io_error("cannot open " + path_of("corrupt", ""), err);
+    return corrupt_.get();
+}
+
+std::string Doctor::move_aside(int dir, const char* sub, const std::string& name) {
+    const int to = corrupt_dir();
+    // <sub>.<name>.<time>: records of different kinds may share a name.
+    std::string base =
+        std::string(sub) + "." + name.substr(0, 180) + "." + format_time(os::now_ms());
+    for (int n = 0;; ++n) {
+        std::string target = n == 0 ? base : base + "." + std::to_string(n);
+        os::Status s = os::rename_noreplace_at(dir, name, to, target);
+        if (s.ok()) return path_of("corrupt", target);
+        if (s.err != EEXIST || n >= 100)
+            throw io_error("cannot move " + path_of(sub, name) + " to " + path_of("corrupt", ""),
+                           s.err);
+    }
+}
+
+void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
+    ClaimStore& store = claims_.store();
+    if (f.kind == "permissions") {
+        os::Status s = os::chmod_dir_at(home_.root(), f.sub, 0700);
+        if (!s.ok()) throw io_error("cannot chmod " + f.path, s.err);
+        f.repaired = true;
+        f.outcome = "changed its mode to 0700";
+    } else if (f.kind == "temp") {
+        int err = 0;
+        os::Fd dir = os::open_dir(home_.root(), f.sub, &err);
+        if (!dir) throw io_error("cannot open " + path_of(f.sub, ""), err);
+        os::Status s = os::unlink_at(dir.get(), f.subject);
+        if (!s.ok() && s.err != ENOENT) throw io_error("cannot remove " + f.path, s.err);
+        f.repaired = true;
+        f.outcome = s.ok() ? "removed" : "already gone";
+    } else if (f.kind == "corrupt-claim") {
+        // Under the name's lock, so that no claimer acts on it meanwhile (a
+        // file name that is no claim name has no claimers, nor a lock).
+        std::unique_ptr<ClaimLock> lock;
+        if (!name_problem(f.subject)) lock = store.lock({f.subject});
+        bool gone = false;
+        int dir = home_.claims();
+        auto defect =
+            claim_defect(dir, f.subject, home_.sub_path("claims") + "/" + f.subject, &gone);
+        f.repaired = true;
+        if (gone) {
+            f.outcome = "already gone";
+        } else if (!defect) {
+            f.outcome = "valid again (rewritten meanwhile): left alone";
+        } else {
+            f.outcome = "moved to " + move_aside(dir, "claims", f.subject) + "; the name is free";
+        }
+    } else if (f.kind == "corrupt-session") {
+        auto guard = sessions_.registry().lock();
+        bool gone = false;
+        int dir = home_.sessions();
+        auto defect =
+            session_defect(dir, f.subject, home_.sub_path("sessions") + "/" + f.subject, &gone);
+        f.repaired = true;
+        if (gone) {
+            f.outcome = "already gone";
+        } else if (!defect) {
+            f.outcome = "valid again (rewritten meanwhile): left alone";
+        } else {
+            f.outcome = "moved to " + move_aside(dir, "sessions", f.subject) +
+                        "; claims it held now belong to no session: 'loop reap' removes them";
+        }
+    } else if (f.kind == "corrupt-fence") {
+        int err = 0;
+        os::Fd fd = os::open_lock_file(home_.locks(), f.subject, &err);
+        if (!fd) throw io_error("cannot open " + f.path, err);
+        os::Status s = os::lock_exclusive(fd.get());
+        if (!s.ok()) throw io_error("cannot lock " + f.path, s.err);
+        auto text = os::pread_all(fd.get(), &err);
+        if (!text) throw io_error("cannot read " + f.path, err);
+        f.repaired = true;
+        if (fence_text_ok(*text)) {
+            f.outcome = "valid again (rewritten meanwhile): left alone";
+            return;
+        }
+        uint64_t next = static_cast<uint64_t>(os::now_ms());
+        try {
+            if (auto rec = store.read(f.subject))
+                for (const auto& h : rec->holders)
+                    next = std::max(next, h.fence);
+        } catch (const Error&) {
+        }
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%020llu\n", static_cast<unsigned long long>(next));
+        s = os::truncate_fd(fd.get());
+        if (s.ok()) s = os::pwrite_all(fd.get(), buf);
+        if (!s.ok()) {
+            f.repaired = false;
+            throw io_error("cannot write " + f.path, s.err);
+        }
+        f.outcome = "reset to " + std::to_string(next) + "; the next claim gets fence " +
+                    std::to_string(next + 1);
+    } else if (f.kind == "stale" || f.kind == "unknown-session") {
+        repair_claim_holders(f.subject, all);
+    } else if (f.kind == "dead-worker") {
+        repair_dead_worker(f);
+    } else if (f.kind == "txn") {
+        repair_dead_txns(all);
+    } else if (f.kind == "corrupt-txn") {
+        repair_corrupt_txn(f);
+    } else if (f.kind == "supervisor-lock") {
+        int err = 0;
+        if (!os::facts_at(home_.root(), "supervisor.lock", &err)) {
+            f.repaired = true;
+            f.outcome = "already gone";
+            return;
+        }
+        os::Fd fd = os::open_lock_file(home_.root(), "supervisor.lock", &err);
+        if (!fd) throw io_error("cannot open " + f.path, err);
+        os::Status s = os::try_lock_exclusive(fd.get());
+        f.repaired = true;
+        if (!s.ok()) {
+            if (s.err != EWOULDBLOCK) {
+                f.repaired = false;
+                throw io_error("cannot lock " + f.path, s.err);
+            }
+            f.outcome = "a supervisor holds it now: left alone";
+            return;
+        }
+        // Emptied rather than removed: a supervisor that opened the file just
+        // before a removal would lock an unlinked file while another one
+        // created and locked a new file, and both would run.
+        s = os::truncate_fd(fd.get());
+        if (!s.ok()) {
+            f.repaired = false;
+            throw io_error("cannot empty " + f.path, s.err);
+        }
+        f.outcome = "emptied (the file stays: it is only a lock)";
+    } else if (f.kind == "events-size") {
+        os::Status s = os::rename_at(home_.root(), "events.jsonl", home_.root(), "events.jsonl.1");
+        if (!s.ok() && s.err != ENOENT) throw io_error("cannot rotate " + f.path, s.err);
+        f.repaired = true;
+        f.outcome = s.ok() ? "rotated to " + path_of("", "events.jsonl.1") : "already gone";
+    }
+}
+
+void Doctor::repair_claim_holders(const std::string& name, std::vector<Finding>& all) {
+    std::vector<std::string> warnings;
+    std::vector<ReapItem> reaped = claims_.reap_name(name, false, &warnings);
+    std::optional<ClaimRecord> after;
+    try {
+        after = claims_.store().read(name);
+    } catch (const Error&) {
+    }
+    for (auto& f : all) {
+        if ((f.kind != "stale" && f.kind != "unknown-session") || f.subject != name ||
+            !f.outcome.empty())
+            continue;
+        auto same = [&](const Holder& h) { return h.session == f.session && h.fence == f.fence; };
+        bool was_reaped = std::any_of(reaped.begin(), reaped.end(),
+                                      [&](const ReapItem& it) { return same(it.holder); });
+        bool still = after && std::any_of(after->holders.begin(), after->holders.end(), same);
+        if (was_reaped) {
+            f.repaired = true;
+            f.outcome = "reaped";
+        } else if (!still) {
+            f.repaired = true;
+            f.outcome = "already gone";
+        } else {
+            f.outcome = "left alone: not stale when decided again under the lock";
+        }
+    }
+}
+
+void Doctor::repair_dead_worker(Finding& f) {
+    ClaimStore& store = claims_.store();
+    size_t released = 0;
+    for (const auto& name : store.names()) {
+        std::optional<ClaimRecord> rec;
+        try {
+            rec = store.read(name);
+        } catch (const Error&) {
+            continue;
+        }
+        if (!rec || std::none_of(rec->holders.begin(), rec->holders.end(),
+                                 [&](const Holder& h) { return h.session == f.subject; }))
+            continue;
+        for (const auto& it : claims_.reap_name(name, false, nullptr))
+            if (it.holder.session == f.subject) ++released;
+    }
+    SessionRegistry& reg = sessions_.registry();
+    auto guard = reg.lock();
+    std::optional<SessionRecord> again;
+    try {
+        again = reg.read(f.subject);
+    } catch (const Error& e) {
+        f.outcome = "left alone: " + e.message();
+        return;
+    }
+    f.repaired = true;
+    if (!again) {
+        f.outcome = "already removed";
+        return;
+    }
+    if (again->nonce != f.nonce || sessions_.verdict(*again).life != Life::Dead) {
+        f.outcome = "restarted meanwhile: left alone";
+        return;
+    }
+    reg.erase(f.subject);
+    nlohmann::json ev = {{"session", f.subject}, {"by", "doctor"}};
+    if (again->worker) ev["worker"] = *again->worker;
+    if (again->replica) ev["replica"] = *again->replica;
+    events_.append("session.ended", std::move(ev));
+    f.outcome = "reaped " + plural(released, "claim", "claims") + " and removed the record";
+}
+
+void Doctor::repair_dead_txns(std::vector<Finding>& all) {
+    if (txns_reaped_) return;
+    txns_reaped_ = true;
+    std::vector<std::string> removed = claims_.reap_txns(false);
+    for (auto& f : all) {
+        if (f.kind != "txn" || !f.outcome.empty()) continue;
+        if (std::find(removed.begin(), removed.end(), f.subject) != removed.end()) {
+            f.repaired = true;
+            f.outcome = "cleared what referred to it and removed it";
+        } else if (!claims_.store().txn_committed(f.subject)) {
+            f.repaired = true;
+            f.outcome = "already gone";
+        } else {
+            f.outcome = "left alone: its owner is not dead on a second look";
+        }
+    }
+}
+
+void Doctor::repair_corrupt_txn(Finding& f) {
+    // Its owner is unknown, but every acquisition keeps the locks of all its
+    // names until it has dropped its marker: once a name's lock is ours,
+    // the marker only stands for a completed acquisition, and reap_name
+    // clears the reference (or reaps a holder that is stale anyway).
+    ClaimStore& store = claims_.store();
+    size_t cleared = 0;
+    for (const auto& name : store.names()) {
+        std::optional<ClaimRecord> rec;
+        try {
+            rec = store.read(name);
+        } catch (const Error&) {
+            continue;
+        }
+        if (!rec || std::none_of(rec->holders.begin(), rec->holders.end(),
+                                 [&](const Holder& h) { return h.txn == f.subject; }))
+            continue;
+        claims_.reap_name(name, false, nullptr);
+        ++cleared;
+    }
+    os::Status s = os::unlink_at(home_.txns(), f.subject);
+    if (!s.ok() && s.err != ENOENT) throw io_error("cannot remove " + f.path, s.err);
+    f.repaired = true;
+    f.outcome = "cleared " + plural(cleared, "claim", "claims") + " referring to it and removed it";
+}
+
+} // namespace loop
