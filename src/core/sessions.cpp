@@ -79,8 +79,10 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind) {
             }
             continue; // a concurrent call created it: read it again
         }
-        // Same id from an earlier boot: replace it (its claims die with the old nonce).
+        // Same id from an earlier boot: replace it (its claims die with the
+        // old nonce) -- unless a concurrent first use already did.
         auto guard = registry_.lock();
+        if (auto again = registry_.read(id); again && same_process(*again)) return *again;
         registry_.write(s);
         events_.append("session.started", {{"session", s.id}, {"kind", kind}, {"pid", pid}});
         return s;

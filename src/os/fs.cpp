@@ -1,5 +1,7 @@
 #include "os/fs.hpp"
 
+#include "os/proc.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -15,8 +17,10 @@ namespace loop::os {
 
 namespace {
 
+// ".tmp.<pid>.<n>.<name>": a dead process with the same pid may have left
+// one behind, so <n> starts at a random value and a taken name is skipped.
 std::string temp_name(const std::string& name) {
-    static std::atomic<unsigned> counter{0};
+    static std::atomic<unsigned> counter{static_cast<unsigned>(random_u64() & 0x7fffffff)};
     char buf[64];
     std::snprintf(buf, sizeof buf, ".tmp.%d.%u.", static_cast<int>(::getpid()),
                   counter.fetch_add(1));
@@ -40,9 +44,14 @@ Status write_all(int fd, std::string_view data) {
 
 // Creates a fresh temp file with `data`; returns its name or an error.
 Status write_temp(int dir, const std::string& name, std::string_view data, std::string* tmp) {
-    *tmp = temp_name(name);
-    Fd fd(::openat(dir, tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return {errno};
+    Fd fd;
+    for (int attempt = 0; attempt < 16 && !fd; ++attempt) {
+        *tmp = temp_name(name);
+        fd = Fd(::openat(dir, tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                         0600));
+        if (!fd && errno != EEXIST) return {errno};
+    }
+    if (!fd) return {EEXIST};
     Status s = write_all(fd.get(), data);
     if (!s.ok()) {
         ::unlinkat(dir, tmp->c_str(), 0);
@@ -158,9 +167,15 @@ static Status do_flock(int fd, int op) {
     return {};
 }
 
-Status lock_exclusive(int fd) { return do_flock(fd, LOCK_EX); }
-Status lock_shared(int fd) { return do_flock(fd, LOCK_SH); }
-Status try_lock_exclusive(int fd) { return do_flock(fd, LOCK_EX | LOCK_NB); }
+Status lock_exclusive(int fd) {
+    return do_flock(fd, LOCK_EX);
+}
+Status lock_shared(int fd) {
+    return do_flock(fd, LOCK_SH);
+}
+Status try_lock_exclusive(int fd) {
+    return do_flock(fd, LOCK_EX | LOCK_NB);
+}
 
 std::optional<std::string> pread_all(int fd, int* err) {
     std::string out;
@@ -195,8 +210,8 @@ Status pwrite_all(int fd, std::string_view data) {
 }
 
 Status append_line_at(int dir, const std::string& name, std::string_view line) {
-    Fd fd(::openat(dir, name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
-                   0600));
+    Fd fd(
+        ::openat(dir, name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd) return {errno};
     return write_all(fd.get(), line);
 }
