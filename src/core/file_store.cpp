@@ -61,7 +61,8 @@ class FileClaimLock : public ClaimLock {
                 char* end = nullptr;
                 last = std::strtoull(text->c_str(), &end, 10);
                 if (end == text->c_str())
-                    throw Error(Exit::Failure, path + ": corrupt fence counter; run 'loop doctor --repair'");
+                    throw Error(Exit::Failure,
+                                path + ": corrupt fence counter; run 'loop doctor --repair'");
             }
             char buf[32];
             // Fixed width: a rewrite never leaves a shorter, torn number behind.

@@ -91,7 +91,8 @@ std::string boot_id() {
     ::close(fd);
     if (n <= 0) return "";
     std::string s(buf, static_cast<size_t>(n));
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
     return s;
 }
 
@@ -101,8 +102,12 @@ std::string host_name() {
     return u.nodename;
 }
 
-int self_pid() { return static_cast<int>(::getpid()); }
-int parent_pid() { return static_cast<int>(::getppid()); }
+int self_pid() {
+    return static_cast<int>(::getpid());
+}
+int parent_pid() {
+    return static_cast<int>(::getppid());
+}
 
 Fd pidfd_open(int pid, int* err) {
     long fd = ::syscall(SYS_pidfd_open, pid, 0);

@@ -38,13 +38,15 @@ int spawn_guarded(const std::vector<std::string>& argv, const EnvVars& env, int*
     // child's pid is known, so none is lost in between.
     sigset_t block, old;
     sigemptyset(&block);
-    for (int s : kForwarded) sigaddset(&block, s);
+    for (int s : kForwarded)
+        sigaddset(&block, s);
     ::sigprocmask(SIG_BLOCK, &block, &old);
     struct sigaction sa = {};
     sa.sa_sigaction = forward;
     sa.sa_flags = SA_SIGINFO | SA_RESTART;
     sigemptyset(&sa.sa_mask);
-    for (int s : kForwarded) ::sigaction(s, &sa, nullptr);
+    for (int s : kForwarded)
+        ::sigaction(s, &sa, nullptr);
 
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
@@ -60,11 +62,14 @@ int spawn_guarded(const std::vector<std::string>& argv, const EnvVars& env, int*
         if (::getppid() != parent) ::_exit(127);
         struct sigaction dfl = {};
         dfl.sa_handler = SIG_DFL;
-        for (int s : kForwarded) ::sigaction(s, &dfl, nullptr);
+        for (int s : kForwarded)
+            ::sigaction(s, &dfl, nullptr);
         ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
+        for (const auto& [k, v] : env)
+            ::setenv(k.c_str(), v.c_str(), 1);
         std::vector<char*> args;
-        for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+        for (const auto& a : argv)
+            args.push_back(const_cast<char*>(a.c_str()));
         args.push_back(nullptr);
         ::execvp(args[0], args.data());
         int e = errno;
