@@ -1,4 +1,5 @@
 // loop _ claim | unclaim | renew | owner
+#include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
 #include "core/core.hpp"
@@ -32,30 +33,15 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
 }
 
 int run_claim(const Globals& g, const ClaimOpts& o) {
-    AcquireRequest req;
-    req.names = normalize_names(o.names); // refuse bad input before touching anything
-    req.mode = o.shared ? Mode::Shared : Mode::Exclusive;
-    if (!o.ttl.empty()) {
-        req.ttl_ms = parse_duration_or_throw(o.ttl, "--ttl");
-        if (req.ttl_ms == kInfinite) req.ttl_ms = 0;
-    }
+    AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
     req.reason = o.reason;
     req.meta = parse_meta(o.meta);
 
     Core core(Home::resolve(g.home));
     SessionRecord me = core.sessions.resolve_live(session_flag_or_env(o.session), os::parent_pid());
-    WaitStatusLine status;
-    AcquireOutcome out = core.claims.acquire(me, req, wait, status.callback());
-    status.finish();
-    print_warnings(out.warnings);
-    if (!out.acquired) {
-        const int64_t now = os::now_ms();
-        std::string prefix = wait != 0 ? "timed out after " + o.wait + ": " : "";
-        for (const auto& b : out.blockers)
-            std::fprintf(stderr, "loop: %s%s\n", prefix.c_str(), describe_blocker(b, now).c_str());
-        return static_cast<int>(Exit::Busy);
-    }
+    AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
+    if (!out.acquired) return static_cast<int>(Exit::Busy);
     if (o.json) {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& gr : out.granted) {

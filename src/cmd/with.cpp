@@ -1,4 +1,5 @@
 // loop _ with NAME... -- COMMAND [ARG...]
+#include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
 #include "core/core.hpp"
@@ -25,13 +26,7 @@ struct WithOpts {
 int run_with(const Globals& g, const WithOpts& o) {
     if (g.trailing.empty())
         throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND [ARG...]");
-    AcquireRequest req;
-    req.names = normalize_names(o.names);
-    req.mode = o.shared ? Mode::Shared : Mode::Exclusive;
-    if (!o.ttl.empty()) {
-        req.ttl_ms = parse_duration_or_throw(o.ttl, "--ttl");
-        if (req.ttl_ms == kInfinite) req.ttl_ms = 0;
-    }
+    AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
 
     Core core(Home::resolve(g.home));
@@ -40,15 +35,8 @@ int run_with(const Globals& g, const WithOpts& o) {
     std::string sid = session_flag_or_env(o.session);
     SessionRecord me = sid.empty() ? core.sessions.process_session(os::self_pid(), "with")
                                    : core.sessions.resolve_live(sid, os::self_pid());
-    WaitStatusLine status;
-    AcquireOutcome out = core.claims.acquire(me, req, wait, status.callback());
-    status.finish();
-    print_warnings(out.warnings);
+    AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
     if (!out.acquired) {
-        const int64_t now = os::now_ms();
-        std::string prefix = wait != 0 ? "timed out after " + o.wait + ": " : "";
-        for (const auto& b : out.blockers)
-            std::fprintf(stderr, "loop: %s%s\n", prefix.c_str(), describe_blocker(b, now).c_str());
         if (sid.empty()) core.sessions.end(me.id);
         return o.conflict_exit;
     }

@@ -1,0 +1,38 @@
+#include "cmd/acquire.hpp"
+
+#include "cmd/output.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+
+#include <cstdio>
+
+namespace loop::cmd {
+
+AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
+                            const std::string& ttl) {
+    AcquireRequest req;
+    req.names = normalize_names(names);
+    req.mode = shared ? Mode::Shared : Mode::Exclusive;
+    if (!ttl.empty()) {
+        req.ttl_ms = parse_duration_or_throw(ttl, "--ttl");
+        if (req.ttl_ms == kInfinite) req.ttl_ms = 0;
+    }
+    return req;
+}
+
+AcquireOutcome acquire_reporting(Core& core, const SessionRecord& me, const AcquireRequest& req,
+                                 int64_t wait_ms, const std::string& wait_text) {
+    WaitStatusLine status;
+    AcquireOutcome out = core.claims.acquire(me, req, wait_ms, status.callback());
+    status.finish();
+    print_warnings(out.warnings);
+    if (!out.acquired) {
+        const int64_t now = os::now_ms();
+        std::string prefix = wait_ms != 0 ? "timed out after " + wait_text + ": " : "";
+        for (const auto& b : out.blockers)
+            std::fprintf(stderr, "loop: %s%s\n", prefix.c_str(), describe_blocker(b, now).c_str());
+    }
+    return out;
+}
+
+} // namespace loop::cmd

@@ -1,0 +1,22 @@
+// What `claim` and `with` share: turning flags into a request, and taking
+// the claims while reporting waits and conflicts the same way.
+#pragma once
+
+#include "core/core.hpp"
+
+#include <string>
+#include <vector>
+
+namespace loop::cmd {
+
+// Validates names (before anything is touched), mode and --ttl.
+AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
+                            const std::string& ttl);
+
+// Acquires, waiting up to `wait_text` (already validated into `wait_ms`);
+// a status line on a TTY while waiting; warnings and, when busy, one line
+// per blocker on stderr.
+AcquireOutcome acquire_reporting(Core& core, const SessionRecord& me, const AcquireRequest& req,
+                                 int64_t wait_ms, const std::string& wait_text);
+
+} // namespace loop::cmd
