@@ -32,6 +32,20 @@ Supervisor::Supervisor(Core& core, Playbook playbook, SupervisorOptions options)
 }
 
 Supervisor::~Supervisor() {
+    auto close_free = [](void* h) {
+        if (h && !uv_is_closing(static_cast<uv_handle_t*>(h)))
+            uv_close(static_cast<uv_handle_t*>(h), [](uv_handle_t* x) { std::free(x); });
+    };
+    for (auto& [id, r] : replicas_) {
+        close_free(r->timer);
+        close_free(r->poll);
+        r->timer = nullptr;
+        r->poll = nullptr;
+    }
+    for (auto& [sid, w] : holders_)
+        close_free(w->poll);
+    holders_.clear();
+    metrics_server_.reset();
     uv_walk(
         &loop_,
         [](uv_handle_t* h, void*) {
