@@ -1,0 +1,412 @@
+// Liveness decisions (anchor, TTL heartbeat) with an injected process
+// probe, the same decisions against real processes, and session records.
+#include "core/error.hpp"
+#include "core/liveness.hpp"
+#include "core/sessions.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+#include <cerrno>
+#include <map>
+
+using namespace loop;
+using namespace loop::test;
+
+namespace {
+
+const std::string kBoot = "11111111-2222-3333-4444-555555555555";
+
+os::ProcInfo running(uint64_t ticks, bool zombie = false) {
+    os::ProcInfo i;
+    i.state = os::ProcInfo::State::Running;
+    i.start_ticks = ticks;
+    i.zombie = zombie;
+    return i;
+}
+
+os::ProcInfo gone() {
+    os::ProcInfo i;
+    i.state = os::ProcInfo::State::Gone;
+    return i;
+}
+
+os::ProcInfo unknown(int err) {
+    os::ProcInfo i;
+    i.state = os::ProcInfo::State::Unknown;
+    i.err = err;
+    return i;
+}
+
+// A probe answering from a table; pids not in it are gone.
+ProcessProbe table_probe(std::map<int, os::ProcInfo> table, std::string boot = kBoot) {
+    ProcessProbe p;
+    p.boot_id = std::move(boot);
+    p.info = [table = std::move(table)](int pid) {
+        auto it = table.find(pid);
+        return it == table.end() ? gone() : it->second;
+    };
+    return p;
+}
+
+Anchor anchor(int pid, uint64_t ticks, std::string boot = kBoot) {
+    return Anchor{pid, ticks, std::move(boot)};
+}
+
+} // namespace
+
+TEST_CASE("anchor: the same running process is alive") {
+    auto v = anchor_verdict(anchor(100, 5000), table_probe({{100, running(5000)}}));
+    CHECK(v.life == Life::Alive);
+    CHECK(v.alive_or_unknown());
+}
+
+TEST_CASE("anchor: a gone pid is dead") {
+    auto v = anchor_verdict(anchor(100, 5000), table_probe({}));
+    CHECK(v.life == Life::Dead);
+    CHECK_FALSE(v.alive_or_unknown());
+    CHECK(v.why.find("100") != std::string::npos);
+}
+
+TEST_CASE("anchor: a reused pid (other start time) is dead") {
+    // Later and earlier start times both mean another process.
+    CHECK(anchor_verdict(anchor(100, 5000), table_probe({{100, running(5001)}})).life ==
+          Life::Dead);
+    CHECK(anchor_verdict(anchor(100, 5000), table_probe({{100, running(4999)}})).life ==
+          Life::Dead);
+    CHECK(anchor_verdict(anchor(100, 5000), table_probe({{100, running(0)}})).life == Life::Dead);
+}
+
+TEST_CASE("anchor: a zombie is dead") {
+    auto v = anchor_verdict(anchor(100, 5000), table_probe({{100, running(5000, true)}}));
+    CHECK(v.life == Life::Dead);
+}
+
+TEST_CASE("anchor: a process of another boot is dead, even with the same pid and start time") {
+    auto v = anchor_verdict(anchor(100, 5000, "99999999-other-boot"),
+                            table_probe({{100, running(5000)}}));
+    CHECK(v.life == Life::Dead);
+    CHECK(v.why.find("boot") != std::string::npos);
+}
+
+TEST_CASE("anchor: an unreadable /proc entry is unknown, never dead") {
+    for (int err : {EACCES, EIO, EPROTO, EMFILE, ENOMEM}) {
+        CAPTURE(err);
+        auto v = anchor_verdict(anchor(100, 5000), table_probe({{100, unknown(err)}}));
+        CHECK(v.life == Life::Unknown);
+        CHECK(v.alive_or_unknown());
+        CHECK(v.why.find("/proc/100") != std::string::npos);
+    }
+}
+
+TEST_CASE("session: heartbeat TTL without an anchor") {
+    const int64_t now = 1'000'000;
+    SessionRecord s;
+    s.id = "s-1";
+    s.ttl_ms = 30'000;
+    auto probe = table_probe({});
+    s.heartbeat_ms = now - 10'000;
+    CHECK(session_verdict(s, now, probe).life == Life::Alive);
+    s.heartbeat_ms = now - 30'000; // exactly at the limit: still alive
+    CHECK(session_verdict(s, now, probe).life == Life::Alive);
+    s.heartbeat_ms = now - 30'001;
+    auto v = session_verdict(s, now, probe);
+    CHECK(v.life == Life::Dead);
+    CHECK(v.why.find("heartbeat") != std::string::npos);
+    s.heartbeat_ms = now - 3'600'000;
+    CHECK(session_verdict(s, now, probe).life == Life::Dead);
+}
+
+TEST_CASE("session: neither an anchor nor a TTL is dead") {
+    SessionRecord s;
+    s.id = "s-1";
+    CHECK(session_verdict(s, 1'000, table_probe({})).life == Life::Dead);
+}
+
+TEST_CASE("session: with an anchor and a TTL, both must hold") {
+    const int64_t now = 1'000'000;
+    SessionRecord s;
+    s.id = "s-1";
+    s.anchor = anchor(100, 5000);
+    s.ttl_ms = 1'000;
+    s.heartbeat_ms = now - 500;
+    CHECK(session_verdict(s, now, table_probe({{100, running(5000)}})).life == Life::Alive);
+    // Anchor dead, heartbeat fresh.
+    CHECK(session_verdict(s, now, table_probe({})).life == Life::Dead);
+    CHECK(session_verdict(s, now, table_probe({{100, running(7)}})).life == Life::Dead);
+    // Anchor alive, heartbeat too old.
+    s.heartbeat_ms = now - 5'000;
+    CHECK(session_verdict(s, now, table_probe({{100, running(5000)}})).life == Life::Dead);
+    // Anchor undecidable: an expired heartbeat still decides...
+    CHECK(session_verdict(s, now, table_probe({{100, unknown(EACCES)}})).life == Life::Dead);
+    // ...a fresh one does not.
+    s.heartbeat_ms = now - 500;
+    CHECK(session_verdict(s, now, table_probe({{100, unknown(EACCES)}})).life == Life::Unknown);
+}
+
+TEST_CASE("session: anchor only, no TTL") {
+    SessionRecord s;
+    s.id = "p100-5000";
+    s.anchor = anchor(100, 5000);
+    CHECK(session_verdict(s, 0, table_probe({{100, running(5000)}})).life == Life::Alive);
+    CHECK(session_verdict(s, 0, table_probe({{100, running(5000, true)}})).life == Life::Dead);
+    CHECK(session_verdict(s, 0, table_probe({{100, unknown(EIO)}})).life == Life::Unknown);
+    CHECK(session_verdict(s, 0, table_probe({})).life == Life::Dead);
+}
+
+TEST_CASE("anchor_of: records a live process, refuses a gone or dead one") {
+    auto probe =
+        table_probe({{100, running(5000)}, {101, running(6000, true)}, {102, unknown(EIO)}});
+    Anchor a = anchor_of(100, probe);
+    CHECK(a.pid == 100);
+    CHECK(a.start_ticks == 5000);
+    CHECK(a.boot_id == kBoot);
+    try {
+        anchor_of(99, probe);
+        FAIL("anchor of a gone pid");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+    }
+    try {
+        anchor_of(101, probe);
+        FAIL("anchor of a zombie");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+    }
+    try {
+        anchor_of(102, probe);
+        FAIL("anchor of an unreadable pid");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Failure);
+    }
+}
+
+TEST_CASE("real processes: running, zombie, reaped") {
+    ProcessProbe probe = ProcessProbe::system();
+    REQUIRE(probe.boot_id.size() == 36);
+    Anchor me = anchor_of(::getpid(), probe);
+    CHECK(anchor_verdict(me, probe).life == Life::Alive);
+
+    Gate gate;
+    Child c = fork_child([&] {
+        gate.pass();
+        return 0;
+    });
+    Anchor a = anchor_of(c.pid(), probe);
+    CHECK(a.start_ticks > 0);
+    CHECK(anchor_verdict(a, probe).life == Life::Alive);
+    // A different start time for the same live pid: another process.
+    Anchor reused = a;
+    reused.start_ticks += 1;
+    CHECK(anchor_verdict(reused, probe).life == Life::Dead);
+
+    gate.open();
+    // Exited but not yet waited for: a zombie, already dead.
+    const int64_t deadline = os::monotonic_ms() + 20'000;
+    while (!os::proc_info(c.pid()).zombie && os::monotonic_ms() < deadline)
+        sleep_ms(1);
+    REQUIRE(os::proc_info(c.pid()).zombie);
+    CHECK(anchor_verdict(a, probe).life == Life::Dead);
+    CHECK(c.finish() == 0);
+    CHECK(anchor_verdict(a, probe).life == Life::Dead);
+    CHECK(os::proc_info(c.pid()).state == os::ProcInfo::State::Gone);
+}
+
+TEST_CASE("proc_info: pids that cannot exist are gone") {
+    CHECK(os::proc_info(0).state == os::ProcInfo::State::Gone);
+    CHECK(os::proc_info(-1).state == os::ProcInfo::State::Gone);
+    CHECK(os::proc_info(0x7ffffff0).state == os::ProcInfo::State::Gone);
+}
+
+TEST_CASE("sessions: the implicit session of a process is stable while it lives") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord a = core.sessions.process_session(::getpid());
+    SessionRecord b = core.sessions.process_session(::getpid());
+    CHECK(a.id == b.id);
+    CHECK(a.nonce == b.nonce);
+    CHECK(a.kind == "process");
+    REQUIRE(a.anchor);
+    CHECK(a.anchor->pid == ::getpid());
+    CHECK(a.id == Sessions::process_session_id(::getpid(), a.anchor->start_ticks));
+    CHECK(core.sessions.verdict(a).life == Life::Alive);
+    // Another Core over the same home (another `loop` call) finds the same.
+    Core other(home.path());
+    CHECK(other.sessions.process_session(::getpid()).nonce == a.nonce);
+    CHECK(list_dir(home.sub("sessions")) == std::vector<std::string>{a.id});
+}
+
+TEST_CASE("sessions: the implicit session of a gone process cannot be made") {
+    TempDir home;
+    Core core(home.path());
+    Child c = fork_child([] { return 0; });
+    int pid = c.pid();
+    REQUIRE(c.finish() == 0);
+    try {
+        core.sessions.process_session(pid);
+        FAIL("session for a gone pid");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+    }
+    CHECK(list_dir(home.sub("sessions")).empty());
+}
+
+TEST_CASE("sessions: start, heartbeat, end") {
+    TempDir home;
+    Core core(home.path());
+
+    SUBCASE("anchored to the caller by default") {
+        SessionRecord s = core.sessions.start({}, ::getpid());
+        CHECK(s.kind == "explicit");
+        CHECK(s.id.rfind("s-", 0) == 0);
+        REQUIRE(s.anchor);
+        CHECK(s.anchor->pid == ::getpid());
+        CHECK(core.sessions.verdict(s).life == Life::Alive);
+        auto found = core.sessions.find(s.id);
+        REQUIRE(found);
+        CHECK(found->nonce == s.nonce);
+        auto ended = core.sessions.end(s.id);
+        REQUIRE(ended);
+        CHECK(ended->nonce == s.nonce);
+        CHECK_FALSE(core.sessions.find(s.id));
+        CHECK_FALSE(core.sessions.end(s.id)); // ending twice: nothing to end
+    }
+    SUBCASE("two sessions of one process are different sessions") {
+        SessionRecord a = core.sessions.start({}, ::getpid());
+        SessionRecord b = core.sessions.start({}, ::getpid());
+        CHECK(a.id != b.id);
+        CHECK(a.nonce != b.nonce);
+    }
+    SUBCASE("heartbeat-only session") {
+        StartOptions o;
+        o.ttl_ms = 60'000;
+        o.label = "remote";
+        SessionRecord s = core.sessions.start(o, ::getpid());
+        CHECK_FALSE(s.anchor);
+        CHECK(core.sessions.verdict(s).life == Life::Alive);
+        int64_t before = core.sessions.find(s.id)->heartbeat_ms;
+        sleep_ms(5);
+        core.sessions.heartbeat(s.id);
+        CHECK(core.sessions.find(s.id)->heartbeat_ms > before);
+    }
+    SUBCASE("heartbeat of an expired session is refused") {
+        StartOptions o;
+        o.ttl_ms = 20;
+        SessionRecord s = core.sessions.start(o, ::getpid());
+        sleep_ms(60);
+        CHECK(core.sessions.verdict(s).life == Life::Dead);
+        try {
+            core.sessions.heartbeat(s.id);
+            FAIL("heartbeat revived a dead session");
+        } catch (const Error& e) {
+            CHECK(e.code() == Exit::Busy);
+        }
+    }
+    SUBCASE("heartbeat of an unknown session is refused") {
+        try {
+            core.sessions.heartbeat("s-nothere");
+            FAIL("heartbeat of an unknown session");
+        } catch (const Error& e) {
+            CHECK(e.code() == Exit::Busy);
+        }
+    }
+    SUBCASE("anchored to another pid") {
+        Gate gate;
+        Child c = fork_child([&] {
+            gate.pass();
+            return 0;
+        });
+        StartOptions o;
+        o.pid = c.pid();
+        SessionRecord s = core.sessions.start(o, ::getpid());
+        REQUIRE(s.anchor);
+        CHECK(s.anchor->pid == c.pid());
+        CHECK(core.sessions.verdict(s).life == Life::Alive);
+        gate.open();
+        CHECK(c.finish() == 0);
+        CHECK(core.sessions.verdict(s).life == Life::Dead);
+    }
+    SUBCASE("a session for a gone pid is refused and nothing is written") {
+        Child c = fork_child([] { return 0; });
+        int pid = c.pid();
+        REQUIRE(c.finish() == 0);
+        StartOptions o;
+        o.pid = pid;
+        try {
+            core.sessions.start(o, ::getpid());
+            FAIL("session anchored to a gone pid");
+        } catch (const Error& e) {
+            CHECK(e.code() == Exit::Usage);
+        }
+        CHECK(list_dir(home.sub("sessions")).empty());
+    }
+}
+
+TEST_CASE("sessions: a record of another boot with the same id is replaced, not reused") {
+    TempDir home;
+    Core core(home.path());
+    Anchor me = anchor_of(::getpid(), ProcessProbe::system());
+    SessionRecord old;
+    old.id = Sessions::process_session_id(me.pid, me.start_ticks);
+    old.nonce = "0000000000000001";
+    old.kind = "process";
+    old.anchor = Anchor{me.pid, me.start_ticks, "00000000-0000-0000-0000-000000000000"};
+    REQUIRE(core.registry.create(old));
+    CHECK(core.sessions.verdict(old).life == Life::Dead);
+
+    SessionRecord now = core.sessions.process_session(::getpid());
+    CHECK(now.id == old.id);
+    CHECK(now.nonce != old.nonce);
+    CHECK(core.sessions.find(old.id)->nonce == now.nonce);
+    CHECK(core.sessions.verdict(now).life == Life::Alive);
+}
+
+TEST_CASE("sessions: an unreadable record is not replaced") {
+    TempDir home;
+    Core core(home.path());
+    Anchor me = anchor_of(::getpid(), ProcessProbe::system());
+    std::string id = Sessions::process_session_id(me.pid, me.start_ticks);
+    core.home.sessions();
+    write_text(home.sub("sessions/" + id), "{\"id\":");
+    try {
+        core.sessions.process_session(::getpid());
+        FAIL("an unreadable session record was replaced");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Failure);
+        CHECK(e.message().find(id) != std::string::npos);
+    }
+    CHECK(read_text(home.sub("sessions/" + id)) == "{\"id\":");
+}
+
+TEST_CASE("sessions: resolve_live refuses unknown, dead and malformed ids") {
+    TempDir home;
+    Core core(home.path());
+    auto code_of_resolve = [&](const std::string& id) {
+        try {
+            core.sessions.resolve_live(id, ::getpid());
+        } catch (const Error& e) {
+            return e.code();
+        }
+        return Exit::Ok;
+    };
+    CHECK(code_of_resolve("s-unknown") == Exit::Usage);
+    CHECK(code_of_resolve("../sessions/x") == Exit::Usage);
+    CHECK(code_of_resolve(".lock") == Exit::Usage);
+    CHECK(code_of_resolve("a b") == Exit::Usage);
+
+    SessionRecord dead = dead_session(home.path());
+    CHECK(code_of_resolve(dead.id) == Exit::Usage);
+
+    StartOptions o;
+    o.ttl_ms = 20;
+    SessionRecord expired = core.sessions.start(o, ::getpid());
+    sleep_ms(60);
+    CHECK(code_of_resolve(expired.id) == Exit::Usage);
+
+    SessionRecord live = core.sessions.start({}, ::getpid());
+    CHECK(code_of_resolve(live.id) == Exit::Ok);
+    CHECK(core.sessions.resolve_live(live.id, ::getpid()).nonce == live.nonce);
+    // No id: the implicit session of the given process.
+    SessionRecord implicit = core.sessions.resolve_live("", ::getpid());
+    CHECK(implicit.id == core.sessions.process_session(::getpid()).id);
+}
