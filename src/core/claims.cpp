@@ -263,10 +263,16 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
         if (next < 1) next = 1;
         waiter.watch_pids(pids);
         // Wake only for the names we wait for and the sessions in the way.
+        // An exclusive holder goes away only by removal of its record
+        // (release, reap) or of its session's; shared holders can also
+        // leave by a rewrite of the record.
         std::vector<std::string> names = req.names;
-        for (const auto& b : out.blockers)
+        bool shared_in_way = false;
+        for (const auto& b : out.blockers) {
             names.push_back(b.holder.session);
-        waiter.only_names(std::move(names));
+            shared_in_way = shared_in_way || b.mode == Mode::Shared;
+        }
+        waiter.only_names(std::move(names), !shared_in_way);
         waiter.wait(static_cast<int>(next));
     }
 }

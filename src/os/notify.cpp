@@ -71,6 +71,7 @@ bool ChangeWaiter::drain_matches() {
             }
             const char* name = ev->name;
             if (name[0] == '.') continue; // temp files of atomic writes
+            if (removals_only_ && !(ev->mask & (IN_DELETE | IN_MOVED_FROM))) continue;
             for (const auto& want : names_)
                 if (want == name) match = true;
         }

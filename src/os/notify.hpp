@@ -23,8 +23,13 @@ class ChangeWaiter {
     // opened are ignored: the caller's periodic re-check covers them.
     void watch_pids(const std::vector<int>& pids);
 
-    // Only changes of entries with these names wake wait() (empty: any).
-    void only_names(std::vector<std::string> names) { names_ = std::move(names); }
+    // Only changes of entries with these names wake wait() (empty: any);
+    // with `removals_only`, only their removal (a release, a session end)
+    // does, not their replacement (a new holder, a heartbeat).
+    void only_names(std::vector<std::string> names, bool removals_only = false) {
+        names_ = std::move(names);
+        removals_only_ = removals_only;
+    }
 
     // Blocks up to timeout_ms (-1: forever) until something changed.
     // Returns true when woken by a change, false on timeout.
@@ -37,6 +42,7 @@ class ChangeWaiter {
     std::vector<Fd> pidfds_;
     std::vector<int> pids_;
     std::vector<std::string> names_;
+    bool removals_only_ = false;
 };
 
 } // namespace loop::os
