@@ -1,0 +1,162 @@
+// Helpers shared by the checks and the repairs of loop doctor.
+#include "core/doctor_detail.hpp"
+
+#include "core/error.hpp"
+#include "core/supervisor_lock.hpp"
+#include "core/text.hpp"
+#include "os/doctor_fs.hpp"
+#include "os/fs.hpp"
+#include "os/proc.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <optional>
+
+namespace loop {
+
+namespace doctor_detail {
+
+// The subdirectories of a home that loop creates.
+const char* const kSubdirs[] = {"claims", "locks", "sessions", "txn", "logs", "corrupt"};
+
+const char* const kRecordAdvice = "; run 'loop doctor --repair' or remove the file";
+
+// A file name as it can be printed on one line: control bytes, bytes
+// outside ASCII and backslashes become \xNN.
+std::string printable(const std::string& name) {
+    std::string out;
+    for (unsigned char c : name) {
+        if (c < 0x20 || c >= 0x7f || c == '\\') {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string octal(unsigned mode) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%04o", mode);
+    return buf;
+}
+
+const char* type_name(os::FileFacts::Type t) {
+    switch (t) {
+    case os::FileFacts::Type::File:
+        return "a file";
+    case os::FileFacts::Type::Directory:
+        return "a directory";
+    case os::FileFacts::Type::Symlink:
+        return "a symlink";
+    case os::FileFacts::Type::Other:
+        break;
+    }
+    return "a special file";
+}
+
+// What a record parser said, without the file name in front and the advice
+// (which is what doctor itself does) behind.
+std::string what_is_wrong(const Error& e, const std::string& origin) {
+    std::string m = e.message();
+    if (m.rfind(origin + ": ", 0) == 0) m.erase(0, origin.size() + 2);
+    if (size_t at = m.find(kRecordAdvice); at != std::string::npos) m.erase(at);
+    return m;
+}
+
+// Why the record `name` in `dir` is not a valid record, or nullopt when it
+// is valid. *gone when it does not exist (any more). `parse` returns the
+// record's own name (claim name or session id) or throws.
+template <class Parse>
+std::optional<std::string> record_defect(int dir, const std::string& name,
+                                         const std::string& origin, const char* what, Parse&& parse,
+                                         bool* gone) {
+    *gone = false;
+    int err = 0;
+    auto facts = os::facts_at(dir, name, &err);
+    if (!facts) {
+        if (err == ENOENT) {
+            *gone = true;
+            return std::nullopt;
+        }
+        return std::string("cannot examine it: ") + std::strerror(err);
+    }
+    if (facts->type != os::FileFacts::Type::File)
+        return std::string("it is ") + type_name(facts->type) + ", not a record";
+    auto text = os::read_file_at(dir, name, &err);
+    if (!text) {
+        if (err == ENOENT) {
+            *gone = true;
+            return std::nullopt;
+        }
+        return std::string("cannot read it: ") + std::strerror(err);
+    }
+    if (auto p = name_problem(name))
+        return std::string("its file name ") + *p + ", so it is no " + what;
+    try {
+        std::string own = parse(*text, origin);
+        if (own != name)
+            return std::string("its ") +
+                   (std::strcmp(what, "claim name") == 0 ? "'name'" : "'id'") + " field says '" +
+                   printable(own) + "', not its file name";
+    } catch (const Error& e) {
+        return what_is_wrong(e, origin);
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> claim_defect(int dir, const std::string& name, const std::string& origin,
+                                        bool* gone) {
+    return record_defect(
+        dir, name, origin, "claim name",
+        [](const std::string& t, const std::string& o) { return claim_from_json_text(t, o).name; },
+        gone);
+}
+
+std::optional<std::string> session_defect(int dir, const std::string& id, const std::string& origin,
+                                          bool* gone) {
+    return record_defect(
+        dir, id, origin, "session id",
+        [](const std::string& t, const std::string& o) { return session_from_json_text(t, o).id; },
+        gone);
+}
+
+// The fence counter of a name as FileClaimLock::next_fence reads it:
+// nullopt when it would refuse it.
+bool fence_text_ok(const std::string& text) {
+    if (text.empty()) return true;
+    char* end = nullptr;
+    std::strtoull(text.c_str(), &end, 10);
+    return end != text.c_str();
+}
+
+// The pid in a temp name ".tmp.<pid>.<counter>.<name>", or 0.
+int temp_pid(const std::string& name) {
+    const char* p = name.c_str() + 5;
+    char* end = nullptr;
+    long pid = std::strtol(p, &end, 10);
+    if (end == p || *end != '.' || pid <= 0 || pid > 0x3fffffff) return 0;
+    return static_cast<int>(pid);
+}
+
+std::vector<std::string> list_or_throw(int dir, const std::string& path) {
+    int err = 0;
+    auto names = os::list_dir(dir, &err);
+    if (err) throw io_error("cannot list " + path, err);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+std::string plural(size_t n, const char* one, const char* many) {
+    return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+} // namespace doctor_detail
+
+} // namespace loop
