@@ -1,5 +1,7 @@
 #include "core/playbook.hpp"
 
+#include "core/strict_json.hpp"
+
 #include "core/error.hpp"
 #include "core/text.hpp"
 
@@ -32,29 +34,12 @@ constexpr SignalName kSignals[] = {{"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT"
                                    {"KILL", SIGKILL}, {"USR1", SIGUSR1}, {"USR2", SIGUSR2},
                                    {"TERM", SIGTERM}};
 
-// Text of user input safe to put in a message: control bytes escaped, cut
-// at 60 bytes.
-std::string printable(std::string_view s) {
-    std::string out;
-    for (unsigned char c : s.substr(0, 60)) {
-        if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (s.size() > 60) out += "...";
-    return out;
-}
-
 // A JSON value as a message shows it: `"two"`, `-1`, `true`, `an array`.
 std::string describe(const json& j) {
     if (j.is_object()) return "an object";
     if (j.is_array()) return "an array";
-    if (j.is_string()) return "\"" + printable(j.get_ref<const std::string&>()) + "\"";
-    return printable(j.dump(-1, ' ', false, json::error_handler_t::replace));
+    if (j.is_string()) return "\"" + printable(j.get_ref<const std::string&>(), true) + "\"";
+    return printable(j.dump(-1, ' ', false, json::error_handler_t::replace), true);
 }
 
 // "/a/./b/" -> "/a/b".
@@ -89,7 +74,7 @@ class Checker {
             std::string list;
             for (const char* a : allowed)
                 list += std::string(list.empty() ? "" : ", ") + a;
-            fail(join(path, printable(key)), "unknown key (expected one of: " + list + ")");
+            fail(join(path, printable(key, true)), "unknown key (expected one of: " + list + ")");
         }
     }
 
@@ -117,13 +102,15 @@ class Checker {
         auto ms =
             digits > 11 ? std::optional<int64_t>(kMaxPlaybookDurationMs + 1) : parse_duration(s);
         if (!ms || *ms < 0)
-            fail(path, "bad duration \"" + printable(s) + "\": use " + shape +
+            fail(path, "bad duration \"" + printable(s, true) + "\": use " + shape +
                            " (a bare number is seconds)");
         if (*ms > kMaxPlaybookDurationMs)
-            fail(path, "must be at most 365d, got \"" + printable(s) + "\"");
+            fail(path, "must be at most 365d, got \"" + printable(s, true) + "\"");
         if (*ms < min_ms) {
-            if (min_ms == 1) fail(path, "must be greater than 0, got \"" + printable(s) + "\"");
-            fail(path, "must be at least " + format_age(min_ms) + ", got \"" + printable(s) + "\"");
+            if (min_ms == 1)
+                fail(path, "must be greater than 0, got \"" + printable(s, true) + "\"");
+            fail(path,
+                 "must be at least " + format_age(min_ms) + ", got \"" + printable(s, true) + "\"");
         }
         return *ms;
     }
@@ -148,7 +135,7 @@ class Checker {
 
   private:
     WorkerSpec worker(const std::string& name, const json& def) const {
-        std::string path = "workers." + printable(name);
+        std::string path = "workers." + printable(name, true);
         if (auto p = worker_name_problem(name))
             fail(path, "bad worker name: " + *p +
                            ": use 1 to 64 characters of A-Z a-z 0-9 _ -, not starting with '-'");
@@ -231,7 +218,7 @@ class Checker {
             const std::string epath = path + ".env";
             if (!it->is_object()) fail(epath, "must be an object of strings, got " + describe(*it));
             for (const auto& [key, value] : it->items()) {
-                const std::string kpath = epath + "." + printable(key);
+                const std::string kpath = epath + "." + printable(key, true);
                 if (!valid_env_name(key))
                     fail(kpath,
                          "not a valid environment variable name: use [A-Za-z_][A-Za-z0-9_]*");
@@ -287,121 +274,17 @@ class Checker {
         if (::stat(out.c_str(), &st) != 0) {
             int err = errno;
             if (err == ENOENT)
-                fail(path, "directory \"" + printable(dir) + "\" does not exist (" +
-                               printable(out) + ")");
-            fail(path, "cannot use \"" + printable(out) + "\": " + std::strerror(err));
+                fail(path, "directory \"" + printable(dir, true) + "\" does not exist (" +
+                               printable(out, true) + ")");
+            fail(path, "cannot use \"" + printable(out, true) + "\": " + std::strerror(err));
         }
-        if (!S_ISDIR(st.st_mode)) fail(path, "\"" + printable(out) + "\" is not a directory");
+        if (!S_ISDIR(st.st_mode)) fail(path, "\"" + printable(out, true) + "\" is not a directory");
         return out;
     }
 
     std::string origin_;
     std::string base_dir_;
 };
-
-// A first pass over the text with a SAX handler: finds where a syntax error
-// is (the DOM parser does not say) and refuses duplicate keys, which a DOM
-// would silently collapse to the last one.
-class Scanner {
-  public:
-    using number_integer_t = json::number_integer_t;
-    using number_unsigned_t = json::number_unsigned_t;
-    using number_float_t = json::number_float_t;
-    using string_t = json::string_t;
-    using binary_t = json::binary_t;
-
-    bool null() { return value(); }
-    bool boolean(bool) { return value(); }
-    bool number_integer(number_integer_t) { return value(); }
-    bool number_unsigned(number_unsigned_t) { return value(); }
-    bool number_float(number_float_t, const string_t&) { return value(); }
-    bool string(string_t&) { return value(); }
-    bool binary(binary_t&) { return value(); }
-    bool start_object(std::size_t) { return open(true); }
-    bool start_array(std::size_t) { return open(false); }
-    bool end_object() { return close(); }
-    bool end_array() { return close(); }
-    bool key(string_t& k) {
-        Frame& f = stack_.back();
-        f.key = k;
-        if (!f.keys.insert(k).second) {
-            duplicate = path();
-            return false;
-        }
-        return true;
-    }
-    bool parse_error(std::size_t position, const std::string&,
-                     const nlohmann::detail::exception& e) {
-        error_at = position;
-        out_of_range = e.id == 406; // a number too large for a double
-        return false;
-    }
-
-    std::optional<size_t> error_at;
-    bool out_of_range = false;
-    std::optional<std::string> duplicate; // key path of the first duplicate key
-
-  private:
-    struct Frame {
-        bool object;
-        std::set<std::string> keys;
-        std::string key;
-        size_t count = 0;
-    };
-
-    std::string path() const {
-        std::string out;
-        for (size_t i = 0; i < stack_.size(); ++i) {
-            const Frame& f = stack_[i];
-            if (f.object) {
-                out = join(out, printable(f.key));
-            } else {
-                out += "[" + std::to_string(f.count) + "]";
-            }
-        }
-        return out;
-    }
-    bool value() {
-        if (!stack_.empty() && !stack_.back().object) ++stack_.back().count;
-        return true;
-    }
-    bool open(bool object) {
-        stack_.push_back(Frame{object, {}, {}, 0});
-        return true;
-    }
-    bool close() {
-        stack_.pop_back();
-        return value();
-    }
-
-    std::vector<Frame> stack_;
-};
-
-[[noreturn]] void syntax_error(const std::string& origin, const std::string& text, size_t position,
-                               bool out_of_range) {
-    // `position` counts the bytes read, the offending one included.
-    std::string where;
-    if (position == 0 || position > text.size()) {
-        where = "unexpected end of input";
-    } else {
-        size_t at = position - 1;
-        size_t line = 1 + static_cast<size_t>(std::count(text.begin(), text.begin() + at, '\n'));
-        size_t line_start = at == 0 ? std::string::npos : text.rfind('\n', at - 1);
-        line_start = line_start == std::string::npos ? 0 : line_start + 1;
-        unsigned char c = static_cast<unsigned char>(text[at]);
-        char what[32];
-        if (out_of_range)
-            std::snprintf(what, sizeof what, "number out of range");
-        else if (c > 0x20 && c < 0x7f)
-            std::snprintf(what, sizeof what, "'%c'", c);
-        else
-            std::snprintf(what, sizeof what, "byte 0x%02x", c);
-        where = "line " + std::to_string(line) + ", column " + std::to_string(at - line_start + 1) +
-                " (byte " + std::to_string(at + 1) + "): " + (out_of_range ? "" : "unexpected ") +
-                what;
-    }
-    throw Error(Exit::Usage, origin + ": invalid JSON at " + where);
-}
 
 } // namespace
 
@@ -426,14 +309,7 @@ const WorkerSpec* Playbook::find(const std::string& name) const {
 
 Playbook parse_playbook(const std::string& text, const std::string& origin,
                         const std::string& base_dir) {
-    Scanner scan;
-    json::sax_parse(text, &scan, json::input_format_t::json, true, false);
-    if (scan.duplicate)
-        throw Error(Exit::Usage, origin + ": " + *scan.duplicate + ": duplicate key");
-    if (scan.error_at) syntax_error(origin, text, *scan.error_at, scan.out_of_range);
-    json doc = json::parse(text, nullptr, false);
-    if (doc.is_discarded()) throw Error(Exit::Usage, origin + ": invalid JSON");
-    return Checker(origin, base_dir).playbook(doc);
+    return Checker(origin, base_dir).playbook(parse_strict_json(text, origin));
 }
 
 Playbook load_playbook(const std::string& path) {

@@ -37,10 +37,10 @@ std::optional<std::string> name_problem(std::string_view name) {
     return std::nullopt;
 }
 
-static std::string printable(std::string_view s) {
+std::string printable(std::string_view s, bool keep_utf8) {
     std::string out;
     for (unsigned char c : s.substr(0, 60)) {
-        if (c < 0x20 || c >= 0x7f) {
+        if (c < 0x20 || c == 0x7f || (c > 0x7f && !keep_utf8)) {
             char buf[8];
             std::snprintf(buf, sizeof buf, "\\x%02x", c);
             out += buf;

@@ -17,6 +17,10 @@ std::optional<std::string> name_problem(std::string_view name);
 // Throws Error(Usage) naming `what` ("claim name", "session id").
 void check_name(std::string_view name, const char* what);
 
+// `s` fit for one line of a message: at most 60 bytes, control bytes (and,
+// unless `keep_utf8`, bytes outside ASCII) as \xNN.
+std::string printable(std::string_view s, bool keep_utf8 = false);
+
 // Durations: "250ms", "10s", "5m", "2h", "inf", bare number = seconds.
 // Returns milliseconds; -1 means infinite. nullopt when malformed.
 constexpr int64_t kInfinite = -1;
