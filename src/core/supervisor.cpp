@@ -198,6 +198,9 @@ void Supervisor::reload() {
 
 void Supervisor::shutdown(bool force) {
     if (force) {
+        // The same signal can arrive twice at once (sent to the process and
+        // to its group): only a second request a moment later means "now".
+        if (os::monotonic_ms() - stop_requested_mono_ < 1000) return;
         spdlog::warn("second stop signal: killing every worker now");
         for (auto& [id, r] : replicas_)
             if (r->state == Replica::State::Stopping) kill_tree(*r, SIGKILL);
@@ -205,6 +208,7 @@ void Supervisor::shutdown(bool force) {
     }
     spdlog::info("stopping every worker");
     stopping_ = true;
+    stop_requested_mono_ = os::monotonic_ms();
     for (auto& [id, r] : replicas_)
         stop(*r, true);
     maybe_finish();

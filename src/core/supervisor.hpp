@@ -104,6 +104,7 @@ class Supervisor {
     std::map<std::string, std::unique_ptr<Watched>> holders_;
     bool stopping_ = false;
     bool finished_ = false;
+    int64_t stop_requested_mono_ = 0;
     int64_t started_ms_ = 0;
     std::string exe_dir_;
 };
