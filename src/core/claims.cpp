@@ -37,8 +37,14 @@ Verdict Claims::holder_verdict(const Holder& h, bool locked,
     int64_t now = os::now_ms();
     if (h.expires_ms > 0 && now >= h.expires_ms)
         return {Life::Dead, "ttl expired " + format_age(now - h.expires_ms) + " ago"};
-    if (locked && !h.txn.empty() && !store_.txn_committed(h.txn))
-        return {Life::Dead, "its multi-name acquisition was interrupted"};
+    if (locked && !h.txn.empty()) {
+        try {
+            if (!store_.txn_committed(h.txn))
+                return {Life::Dead, "its multi-name acquisition was interrupted"};
+        } catch (const Error& e) {
+            return {Life::Unknown, e.message()};
+        }
+    }
     std::optional<SessionRecord> s;
     try {
         s = sessions_.find(h.session);

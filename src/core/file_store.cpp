@@ -126,7 +126,12 @@ void FileClaimStore::commit_txn(const std::string& id, const Anchor& owner) {
 }
 
 bool FileClaimStore::txn_committed(const std::string& id) {
-    return os::mtime_ms_at(home_.txns(), id).has_value();
+    // Only a clear "no such marker" makes the acquisition interrupted: an
+    // unreadable one must not let a committed holder be taken over.
+    int err = 0;
+    bool exists = os::exists_at(home_.txns(), id, &err);
+    if (err) throw io_error("cannot check " + home_.sub_path("txn") + "/" + id, err);
+    return exists;
 }
 
 std::optional<Anchor> FileClaimStore::txn_owner(const std::string& id) {

@@ -222,6 +222,14 @@ std::optional<long long> mtime_ms_at(int dir, const std::string& name) {
     return static_cast<long long>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
+bool exists_at(int dir, const std::string& name, int* err) {
+    struct stat st;
+    *err = 0;
+    if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) return true;
+    if (errno != ENOENT) *err = errno;
+    return false;
+}
+
 bool is_directory_at(int dir, const std::string& name) {
     struct stat st;
     if (::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;

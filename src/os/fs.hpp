@@ -64,4 +64,8 @@ std::optional<long long> mtime_ms_at(int dir, const std::string& name);
 
 bool is_directory_at(int dir, const std::string& name);
 
+// Whether `name` exists in `dir`; *err is set (and false returned) when
+// that cannot be told (anything but ENOENT).
+bool exists_at(int dir, const std::string& name, int* err);
+
 } // namespace loop::os
