@@ -20,15 +20,6 @@ using namespace loop::test;
 
 namespace {
 
-AcquireRequest req(std::vector<std::string> names, Mode mode = Mode::Exclusive,
-                   int64_t ttl_ms = 0) {
-    AcquireRequest r;
-    r.names = std::move(names);
-    r.mode = mode;
-    r.ttl_ms = ttl_ms;
-    return r;
-}
-
 // The holder of `name` that belongs to `s`, if any.
 std::optional<Holder> holder_of(Core& core, const std::string& name, const SessionRecord& s) {
     auto rec = core.store.read(name);

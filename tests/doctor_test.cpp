@@ -20,15 +20,6 @@ using namespace loop::test;
 
 namespace {
 
-AcquireRequest req(std::vector<std::string> names, Mode mode = Mode::Exclusive,
-                   int64_t ttl_ms = 0) {
-    AcquireRequest r;
-    r.names = std::move(names);
-    r.mode = mode;
-    r.ttl_ms = ttl_ms;
-    return r;
-}
-
 std::vector<const Finding*> of_kind(const std::vector<Finding>& fs, const std::string& kind) {
     std::vector<const Finding*> out;
     for (const auto& f : fs)

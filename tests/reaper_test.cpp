@@ -15,15 +15,6 @@ using namespace loop::test;
 
 namespace {
 
-AcquireRequest req(std::vector<std::string> names, Mode mode = Mode::Exclusive,
-                   int64_t ttl_ms = 0) {
-    AcquireRequest r;
-    r.names = std::move(names);
-    r.mode = mode;
-    r.ttl_ms = ttl_ms;
-    return r;
-}
-
 std::vector<std::string> reaped_names(const ReapReport& r) {
     std::vector<std::string> out;
     for (const auto& c : r.claims)

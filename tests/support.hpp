@@ -45,6 +45,16 @@ namespace loop::test {
 
 namespace fs = std::filesystem;
 
+// An acquisition request, as the tests write them.
+inline AcquireRequest req(std::vector<std::string> names, Mode mode = Mode::Exclusive,
+                          int64_t ttl_ms = 0) {
+    AcquireRequest r;
+    r.names = std::move(names);
+    r.mode = mode;
+    r.ttl_ms = ttl_ms;
+    return r;
+}
+
 inline void sleep_ms(int64_t ms) {
     if (ms <= 0) return;
     struct timespec ts {

@@ -399,22 +399,29 @@ std::vector<HolderView> Claims::all(std::vector<std::string>* errors) {
     return out;
 }
 
-std::vector<std::string> Claims::release_session(const std::string& session_id,
-                                                 const std::string& event) {
-    std::vector<std::string> released;
+std::vector<std::string>
+Claims::names_with_holder(const std::function<bool(const Holder&)>& match) {
+    std::vector<std::string> out;
     for (const auto& name : store_.names()) {
         std::optional<ClaimRecord> rec;
         try {
             rec = store_.read(name);
         } catch (const Error&) {
-            continue;
+            continue; // unreadable: doctor's business, never ours to change
         }
-        if (!rec) continue;
-        bool has = std::any_of(rec->holders.begin(), rec->holders.end(),
-                               [&](const Holder& h) { return h.session == session_id; });
-        if (!has) continue;
+        if (rec && std::any_of(rec->holders.begin(), rec->holders.end(), match))
+            out.push_back(name);
+    }
+    return out;
+}
+
+std::vector<std::string> Claims::release_session(const std::string& session_id,
+                                                 const std::string& event) {
+    std::vector<std::string> released;
+    for (const auto& name :
+         names_with_holder([&](const Holder& h) { return h.session == session_id; })) {
         auto lock = store_.lock({name});
-        rec = store_.read(name);
+        auto rec = store_.read(name);
         if (!rec) continue;
         ClaimRecord keep{rec->name, rec->mode, {}};
         for (const auto& h : rec->holders) {
@@ -474,18 +481,8 @@ std::vector<std::string> Claims::reap_txns(bool dry_run) {
         // The owner is gone and writes nothing more: clear what still
         // refers to the marker, then the marker itself.
         if (!dry_run) {
-            for (const auto& name : store_.names()) {
-                std::optional<ClaimRecord> rec;
-                try {
-                    rec = store_.read(name);
-                } catch (const Error&) {
-                    continue;
-                }
-                if (!rec) continue;
-                bool refers = std::any_of(rec->holders.begin(), rec->holders.end(),
-                                          [&](const Holder& h) { return h.txn == id; });
-                if (refers) reap_name(name, false, nullptr);
-            }
+            for (const auto& name : names_with_holder([&](const Holder& h) { return h.txn == id; }))
+                reap_name(name, false, nullptr);
             store_.drop_txn(id);
         }
         removed.push_back(id);

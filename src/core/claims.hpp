@@ -85,6 +85,10 @@ class Claims {
     // Every holder of every claim. Unreadable records land in `errors`.
     std::vector<HolderView> all(std::vector<std::string>* errors);
 
+    // Names with a holder that `match` selects, read without the lock (the
+    // caller decides again under it). Unreadable records are skipped.
+    std::vector<std::string> names_with_holder(const std::function<bool(const Holder&)>& match);
+
     // Releases every claim of a session (session end, worker death).
     std::vector<std::string> release_session(const std::string& session_id,
                                              const std::string& event = "claim.released");

@@ -232,18 +232,9 @@ void Doctor::repair_claim_holders(const std::string& name, std::vector<Finding>&
 }
 
 void Doctor::repair_dead_worker(Finding& f) {
-    ClaimStore& store = claims_.store();
     size_t released = 0;
-    for (const auto& name : store.names()) {
-        std::optional<ClaimRecord> rec;
-        try {
-            rec = store.read(name);
-        } catch (const Error&) {
-            continue;
-        }
-        if (!rec || std::none_of(rec->holders.begin(), rec->holders.end(),
-                                 [&](const Holder& h) { return h.session == f.subject; }))
-            continue;
+    for (const auto& name :
+         claims_.names_with_holder([&](const Holder& h) { return h.session == f.subject; })) {
         for (const auto& it : claims_.reap_name(name, false, nullptr))
             if (it.holder.session == f.subject) ++released;
     }
@@ -296,18 +287,9 @@ void Doctor::repair_corrupt_txn(Finding& f) {
     // names until it has dropped its marker: once a name's lock is ours,
     // the marker only stands for a completed acquisition, and reap_name
     // clears the reference (or reaps a holder that is stale anyway).
-    ClaimStore& store = claims_.store();
     size_t cleared = 0;
-    for (const auto& name : store.names()) {
-        std::optional<ClaimRecord> rec;
-        try {
-            rec = store.read(name);
-        } catch (const Error&) {
-            continue;
-        }
-        if (!rec || std::none_of(rec->holders.begin(), rec->holders.end(),
-                                 [&](const Holder& h) { return h.txn == f.subject; }))
-            continue;
+    for (const auto& name :
+         claims_.names_with_holder([&](const Holder& h) { return h.txn == f.subject; })) {
         claims_.reap_name(name, false, nullptr);
         ++cleared;
     }
