@@ -524,6 +524,44 @@ TEST_CASE("acquire --wait: wakes when the holder dies") {
     CHECK(holder_of(core, "x", me));
 }
 
+TEST_CASE("acquire --wait: a session that ends while it waits is granted nothing") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    SessionRecord other = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(other, req({"x"})).acquired);
+    // The waiter's session ends, then the holder lets go: whichever of the
+    // two the waiter sees first, nothing may be granted to it.
+    Child ender = fork_child([&] {
+        Core c(home.path());
+        sleep_ms(50); // the waiter is waiting by now (not required)
+        c.sessions.end(me.id);
+        c.claims.release(other.id, other.nonce, {"x"}, false);
+        return 0;
+    });
+    try {
+        core.claims.acquire(me, req({"x"}), 20'000);
+        FAIL("a claim was granted to a session that had ended");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+        CHECK(e.message().find("nothing was taken") != std::string::npos);
+    }
+    CHECK(ender.finish() == 0);
+    CHECK_FALSE(core.store.read("x"));
+}
+
+TEST_CASE("acquire: a replaced incarnation is granted nothing") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord old = core.sessions.start({}, ::getpid());
+    SessionRecord next = old;
+    next.nonce = new_nonce();
+    core.sessions.put(next);
+    CHECK_THROWS_AS(core.claims.try_acquire(old, req({"x"})), Error);
+    CHECK_FALSE(core.store.read("x"));
+    CHECK(core.claims.try_acquire(next, req({"x"})).acquired);
+}
+
 TEST_CASE("acquire --wait: times out while a live holder keeps it") {
     TempDir home;
     Core core(home.path());
@@ -1139,7 +1177,7 @@ TEST_CASE("race 5: an unreadable /proc entry of a txn owner keeps its marker") {
         return i;
     };
     ProbedCore core(home.path(), blind);
-    core.store.commit_txn("t1-00000000000000aa", Anchor{victim, ticks, blind.boot_id});
+    core.store.commit_txn("t1-00000000000000aa", Anchor{victim, ticks, blind.boot_id, "", ""});
     CHECK(core.reaper.run(false, 0).txns.empty());
     CHECK(core.store.txn_committed("t1-00000000000000aa"));
     // Seen as dead, it goes.
@@ -1233,7 +1271,8 @@ TEST_CASE("race 7: the same id re-created (new nonce) does not inherit the old c
     old.id = id;
     old.nonce = "00000000000000aa";
     old.kind = "process";
-    old.anchor = Anchor{me.pid, me.start_ticks, "00000000-0000-0000-0000-000000000000"};
+    old.anchor = Anchor{me.pid, me.start_ticks, "00000000-0000-0000-0000-000000000000",
+                        os::machine_id(), ""};
     REQUIRE(core.registry.create(old));
     {
         auto lock = core.store.lock({"x"});
@@ -1329,7 +1368,8 @@ TEST_CASE("race 7: two first uses of a replaced id agree on one incarnation") {
         old.id = id;
         old.nonce = "00000000000000bb";
         old.kind = "process";
-        old.anchor = Anchor{pid, a.start_ticks, "00000000-0000-0000-0000-000000000000"};
+        old.anchor = Anchor{pid, a.start_ticks, "00000000-0000-0000-0000-000000000000",
+                            os::machine_id(), ""};
         REQUIRE(core.registry.create(old));
     }
 

@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <limits>
 #include <map>
 
 using namespace loop;
@@ -50,7 +51,7 @@ ProcessProbe table_probe(std::map<int, os::ProcInfo> table, std::string boot = k
 }
 
 Anchor anchor(int pid, uint64_t ticks, std::string boot = kBoot) {
-    return Anchor{pid, ticks, std::move(boot)};
+    return Anchor{pid, ticks, std::move(boot), "", ""};
 }
 
 } // namespace
@@ -82,11 +83,126 @@ TEST_CASE("anchor: a zombie is dead") {
     CHECK(v.life == Life::Dead);
 }
 
-TEST_CASE("anchor: a process of another boot is dead, even with the same pid and start time") {
-    auto v = anchor_verdict(anchor(100, 5000, "99999999-other-boot"),
-                            table_probe({{100, running(5000)}}));
+TEST_CASE("anchor: a process of an earlier boot of this machine is dead") {
+    const std::string machine = "0123456789abcdef0123456789abcdef";
+    Anchor a = anchor(100, 5000, "99999999-other-boot");
+    a.machine_id = machine;
+    ProcessProbe probe = table_probe({{100, running(5000)}});
+    probe.machine_id = machine;
+    auto v = anchor_verdict(a, probe);
     CHECK(v.life == Life::Dead);
-    CHECK(v.why.find("boot") != std::string::npos);
+    CHECK(v.why.find("earlier boot") != std::string::npos);
+}
+
+TEST_CASE("anchor: another machine, boot or pid namespace is undecidable, never dead") {
+    const std::string here = "0123456789abcdef0123456789abcdef";
+    const std::string there = "fedcba9876543210fedcba9876543210";
+    ProcessProbe probe = table_probe({}); // no such pid here: a local judge would say dead
+    probe.machine_id = here;
+    probe.pid_ns = "4026531836";
+
+    Anchor other_machine = anchor(100, 5000);
+    other_machine.machine_id = there;
+    auto v = anchor_verdict(other_machine, probe);
+    CHECK(v.life == Life::Unknown);
+    CHECK(v.why.find("another machine") != std::string::npos);
+
+    Anchor unknown_machine = anchor(100, 5000, "99999999-other-boot"); // no machine id recorded
+    CHECK(anchor_verdict(unknown_machine, probe).life == Life::Unknown);
+
+    Anchor other_ns = anchor(100, 5000);
+    other_ns.machine_id = here;
+    other_ns.pid_ns = "4026532999";
+    v = anchor_verdict(other_ns, probe);
+    CHECK(v.life == Life::Unknown);
+    CHECK(v.why.find("pid namespace") != std::string::npos);
+
+    // The same host and namespace is judged from /proc as always.
+    Anchor local = anchor(100, 5000);
+    local.machine_id = here;
+    local.pid_ns = "4026531836";
+    CHECK(anchor_verdict(local, probe).life == Life::Dead);
+}
+
+TEST_CASE("session: a foreign anchor lives by its TTL, and dies when the TTL runs out") {
+    const int64_t now = 1'000'000;
+    ProcessProbe probe = table_probe({});
+    probe.pid_ns = "4026531836";
+    SessionRecord s;
+    s.id = "s-1";
+    s.anchor = anchor(100, 5000);
+    s.anchor->pid_ns = "4026532999";
+    CHECK(session_verdict(s, now, probe).life == Life::Unknown); // no TTL: held, reported
+    s.ttl_ms = 30'000;
+    s.heartbeat_ms = now - 1'000;
+    CHECK(session_verdict(s, now, probe).life == Life::Alive);
+    s.heartbeat_ms = now - 31'000;
+    CHECK(session_verdict(s, now, probe).life == Life::Dead);
+}
+
+TEST_CASE("session: it lives while its process group has members") {
+    SessionRecord s;
+    s.id = "w.1";
+    s.anchor = anchor(100, 5000);
+    s.pgid = 100;
+    ProcessProbe probe = table_probe({}); // the anchor has exited
+    bool group = true;
+    probe.group_exists = [&](int pgid) { return pgid == 100 && group; };
+    auto v = session_verdict(s, 0, probe);
+    CHECK(v.life == Life::Alive);
+    CHECK(v.why.find("process group 100") != std::string::npos);
+    group = false;
+    CHECK(session_verdict(s, 0, probe).life == Life::Dead);
+    // A group is never judged for an anchor of an earlier boot.
+    group = true;
+    s.anchor->boot_id = "99999999-other-boot";
+    s.anchor->machine_id = probe.machine_id = "0123456789abcdef0123456789abcdef";
+    CHECK(session_verdict(s, 0, probe).life == Life::Dead);
+}
+
+TEST_CASE("clocks: a wall-clock step neither expires nor extends a lease on this boot") {
+    int64_t wall = 1'000'000'000, boot = 50'000;
+    ProcessProbe probe = table_probe({});
+    probe.wall_ms = [&] { return wall; };
+    probe.boot_ms = [&] { return boot; };
+    Holder h;
+    set_claim_expiry(h, 30'000, wall, probe);
+    SessionRecord s;
+    s.id = "s-1";
+    s.ttl_ms = 30'000;
+    set_heartbeat(s, probe);
+
+    wall += 3'600'000; // date -s +1h
+    CHECK(*claim_ttl_left(h, probe) == 30'000);
+    CHECK(session_verdict(s, wall, probe).life == Life::Alive);
+    wall -= 7'200'000; // and back past where it was
+    CHECK(*claim_ttl_left(h, probe) == 30'000);
+    CHECK(session_verdict(s, wall, probe).life == Life::Alive);
+
+    boot += 30'001; // real time passes
+    CHECK(*claim_ttl_left(h, probe) < 0);
+    CHECK(session_verdict(s, wall, probe).life == Life::Dead);
+
+    // Judged from another boot (another host), the wall clock is all there is.
+    ProcessProbe elsewhere = probe;
+    elsewhere.boot_id = "99999999-other-boot";
+    wall = h.expires_ms - 10;
+    CHECK(*claim_ttl_left(h, elsewhere) == 10);
+}
+
+TEST_CASE("clocks: extreme values in records saturate instead of overflowing") {
+    ProcessProbe probe = table_probe({});
+    Holder h;
+    h.expires_ms = 1; // long gone
+    CHECK(*claim_ttl_left(h, probe) < 0);
+    h.expires_ms = std::numeric_limits<int64_t>::max();
+    CHECK(*claim_ttl_left(h, probe) > 0);
+    SessionRecord s;
+    s.id = "s-1";
+    s.ttl_ms = 1'000;
+    s.heartbeat_ms = std::numeric_limits<int64_t>::min();
+    CHECK(session_verdict(s, std::numeric_limits<int64_t>::max(), probe).life == Life::Dead);
+    CHECK(*heartbeat_ttl_left(s, probe) < 0);
 }
 
 TEST_CASE("anchor: an unreadable /proc entry is unknown, never dead") {
@@ -139,9 +255,11 @@ TEST_CASE("session: with an anchor and a TTL, both must hold") {
     CHECK(session_verdict(s, now, table_probe({{100, running(5000)}})).life == Life::Dead);
     // Anchor undecidable: an expired heartbeat still decides...
     CHECK(session_verdict(s, now, table_probe({{100, unknown(EACCES)}})).life == Life::Dead);
-    // ...a fresh one does not.
+    // ...a fresh one keeps it alive: the TTL decides what /proc cannot.
     s.heartbeat_ms = now - 500;
-    CHECK(session_verdict(s, now, table_probe({{100, unknown(EACCES)}})).life == Life::Unknown);
+    auto v = session_verdict(s, now, table_probe({{100, unknown(EACCES)}}));
+    CHECK(v.life == Life::Alive);
+    CHECK(v.why.find("heartbeat") != std::string::npos);
 }
 
 TEST_CASE("session: anchor only, no TTL") {
@@ -350,7 +468,8 @@ TEST_CASE("sessions: a record of another boot with the same id is replaced, not 
     old.id = Sessions::process_session_id(me.pid, me.start_ticks);
     old.nonce = "0000000000000001";
     old.kind = "process";
-    old.anchor = Anchor{me.pid, me.start_ticks, "00000000-0000-0000-0000-000000000000"};
+    old.anchor = Anchor{me.pid, me.start_ticks, "00000000-0000-0000-0000-000000000000",
+                        os::machine_id(), ""};
     REQUIRE(core.registry.create(old));
     CHECK(core.sessions.verdict(old).life == Life::Dead);
 
@@ -409,4 +528,63 @@ TEST_CASE("sessions: resolve_live refuses unknown, dead and malformed ids") {
     // No id: the implicit session of the given process.
     SessionRecord implicit = core.sessions.resolve_live("", ::getpid());
     CHECK(implicit.id == core.sessions.process_session(::getpid()).id);
+}
+
+TEST_CASE("sessions: a reference to an earlier incarnation is a dead session") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord first = core.sessions.start({}, ::getpid());
+    const std::string old_ref = pinned_ref(first);
+    CHECK(core.sessions.resolve_live(old_ref, ::getpid()).nonce == first.nonce);
+    // The same id, a new incarnation (what the supervisor does on a restart).
+    SessionRecord next = first;
+    next.nonce = new_nonce();
+    core.sessions.put(next);
+    try {
+        core.sessions.resolve_live(old_ref, ::getpid());
+        FAIL("an earlier incarnation was taken for the new one");
+    } catch (const Error& e) {
+        CHECK(e.code() == Exit::Usage);
+        CHECK(e.message().find("later incarnation") != std::string::npos);
+    }
+    CHECK_THROWS_AS(core.sessions.end(old_ref), Error);
+    CHECK(core.sessions.find(first.id)->nonce == next.nonce); // not ended
+    CHECK(core.sessions.resolve_live(pinned_ref(next), ::getpid()).nonce == next.nonce);
+    CHECK(core.sessions.resolve_live(first.id, ::getpid()).nonce == next.nonce);
+    CHECK(parse_session_ref("w.1@0123456789abcdef").id == "w.1");
+    CHECK(parse_session_ref("w.1@0123456789abcdef").nonce == "0123456789abcdef");
+    CHECK_FALSE(parse_session_ref("user@host").nonce);
+    CHECK_THROWS_AS(parse_session_ref("bad id@0123456789abcdef"), Error);
+}
+
+TEST_CASE("sessions: the implicit anchor skips forked copies of the caller, not jobs or programs") {
+    TempDir home;
+    Core core(home.path());
+    Shared<std::atomic<int>> seen;
+    // A forked copy of this process that stays in its process group: a
+    // subshell such as bash's for $(...).
+    Child copy = fork_child([&] {
+        seen->store(core.sessions.implicit_anchor(::getpid()));
+        return 0;
+    });
+    REQUIRE(copy.finish() == 0);
+    CHECK(seen->load() == ::getpid());
+    // A copy that leads a process group of its own is a job: it is the anchor.
+    Child job = fork_child([&] {
+        ::setpgid(0, 0);
+        seen->store(core.sessions.implicit_anchor(::getpid()));
+        return 0;
+    });
+    REQUIRE(job.finish() == 0);
+    CHECK(seen->load() == job.pid());
+    // Another program is never skipped.
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::execlp("sleep", "sleep", "100", static_cast<char*>(nullptr));
+        ::_exit(127);
+    }
+    Child sleeper(pid);
+    REQUIRE(wait_until([&] { return !os::same_program(pid, ::getpid()); }));
+    CHECK(core.sessions.implicit_anchor(pid) == pid);
 }

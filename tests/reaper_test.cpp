@@ -137,7 +137,8 @@ TEST_CASE("reap: commit markers of dead owners go, their committed holders stay 
             core.store.write({n, Mode::Exclusive, {h}});
         }
     }
-    core.store.commit_txn(txn, Anchor{owner_pid, owner_ticks, ProcessProbe::system().boot_id});
+    core.store.commit_txn(txn, Anchor{owner_pid, owner_ticks, ProcessProbe::system().boot_id,
+                                      os::machine_id(), os::pid_namespace()});
     // A marker of a live owner (this process) stays.
     const std::string mine = "t" + std::to_string(::getpid()) + "-00000000000000dd";
     core.store.commit_txn(mine, anchor_of(::getpid(), ProcessProbe::system()));

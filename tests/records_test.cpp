@@ -98,7 +98,7 @@ TEST_CASE("session record: round trip with an anchor, worker and replica") {
     s.id = "w-indexer-2";
     s.nonce = "0123456789abcdef";
     s.kind = "worker";
-    s.anchor = Anchor{4121, 987654321012ULL, "7c1e8d2a-0000-4000-8000-123456789abc"};
+    s.anchor = Anchor{4121, 987654321012ULL, "7c1e8d2a-0000-4000-8000-123456789abc", "", ""};
     s.host = "build-7";
     s.label = "nightly \"index\" run\n\xc3\xa9t\xc3\xa9";
     s.worker = "indexer";
@@ -139,7 +139,7 @@ TEST_CASE("session record: the largest start time survives") {
     SessionRecord s;
     s.id = "p1-18446744073709551615";
     s.nonce = "n";
-    s.anchor = Anchor{1, UINT64_MAX, "b"};
+    s.anchor = Anchor{1, UINT64_MAX, "b", "", ""};
     check_same(s, session_from_json_text(to_json_text(s), "x"));
 }
 

@@ -66,18 +66,24 @@ struct UnclaimOpts {
 
 int run_unclaim(const Globals& g, const UnclaimOpts& o) {
     auto names = normalize_names(o.names);
-    std::string sid = session_flag_or_env(o.session);
+    std::string text = session_flag_or_env(o.session);
+    SessionRef ref;
+    if (!text.empty()) ref = parse_session_ref(text);
     Core core(Home::resolve(g.home));
-    std::optional<std::string> nonce;
-    if (sid.empty()) {
+    if (text.empty()) {
         // The calling process's implicit session, without creating one.
-        os::ProcInfo p = os::proc_info(os::parent_pid());
-        sid = Sessions::process_session_id(os::parent_pid(), p.start_ticks);
-    } else {
-        check_name(sid, "session id");
+        int pid = core.sessions.implicit_anchor(os::parent_pid());
+        ref.id = Sessions::process_session_id(pid, os::proc_info(pid).start_ticks);
     }
-    if (auto s = core.sessions.find(sid)) nonce = s->nonce;
-    for (const auto& n : core.claims.release(sid, nonce, names, o.force))
+    std::optional<std::string> nonce = ref.nonce;
+    if (auto s = core.sessions.find(ref.id)) {
+        if (ref.nonce && *ref.nonce != s->nonce)
+            throw Error(Exit::Usage, "session " + text +
+                                         " is dead: a later incarnation replaced it; its "
+                                         "claims are not yours to release");
+        nonce = s->nonce;
+    }
+    for (const auto& n : core.claims.release(ref.id, nonce, names, o.force))
         std::printf("released %s\n", n.c_str());
     return 0;
 }

@@ -71,6 +71,7 @@ void add_session_commands(CLI::App& u, CLI::App& app, Globals& g, Action& action
         hb->callback([&g, &action, hb_id] {
             action = [&g, hb_id] {
                 std::string id = id_or_env(*hb_id, "heartbeat");
+                parse_session_ref(id);
                 Core core(Home::resolve(g.home));
                 core.sessions.heartbeat(id);
                 return 0;
@@ -83,9 +84,10 @@ void add_session_commands(CLI::App& u, CLI::App& app, Globals& g, Action& action
         end->callback([&g, &action, end_id] {
             action = [&g, end_id] {
                 std::string id = id_or_env(*end_id, "end");
+                SessionRef ref = parse_session_ref(id);
                 Core core(Home::resolve(g.home));
                 auto ended = core.sessions.end(id);
-                for (const auto& n : core.claims.release_session(id))
+                for (const auto& n : core.claims.release_session(ref.id))
                     std::printf("released %s\n", n.c_str());
                 if (!ended) std::fprintf(stderr, "loop: session %s was not running\n", id.c_str());
                 return 0;

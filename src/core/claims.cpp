@@ -34,9 +34,8 @@ std::string describe_blocker(const HolderView& b, int64_t now_ms) {
 
 Verdict Claims::holder_verdict(const Holder& h, bool locked,
                                std::optional<SessionRecord>* session) {
-    int64_t now = os::now_ms();
-    if (h.expires_ms > 0 && now >= h.expires_ms)
-        return {Life::Dead, "ttl expired " + format_age(now - h.expires_ms) + " ago"};
+    if (auto left = claim_ttl_left(h, sessions_.probe()); left && *left <= 0)
+        return {Life::Dead, "ttl expired " + format_age(-*left) + " ago"};
     if (locked && !h.txn.empty()) {
         try {
             if (!store_.txn_committed(h.txn))
@@ -60,13 +59,12 @@ Verdict Claims::holder_verdict(const Holder& h, bool locked,
 Claims::Pruned Claims::prune(const ClaimRecord& rec, bool locked,
                              std::vector<std::string>* warnings) {
     Pruned p;
-    int64_t now = os::now_ms();
     for (const auto& h : rec.holders) {
         HolderView v{rec.name, rec.mode, h, {}, std::nullopt};
         v.verdict = holder_verdict(h, locked, &v.session);
         if (v.verdict.life == Life::Dead) {
-            p.stale.push_back(
-                {rec.name, h, v.verdict.why, h.expires_ms > 0 && now >= h.expires_ms});
+            auto left = claim_ttl_left(h, sessions_.probe());
+            p.stale.push_back({rec.name, h, v.verdict.why, left && *left <= 0});
             continue;
         }
         if (v.verdict.life == Life::Unknown && warnings)
@@ -112,7 +110,11 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
     AcquireOutcome out;
     req.names = normalize_names(std::move(req.names));
     auto lock = store_.lock(req.names);
-    const int64_t now = os::now_ms();
+    // Nothing is granted to a session that ended, was replaced or died,
+    // also while it waited: decided under the names' locks.
+    sessions_.check_still_alive(me);
+    const ProcessProbe& probe = sessions_.probe();
+    const int64_t now = probe.wall_ms();
 
     struct Plan {
         std::string name;
@@ -165,8 +167,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             // Already held by this session: idempotent, the fence is unchanged.
             Holder& h = p.pruned.live[static_cast<size_t>(p.mine)].holder;
             if (req.ttl_ms > 0) {
-                h.ttl_ms = req.ttl_ms;
-                h.expires_ms = now + req.ttl_ms;
+                set_claim_expiry(h, req.ttl_ms, now, probe);
                 changed = true;
             }
             g.already_held = true;
@@ -180,8 +181,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             h.pid = me.anchor ? me.anchor->pid : 0;
             h.fence = lock->next_fence(p.name);
             h.acquired_ms = now;
-            h.ttl_ms = req.ttl_ms;
-            h.expires_ms = req.ttl_ms > 0 ? now + req.ttl_ms : 0;
+            set_claim_expiry(h, req.ttl_ms, now, probe);
             h.reason = req.reason;
             h.meta = req.meta;
             h.txn = txn;
@@ -257,12 +257,13 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
         // exit, a TTL running out; a periodic re-check covers holders we
         // cannot watch (another pid namespace, a heartbeat-only session).
         int64_t next = notified ? 2000 : 100;
-        const int64_t now = os::now_ms();
         std::vector<int> pids;
         for (const auto& b : out.blockers) {
-            if (b.holder.expires_ms > 0) next = std::min(next, b.holder.expires_ms - now + 1);
-            if (b.session && b.session->ttl_ms > 0)
-                next = std::min(next, b.session->heartbeat_ms + b.session->ttl_ms - now + 1);
+            if (auto left = claim_ttl_left(b.holder, sessions_.probe()))
+                next = std::min(next, sat_add(*left, 1));
+            if (b.session)
+                if (auto left = heartbeat_ttl_left(*b.session, sessions_.probe()))
+                    next = std::min(next, sat_add(*left, 1));
             if (b.session && b.session->anchor) pids.push_back(b.session->anchor->pid);
         }
         if (left >= 0) next = std::min(next, left);
@@ -343,7 +344,7 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
                                    int64_t ttl_ms) {
     names = normalize_names(std::move(names));
     auto lock = store_.lock(names);
-    const int64_t now = os::now_ms();
+    const ProcessProbe& probe = sessions_.probe();
     std::vector<ClaimRecord> updated;
     std::vector<Granted> out;
     for (const auto& name : names) {
@@ -355,15 +356,11 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
         if (!mine)
             throw Error(Exit::Busy,
                         "renew " + name + ": not held by session " + me.id + "; claim it first");
-        if (mine->expires_ms > 0 && now >= mine->expires_ms)
-            throw Error(Exit::Busy, "renew " + name + ": the claim expired " +
-                                        format_age(now - mine->expires_ms) +
+        if (auto left = claim_ttl_left(*mine, probe); left && *left <= 0)
+            throw Error(Exit::Busy, "renew " + name + ": the claim expired " + format_age(-*left) +
                                         " ago and may have been taken; claim it again");
         int64_t ttl = ttl_ms > 0 ? ttl_ms : mine->ttl_ms;
-        if (ttl > 0) {
-            mine->ttl_ms = ttl;
-            mine->expires_ms = now + ttl;
-        }
+        if (ttl > 0) set_claim_expiry(*mine, ttl, probe.wall_ms(), probe);
         out.push_back({name, rec->mode, *mine, true});
         updated.push_back(*rec);
     }

@@ -26,11 +26,18 @@ std::string to_json_text(const SessionRecord& s) {
         j["pid"] = s.anchor->pid;
         j["start_ticks"] = s.anchor->start_ticks;
         j["boot_id"] = s.anchor->boot_id;
+        if (!s.anchor->machine_id.empty()) j["machine_id"] = s.anchor->machine_id;
+        if (!s.anchor->pid_ns.empty()) j["pid_ns"] = s.anchor->pid_ns;
     } else {
         j["pid"] = nullptr;
     }
     j["worker"] = s.worker ? json(*s.worker) : json(nullptr);
     j["replica"] = s.replica ? json(*s.replica) : json(nullptr);
+    if (s.pgid) j["pgid"] = *s.pgid;
+    if (!s.boot_id.empty()) {
+        j["clock_boot_id"] = s.boot_id;
+        j["heartbeat_boot_ms"] = s.heartbeat_boot_ms;
+    }
     return j.dump() + "\n";
 }
 
@@ -86,12 +93,17 @@ SessionRecord session_from_json_text(const std::string& text, const std::string&
         a.pid = field<int>(j, "pid", origin);
         a.start_ticks = field<uint64_t>(j, "start_ticks", origin);
         a.boot_id = field<std::string>(j, "boot_id", origin);
+        a.machine_id = field_or<std::string>(j, "machine_id", "", origin);
+        a.pid_ns = field_or<std::string>(j, "pid_ns", "", origin);
         s.anchor = a;
     }
     if (j.contains("worker") && !j["worker"].is_null())
         s.worker = field<std::string>(j, "worker", origin);
     if (j.contains("replica") && !j["replica"].is_null())
         s.replica = field<int>(j, "replica", origin);
+    if (j.contains("pgid") && !j["pgid"].is_null()) s.pgid = field<int>(j, "pgid", origin);
+    s.boot_id = field_or<std::string>(j, "clock_boot_id", "", origin);
+    s.heartbeat_boot_ms = field_or<int64_t>(j, "heartbeat_boot_ms", 0, origin);
     return s;
 }
 
@@ -108,6 +120,10 @@ std::string to_json_text(const ClaimRecord& c) {
                    {"reason", h.reason},
                    {"meta", h.meta}};
         if (!h.txn.empty()) jh["txn"] = h.txn;
+        if (!h.boot_id.empty()) {
+            jh["boot_id"] = h.boot_id;
+            jh["expires_boot_ms"] = h.expires_boot_ms;
+        }
         holders.push_back(std::move(jh));
     }
     json j = {{"name", c.name}, {"mode", mode_name(c.mode)}, {"holders", std::move(holders)}};
@@ -141,6 +157,8 @@ ClaimRecord claim_from_json_text(const std::string& text, const std::string& ori
         h.reason = field_or<std::string>(jh, "reason", "", origin);
         h.meta = field_or<std::map<std::string, std::string>>(jh, "meta", {}, origin);
         h.txn = field_or<std::string>(jh, "txn", "", origin);
+        h.boot_id = field_or<std::string>(jh, "boot_id", "", origin);
+        h.expires_boot_ms = field_or<int64_t>(jh, "expires_boot_ms", 0, origin);
         c.holders.push_back(std::move(h));
     }
     if (c.holders.empty()) corrupt(origin, "no holder");

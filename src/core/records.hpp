@@ -12,11 +12,15 @@
 namespace loop {
 
 // The process a session lives and dies with: pid plus the kernel's start
-// time of that pid plus the boot id, so a reused pid never matches.
+// time of that pid plus the boot id, so a reused pid never matches; plus
+// the machine id and the pid namespace the pid was read in, so a process
+// of another host or namespace is never judged from this one's /proc.
 struct Anchor {
     int pid = 0;
     uint64_t start_ticks = 0;
     std::string boot_id;
+    std::string machine_id; // "" when unknown
+    std::string pid_ns;     // "" when unknown
 };
 
 struct SessionRecord {
@@ -28,8 +32,15 @@ struct SessionRecord {
     std::string label;
     std::optional<std::string> worker;
     std::optional<int> replica;
-    int64_t ttl_ms = 0; // 0: no heartbeat TTL
-    int64_t heartbeat_ms = 0;
+    // A process group the session owns (a supervised worker, the command
+    // of a `with`): the session lives while any member of it lives.
+    std::optional<int> pgid;
+    int64_t ttl_ms = 0;       // 0: no heartbeat TTL
+    int64_t heartbeat_ms = 0; // wall clock, for display and other hosts
+    // CLOCK_BOOTTIME of the last heartbeat and the boot it was read on:
+    // on that boot the TTL is measured on it, so no clock step moves it.
+    int64_t heartbeat_boot_ms = 0;
+    std::string boot_id;
     int64_t started_ms = 0;
     int restarts = 0;
 };
@@ -43,8 +54,11 @@ struct Holder {
     int pid = 0;       // the session's anchor pid when acquired (informational)
     uint64_t fence = 0;
     int64_t acquired_ms = 0;
-    int64_t expires_ms = 0; // 0: no TTL
+    int64_t expires_ms = 0; // 0: no TTL; wall clock, for display and other hosts
     int64_t ttl_ms = 0;
+    // The expiry on CLOCK_BOOTTIME of the boot `boot_id` (the acquirer's).
+    int64_t expires_boot_ms = 0;
+    std::string boot_id;
     std::string reason;
     std::map<std::string, std::string> meta;
     std::string txn; // set while a multi-name acquisition is not yet cleaned up

@@ -14,12 +14,56 @@ std::string new_nonce() {
     return buf;
 }
 
+SessionRef parse_session_ref(std::string_view text) {
+    SessionRef ref;
+    size_t at = text.rfind('@');
+    std::string_view id = text;
+    if (at != std::string_view::npos) {
+        std::string_view nonce = text.substr(at + 1);
+        bool hex = nonce.size() == 16 &&
+                   nonce.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+        if (hex) {
+            id = text.substr(0, at);
+            ref.nonce = std::string(nonce);
+        }
+    }
+    check_name(id, "session id");
+    ref.id = std::string(id);
+    return ref;
+}
+
+std::string pinned_ref(const SessionRecord& s) {
+    return s.id + "@" + s.nonce;
+}
+
+namespace {
+
+[[noreturn]] void replaced(const SessionRef& ref) {
+    throw Error(Exit::Usage, "session " + ref.id + "@" + *ref.nonce +
+                                 " is dead: a later incarnation of " + ref.id +
+                                 " replaced it (a process left over from an earlier run)");
+}
+
+} // namespace
+
 std::string Sessions::process_session_id(int pid, uint64_t start_ticks) {
     return "p" + std::to_string(pid) + "-" + std::to_string(start_ticks);
 }
 
 Verdict Sessions::verdict(const SessionRecord& s) const {
-    return session_verdict(s, os::now_ms(), probe_);
+    return session_verdict(s, probe_.wall_ms(), probe_);
+}
+
+int Sessions::implicit_anchor(int pid) const {
+    // A forked copy shares its parent's program and command line and is not
+    // the leader of a process group of its own (a job is).
+    for (int depth = 0; depth < 16; ++depth) {
+        os::ProcInfo info = probe_.info(pid);
+        if (info.state != os::ProcInfo::State::Running || info.pgid == pid || info.ppid <= 1) break;
+        if (!os::same_program(pid, info.ppid)) break;
+        pid = info.ppid;
+    }
+    return pid;
 }
 
 SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
@@ -29,8 +73,8 @@ SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
     s.host = os::host_name();
     s.label = opts.label;
     s.ttl_ms = opts.ttl_ms;
-    s.started_ms = os::now_ms();
-    s.heartbeat_ms = s.started_ms;
+    s.started_ms = probe_.wall_ms();
+    set_heartbeat(s, probe_);
     if (opts.pid) {
         s.anchor = anchor_of(*opts.pid, probe_);
     } else if (opts.ttl_ms <= 0) {
@@ -69,8 +113,8 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind) {
         s.nonce = new_nonce();
         s.anchor = a;
         s.host = os::host_name();
-        s.started_ms = os::now_ms();
-        s.heartbeat_ms = s.started_ms;
+        s.started_ms = probe_.wall_ms();
+        set_heartbeat(s, probe_);
         if (!existing) {
             if (registry_.create(s)) {
                 events_.append("session.started",
@@ -90,13 +134,15 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind) {
     throw Error(Exit::Failure, "cannot record session " + id);
 }
 
-SessionRecord Sessions::resolve_live(const std::string& id, int implicit_pid) {
-    if (id.empty()) return process_session(implicit_pid);
-    check_name(id, "session id");
+SessionRecord Sessions::resolve_live(const std::string& text, int implicit_pid) {
+    if (text.empty()) return process_session(implicit_anchor(implicit_pid));
+    SessionRef ref = parse_session_ref(text);
+    const std::string& id = ref.id;
     std::optional<SessionRecord> s = registry_.read(id);
     if (!s)
         throw Error(Exit::Usage,
                     "session " + id + " is unknown: start one with 'loop _ session start'");
+    if (ref.nonce && *ref.nonce != s->nonce) replaced(ref);
     Verdict v = verdict(*s);
     if (v.life == Life::Dead)
         throw Error(Exit::Usage, "session " + id + " is dead (" + v.why + "): start a new one");
@@ -106,21 +152,38 @@ SessionRecord Sessions::resolve_live(const std::string& id, int implicit_pid) {
     return *s;
 }
 
-void Sessions::heartbeat(const std::string& id) {
-    check_name(id, "session id");
+void Sessions::check_still_alive(const SessionRecord& me) {
+    std::optional<SessionRecord> now = registry_.read(me.id);
+    if (!now)
+        throw Error(Exit::Usage, "session " + me.id + " ended while waiting; nothing was taken");
+    if (now->nonce != me.nonce)
+        throw Error(Exit::Usage,
+                    "session " + me.id + " was replaced while waiting; nothing was taken");
+    Verdict v = verdict(*now);
+    if (v.life == Life::Dead)
+        throw Error(Exit::Usage,
+                    "session " + me.id + " died while waiting (" + v.why + "); nothing was taken");
+}
+
+void Sessions::heartbeat(const std::string& text) {
+    SessionRef ref = parse_session_ref(text);
+    const std::string& id = ref.id;
     auto guard = registry_.lock();
     std::optional<SessionRecord> s = registry_.read(id);
     if (!s) throw Error(Exit::Busy, "session " + id + " is unknown or has ended");
+    if (ref.nonce && *ref.nonce != s->nonce)
+        throw Error(Exit::Busy, "session " + text + " is dead: a later incarnation replaced it");
     Verdict v = verdict(*s);
     if (v.life == Life::Dead)
         throw Error(Exit::Busy, "session " + id + " is dead (" + v.why +
                                     "); its claims may be taken: start a new session");
-    s->heartbeat_ms = os::now_ms();
+    set_heartbeat(*s, probe_);
     registry_.write(*s);
 }
 
-std::optional<SessionRecord> Sessions::end(const std::string& id) {
-    check_name(id, "session id");
+std::optional<SessionRecord> Sessions::end(const std::string& text) {
+    SessionRef ref = parse_session_ref(text);
+    const std::string& id = ref.id;
     auto guard = registry_.lock();
     std::optional<SessionRecord> s;
     try {
@@ -128,6 +191,7 @@ std::optional<SessionRecord> Sessions::end(const std::string& id) {
     } catch (const Error&) {
         // Unreadable record: ending it is still what the user asked for.
     }
+    if (ref.nonce && s && *ref.nonce != s->nonce) replaced(ref);
     registry_.erase(id);
     if (s) events_.append("session.ended", {{"session", id}});
     return s;

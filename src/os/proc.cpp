@@ -62,6 +62,11 @@ ProcInfo proc_info(int pid) {
     }
     p += 2; // now at field 3 (state)
     char state = *p;
+    int ppid = 0, pgid = 0;
+    if (std::sscanf(p + 1, " %d %d", &ppid, &pgid) != 2) {
+        info.err = EPROTO;
+        return info;
+    }
     // Skip to field 22: fields 3..21 are 19 fields.
     for (int field = 3; field < 22; ++field) {
         p = std::strchr(p, ' ');
@@ -79,6 +84,8 @@ ProcInfo proc_info(int pid) {
     }
     info.state = ProcInfo::State::Running;
     info.start_ticks = ticks;
+    info.ppid = ppid;
+    info.pgid = pgid;
     info.zombie = state == 'Z' || state == 'X';
     return info;
 }
@@ -94,6 +101,64 @@ std::string boot_id() {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
         s.pop_back();
     return s;
+}
+
+namespace {
+
+// A whole small file (< 4 KiB), or "" when unreadable.
+std::string read_small(const char* path) {
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return "";
+    char buf[4096];
+    ssize_t n;
+    do {
+        n = ::read(fd, buf, sizeof buf);
+    } while (n < 0 && errno == EINTR);
+    ::close(fd);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+std::string trimmed(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
+        s.pop_back();
+    return s;
+}
+
+} // namespace
+
+std::string machine_id() {
+    std::string id = trimmed(read_small("/etc/machine-id"));
+    if (id.size() != 32 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return "";
+    return id;
+}
+
+std::string pid_namespace() {
+    char buf[64];
+    ssize_t n = ::readlink("/proc/self/ns/pid", buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    buf[n] = 0;
+    // "pid:[4026531836]"
+    const char* open = std::strchr(buf, '[');
+    const char* close = std::strchr(buf, ']');
+    if (!open || !close || close <= open + 1) return "";
+    return std::string(open + 1, close);
+}
+
+bool same_program(int a, int b) {
+    char pa[64], pb[64], ea[4096], eb[4096];
+    std::snprintf(pa, sizeof pa, "/proc/%d/exe", a);
+    std::snprintf(pb, sizeof pb, "/proc/%d/exe", b);
+    ssize_t na = ::readlink(pa, ea, sizeof ea);
+    ssize_t nb = ::readlink(pb, eb, sizeof eb);
+    if (na <= 0 || na != nb || std::memcmp(ea, eb, static_cast<size_t>(na)) != 0) return false;
+    std::snprintf(pa, sizeof pa, "/proc/%d/cmdline", a);
+    std::snprintf(pb, sizeof pb, "/proc/%d/cmdline", b);
+    std::string ca = read_small(pa);
+    return !ca.empty() && ca == read_small(pb);
+}
+
+bool group_exists(int pgid) {
+    return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM);
 }
 
 std::string host_name() {
@@ -127,6 +192,12 @@ int64_t now_ms() {
 int64_t monotonic_ms() {
     struct timespec ts;
     ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t boottime_ms() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_BOOTTIME, &ts);
     return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 

@@ -12,6 +12,8 @@ namespace loop::os {
 struct ProcInfo {
     enum class State { Running, Gone, Unknown } state = State::Unknown;
     uint64_t start_ticks = 0; // field 22 of /proc/PID/stat
+    int ppid = 0;             // field 4
+    int pgid = 0;             // field 5
     bool zombie = false;
     int err = 0; // errno when Unknown
 };
@@ -23,15 +25,32 @@ std::string boot_id();
 
 std::string host_name();
 
+// /etc/machine-id (32 hex digits), or "" when unreadable.
+std::string machine_id();
+
+// The pid namespace pids are read in: the inode of /proc/self/ns/pid as a
+// decimal string, or "" when unreadable.
+std::string pid_namespace();
+
+// Whether processes `a` and `b` run the same program with the same command
+// line (a forked copy of a shell is such a process). False when unreadable.
+bool same_program(int a, int b);
+
+// Whether the process group `pgid` still has a member (EPERM counts: it
+// exists). Zombies count until they are reaped.
+bool group_exists(int pgid);
+
 int self_pid();
 int parent_pid();
 
 // pidfd_open(2); invalid Fd and *err on failure.
 Fd pidfd_open(int pid, int* err);
 
-// Wall clock in milliseconds since the epoch; monotonic milliseconds.
+// Wall clock in milliseconds since the epoch; monotonic milliseconds;
+// CLOCK_BOOTTIME milliseconds (counts suspend, never stepped: leases).
 int64_t now_ms();
 int64_t monotonic_ms();
+int64_t boottime_ms();
 
 // 64 random bits from the kernel.
 uint64_t random_u64();
