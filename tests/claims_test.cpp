@@ -47,6 +47,21 @@ int count_events(const std::string& home, const std::string& event) {
     return n;
 }
 
+// The waited_ms of the last claim.acquired event (-1 when none).
+int64_t last_waited_ms(const std::string& home) {
+    int64_t waited = -1;
+    for (const auto& line : lines_of(read_text(home + "/events.jsonl"))) {
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (!j.is_discarded() && j.value("event", "") == "claim.acquired")
+            waited = j.value("waited_ms", int64_t{-1});
+    }
+    return waited;
+}
+
+// A waiter that missed its wake-up finds out at its periodic re-check,
+// 2 s after it started to wait: well above this bound.
+constexpr int64_t kWokeWithin = 1500;
+
 } // namespace
 
 // Basics.
@@ -503,6 +518,9 @@ TEST_CASE("acquire --wait: wakes when the holder releases") {
     auto out = core.claims.acquire(me, req({"x"}), 20'000);
     CHECK(out.acquired);
     CHECK(holder_of(core, "x", me));
+    const int64_t waited = last_waited_ms(home.path());
+    CHECK(waited >= 0);
+    CHECK(waited < kWokeWithin);
     stay.open();
     CHECK(holder.finish() == 0);
 }
@@ -522,6 +540,9 @@ TEST_CASE("acquire --wait: wakes when the holder dies") {
     CHECK(out.acquired);
     CHECK(killer.finish() == 0);
     CHECK(holder_of(core, "x", me));
+    const int64_t waited = last_waited_ms(home.path());
+    CHECK(waited >= 0);
+    CHECK(waited < kWokeWithin);
 }
 
 TEST_CASE("acquire --wait: a session that ends while it waits is granted nothing") {

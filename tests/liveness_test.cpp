@@ -166,7 +166,7 @@ TEST_CASE("clocks: a wall-clock step neither expires nor extends a lease on this
     probe.wall_ms = [&] { return wall; };
     probe.boot_ms = [&] { return boot; };
     Holder h;
-    set_claim_expiry(h, 30'000, wall, probe);
+    set_claim_expiry(h, 30'000, probe.now(), probe.boot_id);
     SessionRecord s;
     s.id = "s-1";
     s.ttl_ms = 30'000;

@@ -114,7 +114,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
     // also while it waited: decided under the names' locks.
     sessions_.check_still_alive(me);
     const ProcessProbe& probe = sessions_.probe();
-    const int64_t now = probe.wall_ms();
+    const ProcessProbe::Now clocks = probe.now();
+    const int64_t now = clocks.wall;
 
     struct Plan {
         std::string name;
@@ -167,7 +168,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             // Already held by this session: idempotent, the fence is unchanged.
             Holder& h = p.pruned.live[static_cast<size_t>(p.mine)].holder;
             if (req.ttl_ms > 0) {
-                set_claim_expiry(h, req.ttl_ms, now, probe);
+                set_claim_expiry(h, req.ttl_ms, clocks, probe.boot_id);
                 changed = true;
             }
             g.already_held = true;
@@ -181,7 +182,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             h.pid = me.anchor ? me.anchor->pid : 0;
             h.fence = lock->next_fence(p.name);
             h.acquired_ms = now;
-            set_claim_expiry(h, req.ttl_ms, now, probe);
+            set_claim_expiry(h, req.ttl_ms, clocks, probe.boot_id);
             h.reason = req.reason;
             h.meta = req.meta;
             h.txn = txn;
@@ -360,7 +361,7 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
             throw Error(Exit::Busy, "renew " + name + ": the claim expired " + format_age(-*left) +
                                         " ago and may have been taken; claim it again");
         int64_t ttl = ttl_ms > 0 ? ttl_ms : mine->ttl_ms;
-        if (ttl > 0) set_claim_expiry(*mine, ttl, probe.wall_ms(), probe);
+        if (ttl > 0) set_claim_expiry(*mine, ttl, probe.now(), probe.boot_id);
         out.push_back({name, rec->mode, *mine, true});
         updated.push_back(*rec);
     }

@@ -148,7 +148,8 @@ std::optional<int64_t> heartbeat_ttl_left(const SessionRecord& s, const ProcessP
     return sat_sub(sat_add(s.heartbeat_ms, s.ttl_ms), probe.wall_ms());
 }
 
-void set_claim_expiry(Holder& h, int64_t ttl_ms, int64_t wall_now, const ProcessProbe& probe) {
+void set_claim_expiry(Holder& h, int64_t ttl_ms, ProcessProbe::Now now,
+                      const std::string& boot_id) {
     h.ttl_ms = ttl_ms > 0 ? ttl_ms : 0;
     if (h.ttl_ms == 0) {
         h.expires_ms = 0;
@@ -156,14 +157,15 @@ void set_claim_expiry(Holder& h, int64_t ttl_ms, int64_t wall_now, const Process
         h.boot_id.clear();
         return;
     }
-    h.expires_ms = sat_add(wall_now, ttl_ms);
-    h.expires_boot_ms = sat_add(probe.boot_ms(), ttl_ms);
-    h.boot_id = probe.boot_id;
+    h.expires_ms = sat_add(now.wall, ttl_ms);
+    h.expires_boot_ms = sat_add(now.boot, ttl_ms);
+    h.boot_id = boot_id;
 }
 
 void set_heartbeat(SessionRecord& s, const ProcessProbe& probe) {
-    s.heartbeat_ms = probe.wall_ms();
-    s.heartbeat_boot_ms = probe.boot_ms();
+    ProcessProbe::Now now = probe.now();
+    s.heartbeat_ms = now.wall;
+    s.heartbeat_boot_ms = now.boot;
     s.boot_id = probe.boot_id;
 }
 

@@ -31,6 +31,16 @@ struct ProcessProbe {
     std::string machine_id;                             // this machine's id ("" when unknown)
     std::string pid_ns; // the pid namespace pids are read in ("" when unknown)
     static ProcessProbe system();
+
+    // Both clocks at one moment: CLOCK_BOOTTIME is read first, so a lease
+    // set from this reading never ends later on it than on the wall clock.
+    struct Now {
+        int64_t wall = 0, boot = 0;
+    };
+    Now now() const {
+        int64_t b = boot_ms();
+        return {wall_ms(), b};
+    }
 };
 
 // Is the process that `anchor` names still the same, running process?
@@ -54,9 +64,8 @@ Anchor anchor_of(int pid, const ProcessProbe& probe);
 std::optional<int64_t> claim_ttl_left(const Holder& h, const ProcessProbe& probe);
 std::optional<int64_t> heartbeat_ttl_left(const SessionRecord& s, const ProcessProbe& probe);
 
-// Sets a claim's expiry `ttl_ms` from now (0: no TTL) on both clocks;
-// `wall_now` is the wall-clock reading the caller already made.
-void set_claim_expiry(Holder& h, int64_t ttl_ms, int64_t wall_now, const ProcessProbe& probe);
+// Sets a claim's expiry `ttl_ms` after `now` (0: no TTL) on both clocks.
+void set_claim_expiry(Holder& h, int64_t ttl_ms, ProcessProbe::Now now, const std::string& boot_id);
 // Records a heartbeat now on both clocks.
 void set_heartbeat(SessionRecord& s, const ProcessProbe& probe);
 

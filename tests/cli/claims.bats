@@ -459,10 +459,13 @@ load helpers
     A=$SID
     new_session
     B=$SID
-    run_loop _ claim job-1 --session "$A" --ttl 200ms
+    run_loop _ claim job-1 --session "$A" --ttl 1h
     expect_status 0
     run_loop _ claim job-1 --session "$B"
     expect_status 1
+    # Shortened to 200 ms from now: after that it has expired.
+    run_loop _ renew job-1 --session "$A" --ttl 200ms
+    expect_status 0
     sleep 0.5
     run_loop _ claim job-1 --session "$B"
     expect_status 0
@@ -542,6 +545,7 @@ load helpers
     wait_exit "$W"
     [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/waiter.out" >&2; false; }
     [ "$(cat "$TEST_DIR/waiter.out")" = "claimed job-1 (fence 2)" ]
+    woke_by_notification
 }
 
 @test "--wait 20s returns 0 once the holder dies" {
@@ -558,6 +562,7 @@ load helpers
     wait_exit "$W"
     [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/waiter.out" >&2; false; }
     expect_in "$(cat "$TEST_DIR/waiter.out")" "claimed job-1 (fence 2)"
+    woke_by_notification
 }
 
 @test "events.jsonl records acquisitions and releases" {

@@ -155,3 +155,15 @@ nonempty() { [ -s "$1" ]; }
 
 # RFC 3339 UTC timestamp.
 RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z$'
+
+# woke_by_notification: the last claim.acquired event records a wait far
+# shorter than the 2 s periodic re-check a waiter falls back to.
+woke_by_notification() {
+    local waited
+    waited=$(jq -s '[.[] | select(.event == "claim.acquired")] | last | .waited_ms' \
+        "$LOOP_HOME/events.jsonl")
+    [ "$waited" != null ] && [ "$waited" -lt 1500 ] || {
+        echo "waited_ms: $waited (not woken by a notification?)" >&2
+        return 1
+    }
+}
