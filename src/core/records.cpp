@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+
 namespace loop {
 
 using nlohmann::json;
@@ -146,6 +148,21 @@ ClaimRecord claim_from_json_text(const std::string& text, const std::string& ori
     if (c.holders.empty()) corrupt(origin, "no holder");
     if (c.mode == Mode::Exclusive && c.holders.size() > 1) corrupt(origin, "two exclusive holders");
     return c;
+}
+
+std::string txn_marker_text(const Anchor& owner) {
+    return std::to_string(owner.pid) + " " + std::to_string(owner.start_ticks) + " " +
+           owner.boot_id + "\n";
+}
+
+std::optional<Anchor> txn_marker_owner(const std::string& text) {
+    Anchor a;
+    char boot[64] = {0};
+    unsigned long long ticks = 0;
+    if (std::sscanf(text.c_str(), "%d %llu %63s", &a.pid, &ticks, boot) < 2) return std::nullopt;
+    a.start_ticks = ticks;
+    a.boot_id = boot;
+    return a;
 }
 
 } // namespace loop
