@@ -244,3 +244,93 @@ TEST_CASE("claim record: corrupt input is refused") {
         check_corrupt_claim(t);
     }
 }
+
+namespace {
+
+std::string claim_with_holder_field(const std::string& field) {
+    return R"({"name":"a","mode":"exclusive","holders":[{"session":"s","nonce":"n",)" + field +
+           "}]}";
+}
+
+} // namespace
+
+TEST_CASE("claim record: a negative, fractional or huge fence is refused, not converted") {
+    for (std::string fence : {"-1", "-0", "1.5", "1.0", "1e3", "1e300", "18446744073709551616"}) {
+        check_corrupt_claim(claim_with_holder_field(R"("acquired_ms":1,"fence":)" + fence));
+    }
+    CHECK(claim_from_json_text(claim_with_holder_field(R"("acquired_ms":1,"fence":0)"), "x")
+              .holders[0]
+              .fence == 0);
+}
+
+TEST_CASE("claim record: times, ttls and pids out of range are refused, not converted") {
+    for (std::string field : {
+             R"("acquired_ms":1e300)",
+             R"("acquired_ms":-1)",
+             R"("acquired_ms":1.5)",
+             R"("acquired_ms":9223372036854775807)",
+             R"("acquired_ms":253402300800000)", // past 9999-12-31
+             R"("acquired_ms":1,"expires_ms":9223372036854775807)",
+             R"("acquired_ms":1,"expires_ms":-5)",
+             R"("acquired_ms":1,"ttl_ms":-1)",
+             R"("acquired_ms":1,"ttl_ms":9223372036854775807)",
+             R"("acquired_ms":1,"pid":-1)",
+             R"("acquired_ms":1,"pid":4294967297)",
+             R"("acquired_ms":1,"pid":7.5)",
+         }) {
+        check_corrupt_claim(claim_with_holder_field(R"("fence":1,)" + field));
+    }
+    // The bounds themselves are fine.
+    ClaimRecord c = claim_from_json_text(
+        claim_with_holder_field(R"("fence":1,"acquired_ms":253402300799999,)"
+                                R"("expires_ms":253402300799999,"ttl_ms":253402300799999,)"
+                                R"("pid":2147483647)"),
+        "x");
+    CHECK(c.holders[0].acquired_ms == 253402300799999);
+    CHECK(c.holders[0].pid == 2147483647);
+}
+
+TEST_CASE("session record: times, ttls and numbers out of range are refused, not converted") {
+    for (std::string field : {
+             R"("started_ms":1e300)",
+             R"("started_ms":-1)",
+             R"("heartbeat_ms":9223372036854775807)",
+             R"("heartbeat_ms":2.5)",
+             R"("ttl_ms":9223372036854775807)",
+             R"("ttl_ms":-1)",
+             R"("restarts":-1)",
+             R"("restarts":4294967296)",
+             R"("replica":-1)",
+             R"("replica":1099511627776)",
+             R"("pid":-1,"start_ticks":1,"boot_id":"b")",
+             R"("pid":0,"start_ticks":1,"boot_id":"b")",
+             R"("pid":4294967297,"start_ticks":1,"boot_id":"b")",
+             R"("pid":12,"start_ticks":-1,"boot_id":"b")",
+             R"("pid":12,"start_ticks":1.5,"boot_id":"b")",
+         }) {
+        check_corrupt_session(R"({"id":"s-1","nonce":"n",)" + field + "}");
+    }
+}
+
+TEST_CASE("txn marker: the owner's anchor is written and read back") {
+    Anchor a{4121, UINT64_MAX, "5b7c3e2a-1f0d-4b8e-9d0a-2c4e6f8a0b1c"};
+    CHECK(txn_marker_text(a) ==
+          "4121 18446744073709551615 5b7c3e2a-1f0d-4b8e-9d0a-2c4e6f8a0b1c - -\n");
+    auto back = txn_marker_owner(txn_marker_text(a));
+    REQUIRE(back);
+    CHECK(back->pid == a.pid);
+    CHECK(back->start_ticks == a.start_ticks);
+    CHECK(back->boot_id == a.boot_id);
+    a.machine_id = "0123456789abcdef0123456789abcdef";
+    a.pid_ns = "4026531836";
+    back = txn_marker_owner(txn_marker_text(a));
+    REQUIRE(back);
+    CHECK(back->machine_id == a.machine_id);
+    CHECK(back->pid_ns == a.pid_ns);
+    auto no_boot = txn_marker_owner("12 34");
+    REQUIRE(no_boot);
+    CHECK(no_boot->boot_id.empty());
+    CHECK_FALSE(txn_marker_owner(""));
+    CHECK_FALSE(txn_marker_owner("12"));
+    CHECK_FALSE(txn_marker_owner("pid ticks boot"));
+}

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -221,4 +222,48 @@ TEST_CASE("ages: compact human form") {
     CHECK(format_age(3'600'000) == "1h00m");
     CHECK(format_age(7'500'000) == "2h05m");
     CHECK(format_age(97'200'000) == "1d03h");
+}
+
+TEST_CASE("times: only the whole RFC 3339 form is read, nothing before or after it") {
+    for (const char* t : {
+             "2026-11-23T18:14:18Zjunk",
+             "2026-11-23T18:14:18.123Z ",
+             "2026-11-23T18:14:18.123",
+             "2026-11-23T18:14:18",
+             " 2026-11-23T18:14:18Z",
+             "+2026-11-23T18:14:18Z",
+             "2026-11-23T18:14:18.Z",
+             "2026-11-23T18:14:18.-12Z",
+             "2026-11-23T18:14:18.1234567890Z",
+             "2026-1-23T18:14:18Z",
+             "2026-13-01T00:00:00Z",
+             "2026-00-01T00:00:00Z",
+             "2026-02-30T00:00:00Z",
+             "2026-11-00T00:00:00Z",
+             "2026-11-23T24:00:00Z",
+             "2026-11-23T18:60:00Z",
+             "2026-11-23T18:14:60Z",
+             "2026-11-23t18:14:18Z",
+         }) {
+        CAPTURE(t);
+        CHECK_FALSE(parse_time(t));
+    }
+    // A fraction is a fraction of a second, whatever its number of digits.
+    CHECK(parse_time("2026-11-23T18:14:18.5Z") == 1795457658500);
+    CHECK(parse_time("2026-11-23T18:14:18.05Z") == 1795457658050);
+    CHECK(parse_time("2026-11-23T18:14:18.123456Z") == 1795457658123);
+    CHECK(parse_time("2024-02-29T00:00:00Z") == 1709164800000);
+}
+
+TEST_CASE("times: before 1970 and at the extremes, shown and read back") {
+    CHECK(format_time(-1) == "1969-12-31T23:59:59.999Z");
+    CHECK(format_clock(-1) == "23:59:59");
+    CHECK(parse_time("1969-12-31T23:59:59.999Z") == -1);
+    CHECK(parse_time("0000-01-01T00:00:00.000Z") == -62167219200000);
+    CHECK(format_time(-62167219200000) == "0000-01-01T00:00:00.000Z");
+    CHECK(parse_time("9999-12-31T23:59:59.999Z") == 253402300799999);
+    // Far past any year of four digits: shown, not read back, never a crash.
+    CHECK_FALSE(format_time(INT64_MIN).empty());
+    CHECK_FALSE(format_time(INT64_MAX).empty());
+    CHECK_FALSE(parse_time(format_time(INT64_MAX)));
 }

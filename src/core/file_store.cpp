@@ -83,10 +83,6 @@ class FileClaimLock : public ClaimLock {
     std::vector<Held> held_;
 };
 
-std::string anchor_text(const Anchor& a) {
-    return std::to_string(a.pid) + " " + std::to_string(a.start_ticks) + " " + a.boot_id + "\n";
-}
-
 } // namespace
 
 std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& names) {
@@ -121,7 +117,7 @@ std::vector<std::string> FileClaimStore::names() {
 }
 
 void FileClaimStore::commit_txn(const std::string& id, const Anchor& owner) {
-    os::Status s = os::create_file_at(home_.txns(), id, anchor_text(owner));
+    os::Status s = os::create_file_at(home_.txns(), id, txn_marker_text(owner));
     if (!s.ok()) throw io_error("cannot write " + home_.sub_path("txn") + "/" + id, s.err);
 }
 
@@ -138,13 +134,7 @@ std::optional<Anchor> FileClaimStore::txn_owner(const std::string& id) {
     int err = 0;
     auto text = os::read_file_at(home_.txns(), id, &err);
     if (!text) return std::nullopt;
-    Anchor a;
-    char boot[64] = {0};
-    unsigned long long ticks = 0;
-    if (std::sscanf(text->c_str(), "%d %llu %63s", &a.pid, &ticks, boot) < 2) return std::nullopt;
-    a.start_ticks = ticks;
-    a.boot_id = boot;
-    return a;
+    return txn_marker_owner(*text);
 }
 
 void FileClaimStore::drop_txn(const std::string& id) {

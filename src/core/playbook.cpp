@@ -67,7 +67,8 @@ class Checker {
 
     void only_keys(const json& obj, const std::string& path,
                    std::initializer_list<const char*> allowed) const {
-        for (const auto& [key, value] : obj.items()) {
+        for (const auto& item : obj.items()) {
+            const std::string& key = item.key(); // a lambda cannot capture a binding in clang 14
             bool known = std::any_of(allowed.begin(), allowed.end(),
                                      [&](const char* a) { return key == a; });
             if (known) continue;

@@ -4,6 +4,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
 namespace loop {
 
 using nlohmann::json;
@@ -74,6 +79,57 @@ template <class T> T field_or(const json& j, const char* key, T dflt, const std:
     }
 }
 
+// Times and TTLs in records: 0 to 9999-12-31T23:59:59.999Z in milliseconds,
+// so that adding or subtracting two of them never overflows.
+constexpr int64_t kMaxRecordMs = 253'402'300'799'999;
+
+// An integer in [lo, hi]. A fraction, a sign where none belongs or a value
+// past the bounds is corrupt, never converted.
+int64_t integer(const json& v, const char* key, int64_t lo, int64_t hi, const std::string& origin) {
+    int64_t n = 0;
+    if (v.is_number_unsigned()) {
+        uint64_t u = v.get<uint64_t>();
+        if (u > static_cast<uint64_t>(INT64_MAX)) corrupt(origin, std::string("bad '") + key + "'");
+        n = static_cast<int64_t>(u);
+    } else if (v.is_number_integer()) {
+        n = v.get<int64_t>();
+    } else {
+        corrupt(origin, std::string("bad '") + key + "'");
+    }
+    if (n < lo || n > hi) corrupt(origin, std::string("'") + key + "' out of range");
+    return n;
+}
+
+int64_t integer_field(const json& j, const char* key, int64_t lo, int64_t hi,
+                      const std::string& origin) {
+    auto it = j.find(key);
+    if (it == j.end()) corrupt(origin, std::string("missing '") + key + "'");
+    return integer(*it, key, lo, hi, origin);
+}
+
+int64_t integer_field_or(const json& j, const char* key, int64_t dflt, int64_t lo, int64_t hi,
+                         const std::string& origin) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return dflt;
+    return integer(*it, key, lo, hi, origin);
+}
+
+int64_t time_field_or_zero(const json& j, const char* key, const std::string& origin) {
+    return integer_field_or(j, key, 0, 0, kMaxRecordMs, origin);
+}
+
+int int_field_or(const json& j, const char* key, int lo, const std::string& origin) {
+    return static_cast<int>(integer_field_or(j, key, 0, lo, INT_MAX, origin));
+}
+
+// A fence or a start time: any unsigned 64-bit integer, nothing else.
+uint64_t unsigned_field(const json& j, const char* key, const std::string& origin) {
+    auto it = j.find(key);
+    if (it == j.end()) corrupt(origin, std::string("missing '") + key + "'");
+    if (!it->is_number_unsigned()) corrupt(origin, std::string("bad '") + key + "'");
+    return it->get<uint64_t>();
+}
+
 } // namespace
 
 SessionRecord session_from_json_text(const std::string& text, const std::string& origin) {
@@ -84,14 +140,14 @@ SessionRecord session_from_json_text(const std::string& text, const std::string&
     s.kind = field_or<std::string>(j, "kind", "explicit", origin);
     s.host = field_or<std::string>(j, "host", "", origin);
     s.label = field_or<std::string>(j, "label", "", origin);
-    s.ttl_ms = field_or<int64_t>(j, "ttl_ms", 0, origin);
-    s.heartbeat_ms = field_or<int64_t>(j, "heartbeat_ms", 0, origin);
-    s.started_ms = field_or<int64_t>(j, "started_ms", 0, origin);
-    s.restarts = field_or<int>(j, "restarts", 0, origin);
+    s.ttl_ms = time_field_or_zero(j, "ttl_ms", origin);
+    s.heartbeat_ms = time_field_or_zero(j, "heartbeat_ms", origin);
+    s.started_ms = time_field_or_zero(j, "started_ms", origin);
+    s.restarts = int_field_or(j, "restarts", 0, origin);
     if (j.contains("pid") && !j["pid"].is_null()) {
         Anchor a;
-        a.pid = field<int>(j, "pid", origin);
-        a.start_ticks = field<uint64_t>(j, "start_ticks", origin);
+        a.pid = static_cast<int>(integer_field(j, "pid", 1, INT_MAX, origin));
+        a.start_ticks = unsigned_field(j, "start_ticks", origin);
         a.boot_id = field<std::string>(j, "boot_id", origin);
         a.machine_id = field_or<std::string>(j, "machine_id", "", origin);
         a.pid_ns = field_or<std::string>(j, "pid_ns", "", origin);
@@ -100,10 +156,11 @@ SessionRecord session_from_json_text(const std::string& text, const std::string&
     if (j.contains("worker") && !j["worker"].is_null())
         s.worker = field<std::string>(j, "worker", origin);
     if (j.contains("replica") && !j["replica"].is_null())
-        s.replica = field<int>(j, "replica", origin);
-    if (j.contains("pgid") && !j["pgid"].is_null()) s.pgid = field<int>(j, "pgid", origin);
+        s.replica = int_field_or(j, "replica", 0, origin);
+    if (j.contains("pgid") && !j["pgid"].is_null())
+        s.pgid = static_cast<int>(integer_field(j, "pgid", 2, INT_MAX, origin));
     s.boot_id = field_or<std::string>(j, "clock_boot_id", "", origin);
-    s.heartbeat_boot_ms = field_or<int64_t>(j, "heartbeat_boot_ms", 0, origin);
+    s.heartbeat_boot_ms = time_field_or_zero(j, "heartbeat_boot_ms", origin);
     return s;
 }
 
@@ -149,21 +206,44 @@ ClaimRecord claim_from_json_text(const std::string& text, const std::string& ori
         Holder h;
         h.session = field<std::string>(jh, "session", origin);
         h.nonce = field<std::string>(jh, "nonce", origin);
-        h.pid = field_or<int>(jh, "pid", 0, origin);
-        h.fence = field<uint64_t>(jh, "fence", origin);
-        h.acquired_ms = field<int64_t>(jh, "acquired_ms", origin);
-        h.expires_ms = field_or<int64_t>(jh, "expires_ms", 0, origin);
-        h.ttl_ms = field_or<int64_t>(jh, "ttl_ms", 0, origin);
+        h.pid = int_field_or(jh, "pid", 0, origin);
+        h.fence = unsigned_field(jh, "fence", origin);
+        h.acquired_ms = integer_field(jh, "acquired_ms", 0, kMaxRecordMs, origin);
+        h.expires_ms = time_field_or_zero(jh, "expires_ms", origin);
+        h.ttl_ms = time_field_or_zero(jh, "ttl_ms", origin);
         h.reason = field_or<std::string>(jh, "reason", "", origin);
         h.meta = field_or<std::map<std::string, std::string>>(jh, "meta", {}, origin);
         h.txn = field_or<std::string>(jh, "txn", "", origin);
         h.boot_id = field_or<std::string>(jh, "boot_id", "", origin);
-        h.expires_boot_ms = field_or<int64_t>(jh, "expires_boot_ms", 0, origin);
+        h.expires_boot_ms = time_field_or_zero(jh, "expires_boot_ms", origin);
         c.holders.push_back(std::move(h));
     }
     if (c.holders.empty()) corrupt(origin, "no holder");
     if (c.mode == Mode::Exclusive && c.holders.size() > 1) corrupt(origin, "two exclusive holders");
     return c;
+}
+
+// "PID TICKS BOOT [MACHINE PIDNS]": the host identity fields are optional,
+// and "-" stands for an unknown one.
+std::string txn_marker_text(const Anchor& owner) {
+    auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
+    return std::to_string(owner.pid) + " " + std::to_string(owner.start_ticks) + " " +
+           or_dash(owner.boot_id) + " " + or_dash(owner.machine_id) + " " +
+           or_dash(owner.pid_ns) + "\n";
+}
+
+std::optional<Anchor> txn_marker_owner(const std::string& text) {
+    Anchor a;
+    char boot[64] = {0}, machine[64] = {0}, ns[32] = {0};
+    unsigned long long ticks = 0;
+    if (std::sscanf(text.c_str(), "%d %llu %63s %63s %31s", &a.pid, &ticks, boot, machine, ns) < 2)
+        return std::nullopt;
+    auto known = [](const char* v) { return std::strcmp(v, "-") == 0 ? std::string() : v; };
+    a.start_ticks = ticks;
+    a.boot_id = known(boot);
+    a.machine_id = known(machine);
+    a.pid_ns = known(ns);
+    return a;
 }
 
 } // namespace loop

@@ -76,4 +76,11 @@ SessionRecord session_from_json_text(const std::string& text, const std::string&
 std::string to_json_text(const ClaimRecord& c);
 ClaimRecord claim_from_json_text(const std::string& text, const std::string& origin);
 
+// The commit marker of a multi-name acquisition (txn/ID) names its owner's
+// anchor: "PID START_TICKS BOOT_ID\n".
+std::string txn_marker_text(const Anchor& owner);
+// The owner a marker names, or nullopt when `text` does not start with a
+// pid and a start time (the boot id may be missing; at most 63 bytes kept).
+std::optional<Anchor> txn_marker_owner(const std::string& text);
+
 } // namespace loop

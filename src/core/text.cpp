@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
 namespace loop {
 
@@ -165,44 +164,87 @@ Civil civil(int64_t secs) {
             static_cast<int>(rem % 60)};
 }
 
+int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+// Milliseconds within the second, 0 to 999 also before 1970.
+int millis_of(int64_t epoch_ms) {
+    int64_t r = epoch_ms % 1000;
+    return static_cast<int>(r < 0 ? r + 1000 : r);
+}
+
+// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+// days_from_civil), the inverse of civil().
+int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+int days_in_month(int y, int m) {
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 && leap ? 29 : kDays[m - 1];
+}
+
+// The `n` decimal digits at `pos` of `t` as a number, or -1.
+int digits_at(std::string_view t, size_t pos, size_t n) {
+    if (pos + n > t.size()) return -1;
+    int v = 0;
+    for (size_t i = pos; i < pos + n; ++i) {
+        if (t[i] < '0' || t[i] > '9') return -1;
+        v = v * 10 + (t[i] - '0');
+    }
+    return v;
+}
+
 } // namespace
 
 std::string format_time(int64_t epoch_ms) {
-    Civil tm = civil(epoch_ms / 1000);
+    Civil tm = civil(floor_div(epoch_ms, 1000));
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(epoch_ms % 1000));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis_of(epoch_ms));
     return buf;
 }
 
 std::string format_clock(int64_t epoch_ms) {
-    Civil tm = civil(epoch_ms / 1000);
+    Civil tm = civil(floor_div(epoch_ms, 1000));
     char buf[32];
     std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
     return buf;
 }
 
-std::optional<int64_t> parse_time(std::string_view text) {
-    int y, mo, d, h, mi, s;
-    char rest[16] = {0};
-    std::string t(text.substr(0, 40));
-    if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &s, rest) < 6) {
+std::optional<int64_t> parse_time(std::string_view t) {
+    // Exactly YYYY-MM-DDTHH:MM:SS, an optional fraction of 1 to 9 digits
+    // (read to the millisecond), then Z and nothing after it.
+    if (t.size() < 20 || t[4] != '-' || t[7] != '-' || t[10] != 'T' || t[13] != ':' || t[16] != ':')
         return std::nullopt;
+    int y = digits_at(t, 0, 4), mo = digits_at(t, 5, 2), d = digits_at(t, 8, 2);
+    int h = digits_at(t, 11, 2), mi = digits_at(t, 14, 2), s = digits_at(t, 17, 2);
+    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h < 0 || h > 23 ||
+        mi < 0 || mi > 59 || s < 0 || s > 59)
+        return std::nullopt;
+    size_t i = 19;
+    int64_t ms = 0;
+    if (t[i] == '.') {
+        size_t start = ++i;
+        int64_t scale = 100;
+        while (i < t.size() && t[i] >= '0' && t[i] <= '9') {
+            ms += (t[i] - '0') * scale;
+            scale /= 10;
+            ++i;
+        }
+        if (i == start || i - start > 9) return std::nullopt;
     }
-    int ms = 0;
-    if (rest[0] == '.') {
-        if (std::sscanf(rest + 1, "%3d", &ms) != 1) return std::nullopt;
-    }
-    struct tm tm {};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    time_t secs = ::timegm(&tm);
-    return static_cast<int64_t>(secs) * 1000 + ms;
+    if (i + 1 != t.size() || t[i] != 'Z') return std::nullopt;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+    return secs * 1000 + ms;
 }
 
 } // namespace loop
