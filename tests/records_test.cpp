@@ -313,7 +313,7 @@ TEST_CASE("session record: times, ttls and numbers out of range are refused, not
 }
 
 TEST_CASE("txn marker: the owner's anchor is written and read back") {
-    Anchor a{4121, UINT64_MAX, "5b7c3e2a-1f0d-4b8e-9d0a-2c4e6f8a0b1c"};
+    Anchor a{4121, UINT64_MAX, "5b7c3e2a-1f0d-4b8e-9d0a-2c4e6f8a0b1c", "", ""};
     CHECK(txn_marker_text(a) ==
           "4121 18446744073709551615 5b7c3e2a-1f0d-4b8e-9d0a-2c4e6f8a0b1c - -\n");
     auto back = txn_marker_owner(txn_marker_text(a));
