@@ -3,6 +3,7 @@
 // deterministic with forked processes, a start gate and injected faults.
 #include "core/core.hpp"
 #include "core/error.hpp"
+#include "core/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -1448,4 +1449,140 @@ TEST_CASE("race 7: two first uses of a replaced id agree on one incarnation") {
     CHECK(rec->nonce == n0);
     parked.open();
     CHECK(anchor_proc.finish() == 0);
+}
+
+// Failing closed.
+
+TEST_CASE("a commit marker stays while a record that may refer to it cannot be read") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    Child c = fork_child([] { return 0; });
+    const int owner = c.pid();
+    const uint64_t ticks = os::proc_info(owner).start_ticks;
+    REQUIRE(c.finish() == 0);
+    // A committed acquisition whose process died before it cleaned up.
+    const std::string txn = "t1-00000000000000bb";
+    {
+        auto lock = core.store.lock({"a", "b"});
+        for (const char* n : {"a", "b"}) {
+            Holder h;
+            h.session = me.id;
+            h.nonce = me.nonce;
+            h.pid = ::getpid();
+            h.fence = lock->next_fence(n);
+            h.acquired_ms = os::now_ms();
+            h.txn = txn;
+            core.store.write({n, Mode::Exclusive, {h}});
+        }
+    }
+    core.store.commit_txn(txn, Anchor{owner, ticks, os::boot_id(), "", ""});
+    // "a" cannot be read for a while (EISDIR here, EMFILE or EIO in life).
+    fs::rename(home.sub("claims/a"), home.sub("a.saved"));
+    fs::create_directory(home.sub("claims/a"));
+    core.claims.reap_txns(false);
+    CHECK(core.store.txn_committed(txn));
+    CHECK(core.store.read("b")->holders.at(0).txn.empty());
+    fs::remove(home.sub("claims/a"));
+    fs::rename(home.sub("a.saved"), home.sub("claims/a"));
+    // "a"'s holder is still the committed, live holder it was.
+    Holder ha = core.store.read("a")->holders.at(0);
+    CHECK(core.claims.holder_verdict(ha, true, nullptr).life == Life::Alive);
+    SessionRecord other = core.sessions.start({}, ::getpid());
+    CHECK_FALSE(core.claims.try_acquire(other, req({"a"})).acquired);
+    // A clean pass clears the reference, then drops the marker.
+    CHECK(core.claims.reap_txns(false) == std::vector<std::string>{txn});
+    CHECK_FALSE(core.store.txn_committed(txn));
+    CHECK(core.store.read("a")->holders.at(0).txn.empty());
+    CHECK(holder_of(core, "a", me));
+}
+
+TEST_CASE("a claim record under another name's file is corrupt, and nothing writes through it") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord s1 = core.sessions.start({}, ::getpid());
+    SessionRecord s2 = core.sessions.start({}, ::getpid());
+    SessionRecord s3 = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(s1, req({"a"})).acquired);
+    fs::copy_file(home.sub("claims/a"), home.sub("claims/b"));
+    core.claims.release(s1.id, s1.nonce, {"a"}, false);
+    auto a2 = core.claims.try_acquire(s2, req({"a"}));
+    REQUIRE(a2.acquired);
+    const std::string before = read_text(home.sub("claims/a"));
+
+    CHECK(code_of_call([&] { core.claims.renew(s1, {"b"}, 0); }) == Exit::Failure);
+    CHECK(code_of_call([&] { core.claims.try_acquire(s3, req({"b"})); }) == Exit::Failure);
+    CHECK(code_of_call([&] { core.claims.release(s1.id, s1.nonce, {"b"}, true); }) ==
+          Exit::Failure);
+    CHECK(read_text(home.sub("claims/a")) == before);
+    CHECK(holder_of(core, "a", s2)->fence == a2.granted[0].holder.fence);
+    CHECK(exists(home.sub("claims/b"))); // held (as corrupt), reported
+    std::vector<std::string> errors;
+    core.claims.all(&errors);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find(home.sub("claims/b")) != std::string::npos);
+}
+
+TEST_CASE("fences: a counter that overflows, has a sign or is exhausted is corrupt") {
+    for (const char* text : {"99999999999999999999\n", "18446744073709551615\n", "-5\n", " 5\n"}) {
+        CAPTURE(text);
+        TempDir home;
+        Core core(home.path());
+        SessionRecord me = core.sessions.start({}, ::getpid());
+        core.home.locks();
+        write_text(home.sub("locks/x"), text);
+        CHECK(code_of_call([&] { core.claims.try_acquire(me, req({"x"})); }) == Exit::Failure);
+        CHECK_FALSE(core.store.read("x"));
+    }
+    uint64_t v = 0;
+    CHECK(parse_fence_counter("18446744073709551615\n", &v) == CounterText::Number);
+    CHECK(v == UINT64_MAX);
+    CHECK(parse_fence_counter("18446744073709551616\n", &v) == CounterText::Corrupt);
+    CHECK_FALSE(next_fence_value(UINT64_MAX, 0, true, 0));
+    CHECK_FALSE(next_fence_value(0, UINT64_MAX, true, 0));
+}
+
+TEST_CASE("fences: a deleted counter goes on above the fences of the name's record") {
+    TempDir home;
+    {
+        Core core(home.path());
+        SessionRecord me = core.sessions.start({}, ::getpid());
+        for (int i = 0; i < 3; ++i) {
+            REQUIRE(core.claims.try_acquire(me, req({"x"})).acquired);
+            core.claims.release(me.id, me.nonce, {"x"}, false);
+        }
+    }
+    SessionRecord dead = dead_session(home.path(), {"x"});
+    Core core(home.path());
+    const uint64_t held = core.store.read("x")->holders.at(0).fence;
+    CHECK(held == 4);
+    fs::remove(home.sub("locks/x"));
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    auto out = core.claims.try_acquire(me, req({"x"}));
+    REQUIRE(out.acquired);
+    CHECK(out.granted[0].holder.fence > held);
+}
+
+TEST_CASE("fences: a counter of another boot (a power loss) jumps above the clock") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    core.home.locks();
+    write_text(home.sub("locks/x"), header_text(7, "00000000-0000-0000-0000-000000000000"));
+    const uint64_t before = static_cast<uint64_t>(os::now_us());
+    auto first = core.claims.try_acquire(me, req({"x"}));
+    REQUIRE(first.acquired);
+    CHECK(first.granted[0].holder.fence > before);
+    core.claims.release(me.id, me.nonce, {"x"}, false);
+    // Written on this boot now: exact again.
+    auto second = core.claims.try_acquire(me, req({"x"}));
+    REQUIRE(second.acquired);
+    CHECK(second.granted[0].holder.fence == first.granted[0].holder.fence + 1);
+    // A counter of the layout before boot ids counts as another boot's.
+    core.claims.release(me.id, me.nonce, {"x"}, false);
+    write_text(home.sub("locks/x"), "00000000000000000009\n");
+    auto third = core.claims.try_acquire(me, req({"x"}));
+    REQUIRE(third.acquired);
+    CHECK(third.granted[0].holder.fence > second.granted[0].holder.fence);
+    CHECK(third.granted[0].holder.fence > before);
 }

@@ -3,6 +3,7 @@
 // fences never repeat, and the state stays usable.
 #include "core/core.hpp"
 #include "core/error.hpp"
+#include "core/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -137,12 +138,13 @@ TEST_CASE("crash: `loop _ claim a b c` killed at random moments") {
                 CHECK(h.txn.empty());
         }
 
-        // The fence counters are whole numbers.
+        // The fence counters are whole numbers of this boot.
         for (const auto& n : kNames) {
             if (!exists(home.sub("locks/" + n))) continue;
             const std::string t = read_text(home.sub("locks/" + n));
-            CHECK((t.empty() || (t.size() == 21 && t.back() == '\n' &&
-                                 t.find_first_not_of("0123456789\n") == std::string::npos)));
+            uint64_t fence = 0;
+            CHECK((t.empty() || (parse_fence_counter(t, &fence) == CounterText::Number &&
+                                 header_boot(t) == os::boot_id())));
         }
 
         Run listing = run_loop({"claims", "--json"}, env);

@@ -19,6 +19,11 @@ std::vector<std::string> normalize_names(std::vector<std::string> names) {
 }
 
 std::string describe_blocker(const HolderView& b, int64_t now_ms) {
+    if (b.waiting)
+        return "claim " + b.name + ": session " + b.holder.session + " (pid " +
+               std::to_string(b.holder.pid) + ") waits for it in " + mode_name(b.mode) +
+               " mode since " + format_clock(b.holder.acquired_ms) + " UTC (" +
+               format_age(now_ms - b.holder.acquired_ms) + ") and is served first";
     std::string s = "claim " + b.name + ": held by session " + b.holder.session;
     int pid = b.session && b.session->anchor ? b.session->anchor->pid : b.holder.pid;
     if (pid > 0) s += " (pid " + std::to_string(pid) + ")";
@@ -92,6 +97,15 @@ bool is_mine(const Holder& h, const SessionRecord& me) {
     return h.session == me.id && h.nonce == me.nonce;
 }
 
+// A waiter queued ahead, shown as what stands in the way.
+HolderView waiting_view(const std::string& name, const WaitTicket& t) {
+    HolderView v{name, t.mode, {}, {Life::Alive, "waiting"}, std::nullopt, true};
+    v.holder.session = t.session;
+    v.holder.pid = t.pid;
+    v.holder.acquired_ms = t.since_ms;
+    return v;
+}
+
 ClaimRecord record_of(const std::string& name, Mode mode, const std::vector<HolderView>& live) {
     ClaimRecord r{name, mode, {}};
     for (const auto& v : live)
@@ -99,14 +113,35 @@ ClaimRecord record_of(const std::string& name, Mode mode, const std::vector<Hold
     return r;
 }
 
+// Waiters in the way that no holder of the same name hides: wake when their
+// tickets go (they got the name, gave up or died). False when that cannot
+// be watched.
+bool watch_queues(ClaimStore& store, os::ChangeWaiter& waiter,
+                  const std::vector<HolderView>& blockers, std::vector<int>& pids) {
+    bool ok = true;
+    for (const auto& b : blockers) {
+        if (!b.waiting) continue;
+        bool hidden = std::any_of(blockers.begin(), blockers.end(), [&](const HolderView& x) {
+            return !x.waiting && x.name == b.name;
+        });
+        if (hidden) continue;
+        pids.push_back(b.holder.pid);
+        const std::string path = store.queue_watch_path(b.name);
+        int err = 0;
+        if (path.empty() || !waiter.watch_content(path, &err)) ok = false;
+    }
+    return ok;
+}
+
 } // namespace
 
 AcquireOutcome Claims::try_acquire(const SessionRecord& me, AcquireRequest req) {
-    return try_acquire_impl(me, std::move(req), true, -1);
+    QueuePlace no_wait(false, me, sessions_.probe());
+    return try_acquire_impl(me, std::move(req), true, -1, no_wait);
 }
 
 AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                        bool log_contention, int64_t waited_ms) {
+                                        bool log_contention, int64_t waited_ms, QueuePlace& place) {
     AcquireOutcome out;
     req.names = normalize_names(std::move(req.names));
     auto lock = store_.lock(req.names);
@@ -122,13 +157,18 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         Mode mode = Mode::Exclusive;
         Pruned pruned;
         int mine = -1;
+        uint64_t top_fence = 0; // of the record, stale holders included
+        std::vector<WaitTicket> queue;
+        bool queue_changed = false;
     };
     std::vector<Plan> plans;
     for (const auto& name : req.names) {
-        Plan p{name, Mode::Exclusive, {}, -1};
+        Plan p{name, Mode::Exclusive, {}, -1, 0, {}, false};
         if (auto rec = store_.read(name)) {
             p.mode = rec->mode;
             p.pruned = prune(*rec, true, &out.warnings);
+            for (const auto& h : rec->holders)
+                p.top_fence = std::max(p.top_fence, h.fence);
         }
         std::vector<HolderView> others;
         for (size_t i = 0; i < p.pruned.live.size(); ++i) {
@@ -144,7 +184,21 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             for (auto& o : others)
                 out.blockers.push_back(std::move(o));
         }
+        // Waiters ahead come first; a holder of the name is never queued
+        // behind them (changing its mode would wait for itself).
+        p.queue = place.live_queue(*lock, name, &p.queue_changed);
+        if (p.mine < 0)
+            for (const auto& t : place.conflicting_ahead(p.queue, req.mode))
+                out.blockers.push_back(waiting_view(name, t));
         plans.push_back(std::move(p));
+    }
+    for (auto& p : plans) {
+        auto in_way = [&](const HolderView& b) { return b.name == p.name; };
+        if (out.blockers.empty() ? place.leave(p.queue)
+                                 : std::any_of(out.blockers.begin(), out.blockers.end(), in_way) &&
+                                       place.enqueue(p.queue, req.mode))
+            p.queue_changed = true;
+        if (p.queue_changed) lock->set_queue(p.name, p.queue);
     }
     if (!out.blockers.empty()) {
         if (log_contention) {
@@ -180,7 +234,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             h.session = me.id;
             h.nonce = me.nonce;
             h.pid = me.anchor ? me.anchor->pid : 0;
-            h.fence = lock->next_fence(p.name);
+            h.fence = lock->next_fence(p.name, p.top_fence);
             h.acquired_ms = now;
             set_claim_expiry(h, req.ttl_ms, clocks, probe.boot_id);
             h.reason = req.reason;
@@ -235,7 +289,32 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
 
 AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int64_t wait_ms,
                                const std::function<void(const AcquireOutcome&)>& on_wait) {
-    AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0);
+    req.names = normalize_names(std::move(req.names));
+    // Only a claimer that waits joins the queue; it leaves it when it gets
+    // the names (under their lock) or gives up.
+    QueuePlace place(wait_ms != 0, me, sessions_.probe());
+    auto give_up = [&] {
+        try {
+            leave_queues(store_, req.names, place);
+        } catch (const Error&) {
+            // Its ticket goes with this process.
+        }
+    };
+    AcquireOutcome out;
+    try {
+        out = wait_for(me, req, wait_ms, on_wait, place);
+    } catch (...) {
+        give_up();
+        throw;
+    }
+    if (!out.acquired) give_up();
+    return out;
+}
+
+AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
+                                const std::function<void(const AcquireOutcome&)>& on_wait,
+                                QueuePlace& place) {
+    AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0, place);
     if (out.acquired || wait_ms == 0) return out;
 
     const int64_t start = os::monotonic_ms();
@@ -247,7 +326,7 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
     bool notified = waiter.watch_dirs(paths, &err);
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
-        out = try_acquire_impl(me, req, false, os::monotonic_ms() - start);
+        out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
         if (out.acquired) return out;
         if (on_wait) on_wait(out);
         const int64_t now_mono = os::monotonic_ms();
@@ -259,7 +338,9 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
         // cannot watch (another pid namespace, a heartbeat-only session).
         int64_t next = notified ? 2000 : 100;
         std::vector<int> pids;
+        if (!watch_queues(store_, waiter, out.blockers, pids)) next = std::min<int64_t>(next, 100);
         for (const auto& b : out.blockers) {
+            if (b.waiting) continue;
             if (auto left = claim_ttl_left(b.holder, sessions_.probe()))
                 next = std::min(next, sat_add(*left, 1));
             if (b.session)
@@ -277,6 +358,7 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
         std::vector<std::string> names = req.names;
         bool shared_in_way = false;
         for (const auto& b : out.blockers) {
+            if (b.waiting) continue;
             names.push_back(b.holder.session);
             shared_in_way = shared_in_way || b.mode == Mode::Shared;
         }
@@ -397,14 +479,16 @@ std::vector<HolderView> Claims::all(std::vector<std::string>* errors) {
     return out;
 }
 
-std::vector<std::string>
-Claims::names_with_holder(const std::function<bool(const Holder&)>& match) {
+std::vector<std::string> Claims::names_with_holder(const std::function<bool(const Holder&)>& match,
+                                                   bool* clean) {
     std::vector<std::string> out;
+    if (clean) *clean = true;
     for (const auto& name : store_.names()) {
         std::optional<ClaimRecord> rec;
         try {
             rec = store_.read(name);
         } catch (const Error&) {
+            if (clean) *clean = false;
             continue; // unreadable: doctor's business, never ours to change
         }
         if (rec && std::any_of(rec->holders.begin(), rec->holders.end(), match))
@@ -479,8 +563,16 @@ std::vector<std::string> Claims::reap_txns(bool dry_run) {
         // The owner is gone and writes nothing more: clear what still
         // refers to the marker, then the marker itself.
         if (!dry_run) {
-            for (const auto& name : names_with_holder([&](const Holder& h) { return h.txn == id; }))
+            auto refers = [&](const Holder& h) { return h.txn == id; };
+            bool clean = true;
+            for (const auto& name : names_with_holder(refers, &clean))
                 reap_name(name, false, nullptr);
+            // Without the marker a committed holder looks interrupted: it
+            // goes only once a clean scan finds nothing left that refers to
+            // it (a record that could not be read may).
+            bool clean_after = true;
+            if (!clean || !names_with_holder(refers, &clean_after).empty() || !clean_after)
+                continue;
             store_.drop_txn(id);
         }
         removed.push_back(id);

@@ -8,6 +8,7 @@
 #include "core/liveness.hpp"
 #include "core/sessions.hpp"
 #include "core/store.hpp"
+#include "core/wait_queue.hpp"
 
 #include <functional>
 #include <map>
@@ -39,6 +40,7 @@ struct HolderView {
     Holder holder;
     Verdict verdict;
     std::optional<SessionRecord> session;
+    bool waiting = false; // not a holder: a waiter queued ahead (core/wait_queue.hpp)
 };
 
 struct AcquireOutcome {
@@ -86,8 +88,10 @@ class Claims {
     std::vector<HolderView> all(std::vector<std::string>* errors);
 
     // Names with a holder that `match` selects, read without the lock (the
-    // caller decides again under it). Unreadable records are skipped.
-    std::vector<std::string> names_with_holder(const std::function<bool(const Holder&)>& match);
+    // caller decides again under it). Unreadable records are skipped, and
+    // then *clean is false.
+    std::vector<std::string> names_with_holder(const std::function<bool(const Holder&)>& match,
+                                               bool* clean = nullptr);
 
     // Releases every claim of a session (session end, worker death).
     std::vector<std::string> release_session(const std::string& session_id,
@@ -111,7 +115,10 @@ class Claims {
         std::vector<ReapItem> stale;
     };
     AcquireOutcome try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                    bool log_contention, int64_t waited_ms);
+                                    bool log_contention, int64_t waited_ms, QueuePlace& place);
+    AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
+                            const std::function<void(const AcquireOutcome&)>& on_wait,
+                            QueuePlace& place);
     Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings);
     void log_reaped(const std::vector<ReapItem>& items, const std::string& by);
 

@@ -242,7 +242,7 @@ void Doctor::check_fences(std::vector<Finding>& out) {
             if (err == ENOENT) continue;
             problem = std::string("cannot read it: ") + std::strerror(err);
         } else if (!fence_text_ok(*text)) {
-            problem = "corrupt fence counter (it does not start with a number), so every claim "
+            problem = "corrupt fence counter (not a whole number below 2^64), so every claim "
                       "of '" +
                       printable(name) + "' fails";
         } else {
@@ -255,7 +255,7 @@ void Doctor::check_fences(std::vector<Finding>& out) {
         x.subject = name;
         x.problem = problem;
         x.fix = "reset it above every fence ever handed out (to the current time in "
-                "milliseconds), under the name's lock";
+                "microseconds), under the name's lock";
         x.repairable = true;
         out.push_back(std::move(x));
     }

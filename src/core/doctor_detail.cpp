@@ -2,6 +2,7 @@
 #include "core/doctor_detail.hpp"
 
 #include "core/error.hpp"
+#include "core/lock_file.hpp"
 #include "core/supervisor_lock.hpp"
 #include "core/text.hpp"
 #include "os/doctor_fs.hpp"
@@ -130,10 +131,8 @@ std::optional<std::string> session_defect(int dir, const std::string& id, const 
 // The fence counter of a name as FileClaimLock::next_fence reads it:
 // nullopt when it would refuse it.
 bool fence_text_ok(const std::string& text) {
-    if (text.empty()) return true;
-    char* end = nullptr;
-    std::strtoull(text.c_str(), &end, 10);
-    return end != text.c_str();
+    uint64_t value = 0;
+    return parse_fence_counter(text, &value) != CounterText::Corrupt;
 }
 
 // The pid in a temp name ".tmp.<pid>.<counter>.<name>", or 0.

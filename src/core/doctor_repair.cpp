@@ -142,7 +142,7 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
             f.outcome = "valid again (rewritten meanwhile): left alone";
             return;
         }
-        uint64_t next = static_cast<uint64_t>(os::now_ms());
+        uint64_t next = static_cast<uint64_t>(os::now_us());
         try {
             if (auto rec = store.read(f.subject))
                 for (const auto& h : rec->holders)

@@ -1,7 +1,11 @@
 #include "core/file_store.hpp"
 
 #include "core/error.hpp"
+#include "core/lock_file.hpp"
+#include "core/text.hpp"
+#include "core/wait_queue.hpp"
 #include "os/fs.hpp"
+#include "os/proc.hpp"
 
 #include <cerrno>
 #include <cstdio>
@@ -38,40 +42,71 @@ void lock_or_throw(int fd, const std::string& path) {
 
 class FileClaimLock : public ClaimLock {
   public:
-    FileClaimLock(Home& home, const std::vector<std::string>& names) : home_(home) {
+    FileClaimLock(Home& home, const std::string& boot, const std::vector<std::string>& names)
+        : home_(home), boot_(boot) {
         int dir = home.locks();
         for (const auto& n : names) {
             int err = 0;
             os::Fd fd = os::open_lock_file(dir, n, &err);
-            if (!fd) throw io_error("cannot open " + home.sub_path("locks") + "/" + n, err);
-            lock_or_throw(fd.get(), home.sub_path("locks") + "/" + n);
+            if (!fd) throw io_error("cannot open " + path_of(n), err);
+            lock_or_throw(fd.get(), path_of(n));
             held_.push_back({n, std::move(fd)});
         }
     }
 
-    uint64_t next_fence(const std::string& name) override {
-        for (auto& h : held_) {
-            if (h.name != name) continue;
-            int err = 0;
-            auto text = os::pread_all(h.fd.get(), &err);
-            const std::string path = home_.sub_path("locks") + "/" + name;
-            if (!text) throw io_error("cannot read " + path, err);
-            uint64_t last = 0;
-            if (!text->empty()) {
-                char* end = nullptr;
-                last = std::strtoull(text->c_str(), &end, 10);
-                if (end == text->c_str())
-                    throw Error(Exit::Failure,
-                                path + ": corrupt fence counter; run 'loop doctor --repair'");
-            }
-            char buf[32];
-            // Fixed width: a rewrite never leaves a shorter, torn number behind.
-            std::snprintf(buf, sizeof buf, "%020llu\n", static_cast<unsigned long long>(last + 1));
-            os::Status s = os::pwrite_all(h.fd.get(), buf);
-            if (!s.ok()) throw io_error("cannot write " + path, s.err);
-            return last + 1;
+    uint64_t next_fence(const std::string& name, uint64_t above) override {
+        const int fd = fd_of(name);
+        const std::string text = read(fd, name);
+        uint64_t last = 0;
+        CounterText kind = parse_fence_counter(text, &last);
+        if (kind == CounterText::Corrupt)
+            throw Error(Exit::Failure, path_of(name) +
+                                           ": corrupt fence counter (not a number below 2^64); "
+                                           "run 'loop doctor --repair'");
+        // A counter born now, or written on this boot, is exact; any other
+        // (an earlier boot, a power loss, an older layout) may lag behind
+        // what was handed out.
+        const bool born = kind == CounterText::Empty;
+        const bool trusted = born || (!boot_.empty() && header_boot(text) == boot_);
+        auto next = next_fence_value(last, above, trusted, static_cast<uint64_t>(os::now_us()));
+        if (!next)
+            throw Error(Exit::Failure, path_of(name) +
+                                           ": the fence counter is exhausted (2^64-1); claims "
+                                           "of this name cannot be fenced any more");
+        write_at(fd, name, header_text(*next, boot_), 0);
+        if (born) {
+            // The one write of a name that must survive a power loss: after
+            // it, the boot id on disk makes any later loss visible.
+            os::Status s = os::sync_fd(fd);
+            if (s.ok()) s = os::sync_fd(home_.locks());
+            if (!s.ok()) throw io_error("cannot sync " + path_of(name), s.err);
         }
-        throw Error(Exit::Failure, "internal: fence asked for unlocked name " + name);
+        return *next;
+    }
+
+    std::vector<WaitTicket> queue(const std::string& name) override {
+        int err = 0;
+        auto text = os::pread_all(fd_of(name), &err);
+        // A queue of another boot has no waiter left; an unreadable one
+        // only costs fairness.
+        if (!text || boot_.empty() || header_boot(*text) != boot_) return {};
+        return queue_from_text(queue_part(*text));
+    }
+
+    void set_queue(const std::string& name, const std::vector<WaitTicket>& q) override {
+        const int fd = fd_of(name);
+        const std::string text = read(fd, name);
+        if (header_boot(text) != boot_ || boot_.empty()) {
+            // No header of this boot: keep the counter, but mark it as not
+            // written on this boot, so the next fence does not trust it.
+            uint64_t last = 0;
+            if (parse_fence_counter(text, &last) == CounterText::Corrupt) return;
+            write_at(fd, name, header_text(last, "-"), 0);
+        }
+        const std::string body = queue_to_text(q);
+        write_at(fd, name, body, kLockHeaderSize);
+        os::Status s = os::set_size(fd, kLockHeaderSize + body.size());
+        if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
     }
 
   private:
@@ -79,14 +114,39 @@ class FileClaimLock : public ClaimLock {
         std::string name;
         os::Fd fd;
     };
+
+    std::string path_of(const std::string& name) const {
+        return home_.sub_path("locks") + "/" + name;
+    }
+    int fd_of(const std::string& name) const {
+        for (const auto& h : held_)
+            if (h.name == name) return h.fd.get();
+        throw Error(Exit::Failure, "internal: " + name + " is not locked");
+    }
+    std::string read(int fd, const std::string& name) const {
+        int err = 0;
+        auto text = os::pread_all(fd, &err);
+        if (!text) throw io_error("cannot read " + path_of(name), err);
+        return *text;
+    }
+    void write_at(int fd, const std::string& name, const std::string& data, uint64_t at) const {
+        os::Status s = os::pwrite_at(fd, data, at);
+        if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
+    }
+
     Home& home_;
+    const std::string& boot_;
     std::vector<Held> held_;
 };
 
 } // namespace
 
 std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& names) {
-    return std::make_unique<FileClaimLock>(home_, names);
+    if (!boot_known_) {
+        boot_ = os::boot_id();
+        boot_known_ = true;
+    }
+    return std::make_unique<FileClaimLock>(home_, boot_, names);
 }
 
 std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
@@ -97,7 +157,15 @@ std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
         if (err == ENOENT) return std::nullopt;
         throw io_error("cannot read " + path, err);
     }
-    return claim_from_json_text(*text, path);
+    ClaimRecord rec = claim_from_json_text(*text, path);
+    // A record is valid only under its own file name: a copy under another
+    // name must not let a change of that name write (or decide) this one.
+    if (rec.name != name)
+        throw Error(Exit::Failure, path + ": corrupt record (its 'name' field says '" +
+                                       printable(rec.name) +
+                                       "', not its file name); run 'loop doctor --repair' or "
+                                       "remove the file");
+    return rec;
 }
 
 void FileClaimStore::write(const ClaimRecord& record) {
@@ -148,6 +216,11 @@ std::vector<std::string> FileClaimStore::txns() {
 std::vector<std::string> FileClaimStore::watch_paths() {
     home_.claims();
     return {home_.sub_path("claims")};
+}
+
+std::string FileClaimStore::queue_watch_path(const std::string& name) {
+    home_.locks();
+    return home_.sub_path("locks") + "/" + name;
 }
 
 // Sessions.

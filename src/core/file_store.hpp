@@ -26,9 +26,12 @@ class FileClaimStore : public ClaimStore {
     std::vector<std::string> txns() override;
 
     std::vector<std::string> watch_paths() override;
+    std::string queue_watch_path(const std::string& name) override;
 
   private:
     Home& home_;
+    std::string boot_; // this boot's id, read once
+    bool boot_known_ = false;
 };
 
 class FileSessionRegistry : public SessionRegistry {

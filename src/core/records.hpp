@@ -70,6 +70,19 @@ struct ClaimRecord {
     std::vector<Holder> holders;
 };
 
+// A claimer waiting for a name (core/wait_queue.hpp), kept in the name's
+// wait queue while it waits.
+struct WaitTicket {
+    uint64_t seq = 0; // order in the queue
+    Mode mode = Mode::Exclusive;
+    int pid = 0; // the waiting process, with its start time
+    uint64_t start_ticks = 0;
+    int64_t since_ms = 0; // queued at
+    int64_t seen_ms = 0;  // last refreshed by its waiter
+    std::string id;       // one wait: the waiter's own tickets
+    std::string session;  // who waits (for display)
+};
+
 // Serialisation. Parsers throw Error(Failure) naming `origin` on malformed input.
 std::string to_json_text(const SessionRecord& s);
 SessionRecord session_from_json_text(const std::string& text, const std::string& origin);

@@ -21,8 +21,16 @@ class ClaimLock {
   public:
     virtual ~ClaimLock() = default;
     // The next fencing token for `name` (which this lock covers): strictly
-    // greater than every token ever handed out for it.
-    virtual uint64_t next_fence(const std::string& name) = 0;
+    // greater than every token ever handed out for it, and than `above`
+    // (the fences in its current record), also after a power loss or a
+    // lost counter. Error(Failure) when the counter is corrupt.
+    virtual uint64_t next_fence(const std::string& name, uint64_t above = 0) = 0;
+
+    // The wait queue of `name` (core/wait_queue.hpp), oldest first; empty
+    // when there is none or it cannot be read.
+    virtual std::vector<WaitTicket> queue(const std::string& name) = 0;
+    // Replaces it.
+    virtual void set_queue(const std::string& name, const std::vector<WaitTicket>& q) = 0;
 };
 
 class ClaimStore {
@@ -52,6 +60,9 @@ class ClaimStore {
 
     // Paths whose changes a waiter should wake on (empty: poll).
     virtual std::vector<std::string> watch_paths() = 0;
+    // A file whose content changes when the wait queue of `name` changes
+    // ("": none, poll).
+    virtual std::string queue_watch_path(const std::string& name) = 0;
 };
 
 // Serialises changes to session records (heartbeat, end, removal).

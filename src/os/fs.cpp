@@ -197,14 +197,33 @@ std::optional<std::string> pread_all(int fd, int* err) {
 }
 
 Status pwrite_all(int fd, std::string_view data) {
+    return pwrite_at(fd, data, 0);
+}
+
+Status pwrite_at(int fd, std::string_view data, uint64_t offset) {
     size_t done = 0;
     while (done < data.size()) {
-        ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(done));
+        ssize_t n =
+            ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(offset + done));
         if (n < 0) {
             if (errno == EINTR) continue;
             return {errno};
         }
         done += static_cast<size_t>(n);
+    }
+    return {};
+}
+
+Status set_size(int fd, uint64_t size) {
+    while (::ftruncate(fd, static_cast<off_t>(size)) != 0) {
+        if (errno != EINTR) return {errno};
+    }
+    return {};
+}
+
+Status sync_fd(int fd) {
+    while (::fsync(fd) != 0) {
+        if (errno != EINTR) return {errno};
     }
     return {};
 }

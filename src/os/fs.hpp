@@ -5,6 +5,7 @@
 
 #include "os/fd.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +56,12 @@ Status try_lock_exclusive(int fd);
 // Reads/writes a small fixed-position text at offset 0.
 std::optional<std::string> pread_all(int fd, int* err);
 Status pwrite_all(int fd, std::string_view data);
+// Writes all of `data` at `offset`.
+Status pwrite_at(int fd, std::string_view data, uint64_t offset);
+// Cuts (or extends) the file to `size` bytes.
+Status set_size(int fd, uint64_t size);
+// fsync(2): the file's data, or a directory's entries, are on the disk.
+Status sync_fd(int fd);
 
 // Appends one record with a single write(2) to an O_APPEND file.
 Status append_line_at(int dir, const std::string& name, std::string_view line);

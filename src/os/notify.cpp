@@ -45,6 +45,25 @@ bool ChangeWaiter::watch_file(const std::string& path, int* err) {
     return true;
 }
 
+bool ChangeWaiter::watch_content(const std::string& path, int* err) {
+    for (const auto& p : content_paths_)
+        if (p == path) return true;
+    if (!inotify_) {
+        inotify_ = Fd(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!inotify_) {
+            *err = errno;
+            return false;
+        }
+    }
+    if (::inotify_add_watch(inotify_.get(), path.c_str(),
+                            IN_MODIFY | IN_MOVE_SELF | IN_DELETE_SELF) < 0) {
+        *err = errno;
+        return false;
+    }
+    content_paths_.push_back(path);
+    return true;
+}
+
 void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
     if (pids == pids_) return; // same holders: keep their pidfds
     pids_ = pids;

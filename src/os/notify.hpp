@@ -19,6 +19,10 @@ class ChangeWaiter {
     // Also wakes when the file is written to (for following a log).
     bool watch_file(const std::string& path, int* err);
 
+    // Also wakes when the file's content changes (written, truncated,
+    // removed). Watching it again is a no-op.
+    bool watch_content(const std::string& path, int* err);
+
     // Wakes when one of these processes exits (pidfd). Pids that cannot be
     // opened are ignored: the caller's periodic re-check covers them.
     void watch_pids(const std::vector<int>& pids);
@@ -42,6 +46,7 @@ class ChangeWaiter {
     std::vector<Fd> pidfds_;
     std::vector<int> pids_;
     std::vector<std::string> names_;
+    std::vector<std::string> content_paths_;
     bool removals_only_ = false;
 };
 

@@ -51,6 +51,8 @@ Fd pidfd_open(int pid, int* err);
 int64_t now_ms();
 int64_t monotonic_ms();
 int64_t boottime_ms();
+// Wall clock in microseconds since the epoch.
+int64_t now_us();
 
 // 64 random bits from the kernel.
 uint64_t random_u64();

@@ -603,3 +603,149 @@ load helpers
     expect_status 0
     [[ "$output" =~ ^loop\ [0-9]+\.[0-9]+\.[0-9]+ ]]
 }
+
+# ---------------------------------------------------------------- fairness
+
+# Session $1 found db busy ${2:-1} times: a waiter queues before it logs that.
+waits() {
+    local n
+    n=$(jq -c --arg s "$1" 'select(.event == "claim.contended" and .session == $s)' \
+        "$LOOP_HOME/events.jsonl" 2>/dev/null | wc -l)
+    [ "$n" -ge "${2:-1}" ]
+}
+
+# A shared claim by session $1 is refused: an exclusive waiter is ahead.
+shared_refused_for_waiter() {
+    run_loop _ claim db --shared --session "$1" --wait 0
+    expect_status 1
+    expect_in "$stderr" "waits for it in exclusive mode"
+}
+
+@test "fair: a waiting exclusive claim is served before shared claims that come after it" {
+    new_session
+    R1=$SID
+    run_loop _ claim db --shared --session "$R1"
+    expect_status 0
+    new_session
+    W=$SID
+    start_bg "$TEST_DIR/w.out" "$LOOP" _ claim db --session "$W" --wait 20s
+    WPID=$BG
+    new_session
+    R2=$SID
+    # While R1 still holds, a new shared claim is refused: the writer waits.
+    wait_for waits "$W"
+    shared_refused_for_waiter "$R2"
+    start_bg "$TEST_DIR/r2.out" "$LOOP" _ claim db --shared --session "$R2" --wait 20s
+    R2PID=$BG
+    wait_for waits "$R2" 2 # queued behind the writer
+    run_loop _ unclaim db --session "$R1"
+    expect_status 0
+    wait_exit "$WPID"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/w.out"; false; }
+    run_loop _ owner db --json
+    jq -e --arg w "$W" 'length == 1 and .[0].session == $w' <<<"$output"
+    kill -0 "$R2PID" # still waiting behind the writer's claim
+    run_loop _ unclaim db --session "$W"
+    wait_exit "$R2PID"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/r2.out"; false; }
+    # The order of the grants: writer first.
+    run jq -r 'select(.event == "claim.acquired") | .session' "$LOOP_HOME/events.jsonl"
+    [ "${lines[0]}" = "$R1" ] && [ "${lines[1]}" = "$W" ] && [ "${lines[2]}" = "$R2" ]
+}
+
+@test "fair: --wait 0 does not queue, and a waiter that gives up or dies leaves the queue" {
+    new_session
+    R1=$SID
+    run_loop _ claim db --shared --session "$R1"
+    new_session
+    W=$SID
+    run_loop _ claim db --session "$W" --wait 0
+    expect_status 1
+    run_loop _ claim db --session "$W" --wait 200ms
+    expect_status 1
+    new_session
+    R2=$SID
+    run_loop _ claim db --shared --session "$R2" --wait 0
+    expect_status 0
+    run_loop _ unclaim db --session "$R2"
+    # A waiter killed while it waits.
+    start_bg "$TEST_DIR/w.out" "$LOOP" _ claim db --session "$W" --wait 20s
+    wait_for waits "$W"
+    shared_refused_for_waiter "$R2"
+    kill_pid "$BG"
+    run_loop _ claim db --shared --session "$R2" --wait 0
+    expect_status 0
+}
+
+# ---------------------------------------------------------------- fail closed
+
+@test "a claim file whose name is another name's is corrupt: held, reported, repaired by doctor" {
+    new_session
+    S1=$SID
+    run_loop _ claim a --session "$S1"
+    expect_status 0
+    cp "$LOOP_HOME/claims/a" "$LOOP_HOME/claims/b"
+    run_loop _ unclaim a --session "$S1"
+    new_session
+    S2=$SID
+    run_loop _ claim a --session "$S2"
+    [ "$output" = "claimed a (fence 2)" ]
+    before=$(cat "$LOOP_HOME/claims/a")
+    LOOP_SESSION_ID=$S1 run_loop _ renew b
+    expect_status 3
+    expect_in "$stderr" "$LOOP_HOME/claims/b"
+    expect_in "$stderr" "'name' field says 'a'"
+    [ "$(cat "$LOOP_HOME/claims/a")" = "$before" ] # a's live holder is untouched
+    new_session
+    run_loop _ claim b --session "$SID" --wait 0
+    expect_status 3
+    run_loop doctor
+    expect_in "$output$stderr" "'name' field says 'a'"
+    run_loop doctor --repair
+    run_loop _ claim b --session "$SID"
+    expect_status 0
+    run_loop _ owner a --json
+    jq -e --arg s "$S2" '.[0].session == $s and .[0].fence == 2' <<<"$output"
+}
+
+@test "fences: an overflowing, negative or exhausted counter is corrupt (exit 3), never wrapped" {
+    new_session
+    mkdir -p "$LOOP_HOME/locks"
+    for counter in 99999999999999999999 18446744073709551615 -5; do
+        printf '%s\n' "$counter" >"$LOOP_HOME/locks/x"
+        run_loop _ claim x --session "$SID"
+        expect_status 3
+        expect_in "$stderr" "$LOOP_HOME/locks/x"
+        claims_empty
+    done
+}
+
+@test "fences: a deleted counter restarts above the fences of the current holders" {
+    new_session
+    for _ in 1 2 3; do
+        run_loop _ claim x --session "$SID"
+        run_loop _ unclaim x --session "$SID"
+    done
+    run_loop _ claim x --session "$SID"
+    [ "$output" = "claimed x (fence 4)" ]
+    rm "$LOOP_HOME/locks/x"
+    kill_pid "$ANCHOR" # its holder dies; the next claimer takes over
+    new_session
+    run_loop _ claim x --session "$SID" --json
+    expect_status 0
+    jq -e '.fence == 5' <<<"$output"
+}
+
+@test "fences: a counter written on another boot jumps above the clock in microseconds" {
+    new_session
+    mkdir -p "$LOOP_HOME/locks"
+    printf '%020d\n%s\n' 7 00000000-0000-0000-0000-000000000000 >"$LOOP_HOME/locks/x"
+    before=$(date +%s%6N)
+    run_loop _ claim x --session "$SID" --json
+    expect_status 0
+    first=$(jq -r .fence <<<"$output")
+    [ "$first" -gt "$before" ]
+    run_loop _ unclaim x --session "$SID"
+    run_loop _ claim x --session "$SID" --json
+    jq -e --argjson f "$first" '.fence == $f + 1' <<<"$output" # this boot's counter is exact
+}

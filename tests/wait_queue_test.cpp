@@ -1,0 +1,210 @@
+// Fair waiting (core/wait_queue.hpp): waiters are served in the order they
+// queued, shared waiters together, and a waiter that leaves or dies leaves
+// the queue. Multi-process, with forked waiters.
+#include "core/lock_file.hpp"
+#include "core/wait_queue.hpp"
+#include "support.hpp"
+
+#include <doctest/doctest.h>
+
+using namespace loop;
+using namespace loop::test;
+
+namespace {
+
+size_t queue_size(Core& core, const std::string& name) {
+    auto lock = core.store.lock({name});
+    return lock->queue(name).size();
+}
+
+// A child that waits for `name` (up to 20 s) in session `s`, records the
+// order in which it got it, keeps it until `release` opens, and releases.
+Child waiter(const std::string& home, const SessionRecord& s, Mode mode,
+             Shared<std::atomic<int>>& order, std::atomic<int>* my_turn, Gate& release) {
+    return fork_child([&home, s, mode, &order, my_turn, &release] {
+        Core c(home);
+        auto out = c.claims.acquire(s, req({"db"}, mode), 20'000);
+        if (!out.acquired) return 1;
+        my_turn->store(++*order);
+        release.pass();
+        c.claims.release(s.id, s.nonce, {"db"}, false);
+        return 0;
+    });
+}
+
+} // namespace
+
+TEST_CASE("wait queue: text round trip; a torn or malformed queue is dropped whole") {
+    WaitTicket t;
+    t.seq = 3;
+    t.mode = Mode::Shared;
+    t.pid = 42;
+    t.start_ticks = 99;
+    t.since_ms = 1000;
+    t.seen_ms = 2000;
+    t.id = "abc";
+    t.session = "s-1";
+    WaitTicket u = t;
+    u.seq = 1;
+    u.mode = Mode::Exclusive;
+    u.id = "def";
+    const std::string text = queue_to_text({t, u});
+    auto q = queue_from_text(text);
+    REQUIRE(q.size() == 2);
+    CHECK(q[0].id == "def"); // ordered by seq
+    CHECK(q[0].mode == Mode::Exclusive);
+    CHECK(q[1].seq == 3);
+    CHECK(q[1].mode == Mode::Shared);
+    CHECK(q[1].pid == 42);
+    CHECK(q[1].start_ticks == 99);
+    CHECK(q[1].seen_ms == 2000);
+    CHECK(q[1].session == "s-1");
+    CHECK(queue_from_text(text.substr(0, text.size() - 1)).empty()); // torn
+    CHECK(queue_from_text("1 q 42 99 1 2 abc s-1\n").empty());
+    CHECK(queue_from_text("1 x 42 99 1 2 abc\n").empty());
+    CHECK(queue_from_text("1 x 0 99 1 2 abc s-1\n").empty());
+    CHECK(queue_from_text("garbage\n" + text).empty());
+}
+
+TEST_CASE("wait queue: a torn queue costs fairness only, never exclusion") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord a = core.sessions.start({}, ::getpid());
+    SessionRecord b = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(a, req({"db"})).acquired);
+    std::string text = read_text(home.sub("locks/db"));
+    REQUIRE(text.size() == kLockHeaderSize);
+    write_text(home.sub("locks/db"), text + "1 x 12");
+    auto out = core.claims.try_acquire(b, req({"db"}, Mode::Shared));
+    CHECK_FALSE(out.acquired);
+    REQUIRE(out.blockers.size() == 1);
+    CHECK_FALSE(out.blockers[0].waiting);
+    core.claims.release(a.id, a.nonce, {"db"}, false);
+    CHECK(core.claims.try_acquire(b, req({"db"}, Mode::Shared)).acquired);
+}
+
+TEST_CASE("wait queue: a waiting writer goes before later readers, while an earlier one holds") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord r1 = core.sessions.start({}, ::getpid());
+    SessionRecord w = core.sessions.start({}, ::getpid());
+    SessionRecord r2 = core.sessions.start({}, ::getpid());
+    SessionRecord r3 = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(r1, req({"db"}, Mode::Shared)).acquired);
+
+    struct Turns {
+        std::atomic<int> w{0}, r2{0};
+    };
+    Shared<std::atomic<int>> order;
+    Shared<Turns> turns;
+    Gate release_w, release_r2;
+    Child writer = waiter(home.path(), w, Mode::Exclusive, order, &turns->w, release_w);
+
+    // Once the writer waits, a new shared claim is refused although only
+    // shared holders hold: it names the writer.
+    AcquireOutcome refused;
+    REQUIRE(wait_until([&] {
+        refused = core.claims.try_acquire(r3, req({"db"}, Mode::Shared));
+        return !refused.acquired;
+    }));
+    REQUIRE(refused.blockers.size() == 1);
+    CHECK(refused.blockers[0].waiting);
+    CHECK(refused.blockers[0].holder.session == w.id);
+    CHECK(describe_blocker(refused.blockers[0], os::now_ms()).find("waits for it") !=
+          std::string::npos);
+    CHECK(queue_size(core, "db") == 1); // an attempt that does not wait never queues
+
+    Child reader = waiter(home.path(), r2, Mode::Shared, order, &turns->r2, release_r2);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 2; }));
+    core.claims.release(r1.id, r1.nonce, {"db"}, false);
+    REQUIRE(wait_until([&] { return turns->w.load() != 0; }));
+    CHECK(turns->w.load() == 1);
+    CHECK(turns->r2.load() == 0);
+    release_w.open();
+    CHECK(writer.finish() == 0);
+    REQUIRE(wait_until([&] { return turns->r2.load() != 0; }));
+    CHECK(turns->r2.load() == 2);
+    release_r2.open();
+    CHECK(reader.finish() == 0);
+    CHECK(queue_size(core, "db") == 0);
+}
+
+TEST_CASE("wait queue: shared waiters behind shared waiters are served together") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord x = core.sessions.start({}, ::getpid());
+    SessionRecord r1 = core.sessions.start({}, ::getpid());
+    SessionRecord r2 = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(x, req({"db"})).acquired);
+    struct Turns {
+        std::atomic<int> r1{0}, r2{0};
+    };
+    Shared<std::atomic<int>> order;
+    Shared<Turns> turns;
+    Gate release;
+    Child a = waiter(home.path(), r1, Mode::Shared, order, &turns->r1, release);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 1; }));
+    Child b = waiter(home.path(), r2, Mode::Shared, order, &turns->r2, release);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 2; }));
+    core.claims.release(x.id, x.nonce, {"db"}, false);
+    // Both hold at once: neither releases before the gate opens.
+    REQUIRE(wait_until([&] { return turns->r1.load() != 0 && turns->r2.load() != 0; }));
+    auto rec = core.store.read("db");
+    REQUIRE(rec);
+    CHECK(rec->holders.size() == 2);
+    release.open();
+    CHECK(a.finish() == 0);
+    CHECK(b.finish() == 0);
+}
+
+TEST_CASE("wait queue: a waiter that gives up or dies leaves it, and readers behind it go on") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord r1 = core.sessions.start({}, ::getpid());
+    SessionRecord w = core.sessions.start({}, ::getpid());
+    SessionRecord r2 = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(r1, req({"db"}, Mode::Shared)).acquired);
+
+    // --wait 0 never queues; a wait that times out leaves the queue.
+    CHECK_FALSE(core.claims.acquire(w, req({"db"}), 0).acquired);
+    CHECK(queue_size(core, "db") == 0);
+    CHECK_FALSE(core.claims.acquire(w, req({"db"}), 50).acquired);
+    CHECK(queue_size(core, "db") == 0);
+
+    // A reader waiting only behind a writer's ticket gets in when the
+    // writer is killed.
+    Shared<std::atomic<int>> order;
+    Shared<std::atomic<int>> turn;
+    Gate never, release;
+    Child writer = waiter(home.path(), w, Mode::Exclusive, order, &*turn, never);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 1; }));
+    CHECK_FALSE(core.claims.try_acquire(r2, req({"db"}, Mode::Shared)).acquired);
+    Shared<std::atomic<int>> reader_turn;
+    Child reader = waiter(home.path(), r2, Mode::Shared, order, &*reader_turn, release);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 2; }));
+    writer.kill_and_reap();
+    REQUIRE(wait_until([&] { return reader_turn->load() != 0; }));
+    CHECK(turn->load() == 0);
+    release.open();
+    CHECK(reader.finish() == 0);
+    CHECK(queue_size(core, "db") == 0);
+}
+
+TEST_CASE("wait queue: a holder changing its mode is not queued behind waiters for its name") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord r1 = core.sessions.start({}, ::getpid());
+    SessionRecord w = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(r1, req({"db"}, Mode::Shared)).acquired);
+    Shared<std::atomic<int>> order, turn;
+    Gate release;
+    Child writer = waiter(home.path(), w, Mode::Exclusive, order, &*turn, release);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 1; }));
+    CHECK(core.claims.try_acquire(r1, req({"db"}, Mode::Shared)).granted.at(0).already_held);
+    auto up = core.claims.try_acquire(r1, req({"db"}, Mode::Exclusive));
+    CHECK(up.acquired);
+    core.claims.release(r1.id, r1.nonce, {"db"}, false);
+    REQUIRE(wait_until([&] { return turn->load() != 0; }));
+    release.open();
+    CHECK(writer.finish() == 0);
+}
