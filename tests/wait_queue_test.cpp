@@ -102,11 +102,9 @@ TEST_CASE("wait queue: a waiting writer goes before later readers, while an earl
 
     // Once the writer waits, a new shared claim is refused although only
     // shared holders hold: it names the writer.
-    AcquireOutcome refused;
-    REQUIRE(wait_until([&] {
-        refused = core.claims.try_acquire(r3, req({"db"}, Mode::Shared));
-        return !refused.acquired;
-    }));
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 1; }));
+    AcquireOutcome refused = core.claims.try_acquire(r3, req({"db"}, Mode::Shared));
+    CHECK_FALSE(refused.acquired);
     REQUIRE(refused.blockers.size() == 1);
     CHECK(refused.blockers[0].waiting);
     CHECK(refused.blockers[0].holder.session == w.id);
@@ -207,4 +205,25 @@ TEST_CASE("wait queue: a holder changing its mode is not queued behind waiters f
     REQUIRE(wait_until([&] { return turn->load() != 0; }));
     release.open();
     CHECK(writer.finish() == 0);
+}
+
+TEST_CASE("wait queue: a writer that comes after a queued reader waits behind it") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord x = core.sessions.start({}, ::getpid());
+    SessionRecord r = core.sessions.start({}, ::getpid());
+    SessionRecord w = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(x, req({"db"})).acquired);
+    Shared<std::atomic<int>> order, turn;
+    Gate release;
+    Child reader = waiter(home.path(), r, Mode::Shared, order, &*turn, release);
+    REQUIRE(wait_until([&] { return queue_size(core, "db") == 1; }));
+    core.claims.release(x.id, x.nonce, {"db"}, false);
+    // Until the reader has run, the free name is kept for it; then it holds.
+    auto out = core.claims.try_acquire(w, req({"db"}));
+    CHECK_FALSE(out.acquired);
+    REQUIRE(out.blockers.size() == 1);
+    CHECK(out.blockers[0].holder.session == r.id);
+    release.open();
+    CHECK(reader.finish() == 0);
 }

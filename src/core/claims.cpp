@@ -188,8 +188,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         // behind them (changing its mode would wait for itself).
         p.queue = place.live_queue(*lock, name, &p.queue_changed);
         if (p.mine < 0)
-            for (const auto& t : place.conflicting_ahead(p.queue, req.mode))
-                out.blockers.push_back(waiting_view(name, t));
+            if (auto t = place.first_conflicting_ahead(p.queue, req.mode, &p.queue_changed))
+                out.blockers.push_back(waiting_view(name, *t));
         plans.push_back(std::move(p));
     }
     for (auto& p : plans) {

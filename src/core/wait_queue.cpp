@@ -72,10 +72,7 @@ std::vector<WaitTicket> QueuePlace::live_queue(ClaimLock& lock, const std::strin
     const size_t before = q.size();
     q.erase(std::remove_if(q.begin(), q.end(),
                            [&](const WaitTicket& t) {
-                               if (t.id == ticket_.id) return false;
-                               if (now - t.seen_ms > kTicketStaleMs) return true;
-                               Anchor a{t.pid, t.start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
-                               return anchor_verdict(a, probe_).life == Life::Dead;
+                               return t.id != ticket_.id && now - t.seen_ms > kTicketStaleMs;
                            }),
             q.end());
     *changed = q.size() != before;
@@ -88,14 +85,24 @@ std::vector<WaitTicket> QueuePlace::live_queue(ClaimLock& lock, const std::strin
     return q;
 }
 
-std::vector<WaitTicket> QueuePlace::conflicting_ahead(const std::vector<WaitTicket>& q,
-                                                      Mode mode) const {
-    std::vector<WaitTicket> out;
-    for (const auto& t : q) {
-        if (joins_ && t.id == ticket_.id) break; // the rest are behind us
-        if (mode == Mode::Exclusive || t.mode == Mode::Exclusive) out.push_back(t);
+std::optional<WaitTicket> QueuePlace::first_conflicting_ahead(std::vector<WaitTicket>& q, Mode mode,
+                                                              bool* changed) const {
+    for (auto it = q.begin(); it != q.end();) {
+        if (joins_ && it->id == ticket_.id) break; // the rest are behind us
+        // Shared waiters batch; exclusive ones are not ordered among
+        // themselves (whoever runs first takes the name, as with flock).
+        if (it->mode == mode) {
+            ++it;
+            continue;
+        }
+        // Only the waiters that would stand in the way are judged: the
+        // first live one is enough, the others wait behind it anyway.
+        Anchor a{it->pid, it->start_ticks, probe_.boot_id};
+        if (anchor_verdict(a, probe_).life != Life::Dead) return *it;
+        it = q.erase(it);
+        *changed = true;
     }
-    return out;
+    return std::nullopt;
 }
 
 bool QueuePlace::enqueue(std::vector<WaitTicket>& q, Mode mode) {

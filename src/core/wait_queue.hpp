@@ -1,8 +1,11 @@
 // Fair waiting: each name keeps a queue of the claimers that wait for it
 // (`claim --wait`, `with --wait`), oldest first. A request is served only
-// when no holder and no waiter ahead of it conflicts with it (exclusive
-// against anything; shared waiters behind shared waiters are served
-// together), so a stream of shared claims cannot starve an exclusive one.
+// when no holder conflicts with it and no waiter of the other mode is
+// queued ahead of it: a stream of shared claims cannot starve an exclusive
+// one, nor a stream of exclusive claims a shared one. Shared waiters behind
+// shared waiters are served together; exclusive waiters among themselves
+// are not ordered (whichever runs first when the name frees takes it, so a
+// busy machine does not hand the name to a waiter that is not running).
 // Attempts that do not wait (`--wait 0`) respect the queue but never join it.
 //
 // The queue only orders waiters: a lost or unreadable queue costs
@@ -14,6 +17,7 @@
 #include "core/store.hpp"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,13 +41,15 @@ class QueuePlace {
   public:
     QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe);
 
-    // The queue of `name` without the tickets of waiters that are gone;
-    // *changed when any was dropped (or ours refreshed).
+    // The queue of `name` without the tickets nobody refreshed for too
+    // long; *changed when any was dropped (or ours refreshed).
     std::vector<WaitTicket> live_queue(ClaimLock& lock, const std::string& name, bool* changed);
 
-    // Tickets ahead of ours (all of them when we have none) that conflict
-    // with a request in `mode`.
-    std::vector<WaitTicket> conflicting_ahead(const std::vector<WaitTicket>& q, Mode mode) const;
+    // The first ticket ahead of ours (of all of them when we have none) of
+    // the other mode than `mode` whose waiter lives; the tickets
+    // of dead waiters met on the way are dropped from `q` (*changed).
+    std::optional<WaitTicket> first_conflicting_ahead(std::vector<WaitTicket>& q, Mode mode,
+                                                      bool* changed) const;
 
     // Adds our ticket to `q` unless it is there (only when joining).
     bool enqueue(std::vector<WaitTicket>& q, Mode mode);
