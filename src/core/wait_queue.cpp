@@ -97,7 +97,7 @@ std::optional<WaitTicket> QueuePlace::first_conflicting_ahead(std::vector<WaitTi
         }
         // Only the waiters that would stand in the way are judged: the
         // first live one is enough, the others wait behind it anyway.
-        Anchor a{it->pid, it->start_ticks, probe_.boot_id};
+        Anchor a{it->pid, it->start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
         if (anchor_verdict(a, probe_).life != Life::Dead) return *it;
         it = q.erase(it);
         *changed = true;
