@@ -105,7 +105,9 @@ load supervise_helpers
     echo "starts=$starts logged=$logged elapsed=${elapsed_ms}ms max=$max" >&2
     [ "$starts" -ge 3 ]
     [ "$starts" -le "$max" ]
-    [ "$logged" -eq "$starts" ]
+    # Each start printed its line, but the last one may have been stopped
+    # by the SIGTERM before it did.
+    [ "$logged" -le "$starts" ] && [ "$logged" -ge $((starts - 1)) ]
     # The backoff is announced, and capped at max.
     grep -q "$sid: restarting in 1s" "$SUP_LOG"
     ! grep -q "$sid: restarting in 2s" "$SUP_LOG" || false
