@@ -4,6 +4,7 @@
 // never touched.
 #include "core/doctor.hpp"
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "os/proc.hpp"
 #include "support.hpp"
 
@@ -14,6 +15,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <fstream>
 
 using namespace loop;
 using namespace loop::test;
@@ -513,6 +515,34 @@ TEST_CASE("doctor: an oversized event log is rotated") {
     core.events.append("session.ended", {{"session", "s-1"}});
     CHECK(lines_of(read_text(log)).size() == 1);
     check_clean(core);
+}
+
+TEST_CASE("doctor: malformed lines of the event log are reported; metrics skip them") {
+    TempDir home;
+    Core core(home.path());
+    core.events.append("session.started", {{"session", "w.1"}, {"worker", "w"}, {"restarts", 1}});
+    {
+        std::ofstream out(home.sub("events.jsonl"), std::ios::app);
+        // Valid JSON with a field of the wrong type, then no JSON at all.
+        out << R"({"ts":"2026-01-01T00:00:00Z","event":"session.started","worker":"w","restarts":"x"})"
+            << "\n"
+            << "not json\n";
+    }
+    core.events.append("claim.acquired", {{"name", "a"}, {"waited_ms", "soon"}});
+    EventCounters counters;
+    std::string text;
+    REQUIRE_NOTHROW(text = render_metrics(core, counters, true));
+    CHECK(counters.restarts["w"] == 1);
+    CHECK(counters.acquisitions == 0);
+
+    auto found = Doctor(core).check();
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].kind == "events-bad-line");
+    CHECK(found[0].severity == Severity::Problem);
+    CHECK_FALSE(found[0].repairable);
+    CHECK(found[0].problem.find("3 malformed line(s), the first at line 2") != std::string::npos);
+    CHECK(found[0].problem.find("\"restarts\" is not a number") != std::string::npos);
+    CHECK_FALSE(Doctor::healthy(found));
 }
 
 TEST_CASE("doctor: commit markers of dead processes are cleared") {

@@ -116,10 +116,10 @@ TEST_CASE("playbook: bad durations") {
               .workers[0]
               .stop_timeout_ms == 365LL * 86'400'000);
     check_refused(one_worker(R"("backoff": {"initial": "0"})"), "workers.w.backoff.initial",
-                  "greater than 0");
+                  "at least 10ms");
     check_refused(one_worker(R"("backoff": {"max": "inf"})"), "workers.w.backoff.max", "finite");
     check_refused(one_worker(R"("backoff": {"reset_after": "0s"})"),
-                  "workers.w.backoff.reset_after", "greater than 0");
+                  "workers.w.backoff.reset_after", "at least 1s");
     check_refused(one_worker(R"("backoff": {"initial": "5s", "max": "1s"})"),
                   "workers.w.backoff.initial", "greater than max");
 }
@@ -301,6 +301,45 @@ TEST_CASE("playbook: argv") {
         kOrigin, "/");
     CHECK(pb.workers[0].argv() == std::vector<std::string>{"/bin/sh", "-c", "echo $HOME"});
     CHECK(pb.workers[1].argv() == std::vector<std::string>{"/bin/echo", "$HOME"});
+}
+
+TEST_CASE("playbook: backoff settings have floors, so that a crash loop cannot spin") {
+    // reset_after 1ms made every run "good" and every restart immediate.
+    check_refused(one_worker(R"("backoff": {"reset_after": "1ms"})"),
+                  "workers.w.backoff.reset_after", "at least 1s");
+    check_refused(one_worker(R"("backoff": {"reset_after": "999ms"})"),
+                  "workers.w.backoff.reset_after", "at least 1s");
+    check_refused(one_worker(R"("backoff": {"initial": "1ms"})"), "workers.w.backoff.initial",
+                  "at least 10ms");
+    check_refused(one_worker(R"("backoff": {"initial": "10ms", "max": "20ms"})"),
+                  "workers.w.backoff.max", "at least 1s");
+    // The floors themselves are accepted.
+    Backoff b = parse_playbook(one_worker(R"("backoff": {"initial": "10ms", "max": "1s",
+                                                          "reset_after": "1s"})"),
+                               kOrigin, "/")
+                    .workers.at(0)
+                    .backoff;
+    CHECK(b.initial_ms == kMinBackoffInitialMs);
+    CHECK(b.max_ms == kMinBackoffMaxMs);
+    CHECK(b.reset_after_ms == kMinBackoffResetAfterMs);
+    CHECK(kMinBackoffInitialMs == 10);
+    CHECK(kMinBackoffMaxMs == 1000);
+    CHECK(kMinBackoffResetAfterMs == 1000);
+}
+
+TEST_CASE("playbook: same_process: what a reload applies without a restart") {
+    auto worker = [](const std::string& extra) {
+        return parse_playbook(one_worker(extra), kOrigin, "/").workers.at(0);
+    };
+    WorkerSpec base = worker(R"("replicas": 1)");
+    CHECK(base.same_process(worker(R"("backoff": {"max": "1m"})")));
+    CHECK(base.same_process(worker(R"("stop_signal": "INT", "stop_timeout": "1s")")));
+    CHECK(base.same_process(worker(R"("restart": "never", "replicas": 3)")));
+    CHECK_FALSE(base.same_process(worker(R"("env": {"A": "1"})")));
+    CHECK_FALSE(base.same_process(worker(R"("cwd": "/tmp")")));
+    WorkerSpec other = base;
+    other.run = "false";
+    CHECK_FALSE(base.same_process(other));
 }
 
 TEST_CASE("playbook: same_definition ignores replicas only") {

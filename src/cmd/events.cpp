@@ -30,7 +30,8 @@ void emit(std::string& buf, int64_t since_ms, bool json) {
         std::string line = buf.substr(start, nl - start);
         start = nl + 1;
         auto j = nlohmann::json::parse(line, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) continue;
+        // A malformed event is skipped (`loop doctor` reports it).
+        if (j.is_discarded() || event_problem(j)) continue;
         if (since_ms > 0) {
             auto ts = parse_time(j.value("ts", ""));
             if (!ts || *ts < since_ms) continue;

@@ -46,7 +46,11 @@ int run_status(const Globals& g, bool json) {
             j["supervisor"] = {{"pid", sup->anchor.pid},
                                {"running", true},
                                {"started_at", format_time(sup->started_ms)},
-                               {"uptime_s", (now - sup->started_ms) / 1000}};
+                               {"uptime_s", (now - sup->started_ms) / 1000},
+                               {"reload_failed", nullptr}};
+            if (sup->reload_failed_ms > 0)
+                j["supervisor"]["reload_failed"] = {{"at", format_time(sup->reload_failed_ms)},
+                                                    {"reason", sup->reload_failed_reason}};
         } else {
             j["supervisor"] = nullptr;
         }
@@ -64,8 +68,14 @@ int run_status(const Globals& g, bool json) {
     } else {
         bool colour = use_colour();
         if (sup && sup->running) {
-            std::printf("supervisor: pid %d, up %s\n\n", sup->anchor.pid,
+            std::printf("supervisor: pid %d, up %s\n", sup->anchor.pid,
                         format_age(now - sup->started_ms).c_str());
+            if (sup->reload_failed_ms > 0)
+                std::printf("last reload refused %s ago, still running the previous playbook: "
+                            "%s\n",
+                            format_age(now - sup->reload_failed_ms).c_str(),
+                            sup->reload_failed_reason.c_str());
+            std::printf("\n");
         } else {
             std::printf("supervisor: not running\n\n");
         }
@@ -83,9 +93,11 @@ int run_status(const Globals& g, bool json) {
             rows.push_back({c.name, c.holder.session, mode_name(c.mode),
                             format_age(now - c.holder.acquired_ms),
                             c.holder.expires_ms > 0 ? format_age(c.holder.expires_ms - now) : "-",
-                            std::to_string(c.holder.fence)});
+                            std::to_string(c.holder.fence), alive_cell(c.verdict.life, colour)});
         }
-        print_table({"CLAIM", "HOLDER", "MODE", "AGE", "TTL", "FENCE"}, rows);
+        // ALIVE "no": a stale claim, its holder dead (reaped by the next
+        // supervisor or `loop reap`).
+        print_table({"CLAIM", "HOLDER", "MODE", "AGE", "TTL", "FENCE", "ALIVE"}, rows);
     }
     for (const auto& e : errors)
         std::fprintf(stderr, "loop: %s\n", e.c_str());

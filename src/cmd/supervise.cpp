@@ -57,7 +57,7 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    Supervisor sup(core, std::move(pb), {o.metrics_file, o.metrics_listen});
+    Supervisor sup(core, std::move(pb), {o.metrics_file, o.metrics_listen, &lock});
     return sup.run();
 }
 

@@ -359,7 +359,39 @@ void Doctor::check_supervisor_lock(std::vector<Finding>& out) {
     out.push_back(std::move(x));
 }
 
+void Doctor::check_event_lines(std::vector<Finding>& out) {
+    int err = 0;
+    auto text = os::read_file_at(home_.root(), "events.jsonl", &err);
+    if (!text) return;
+    size_t bad = 0, line_no = 0, first = 0;
+    std::string first_problem;
+    size_t start = 0;
+    while (start < text->size()) {
+        size_t nl = text->find('\n', start);
+        if (nl == std::string::npos) break; // a line being written
+        ++line_no;
+        if (auto p = event_line_problem(text->substr(start, nl - start))) {
+            if (bad++ == 0) {
+                first = line_no;
+                first_problem = *p;
+            }
+        }
+        start = nl + 1;
+    }
+    if (bad == 0) return;
+    Finding x;
+    x.kind = "events-bad-line";
+    x.path = path_of("", "events.jsonl");
+    x.subject = "events.jsonl";
+    x.problem = std::to_string(bad) + " malformed line(s), the first at line " +
+                std::to_string(first) + " (" + first_problem +
+                "); `loop events` and the metrics skip them";
+    x.fix = "none: the log is append-only; correct or remove the line(s) by hand";
+    out.push_back(std::move(x));
+}
+
 void Doctor::check_events(std::vector<Finding>& out) {
+    check_event_lines(out);
     int err = 0;
     auto f = os::facts_at(home_.root(), "events.jsonl", &err);
     if (!f || f->size <= opts_.events_max_bytes) return;

@@ -2,7 +2,7 @@
 // (loop doctor): wrong permissions, temp files of writers that are gone,
 // unreadable or corrupt records, claims of unknown or dead sessions, dead
 // worker sessions nobody cleans up, commit markers of dead processes, a
-// stale supervisor.lock, an oversized event log.
+// stale supervisor.lock, an oversized event log or malformed lines in it.
 //
 // Repairs are conservative: a claim is only ever removed through
 // Claims::reap_name, which decides again under the name's lock and never
@@ -79,6 +79,7 @@ class Doctor {
     void check_txns(std::vector<Finding>& out);
     void check_supervisor_lock(std::vector<Finding>& out);
     void check_events(std::vector<Finding>& out);
+    void check_event_lines(std::vector<Finding>& out);
 
     void repair_one(Finding& f, std::vector<Finding>& all);
     void repair_claim_holders(const std::string& name, std::vector<Finding>& all);

@@ -4,10 +4,63 @@
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstring>
 
 namespace loop {
+
+std::optional<std::string> event_problem(const nlohmann::json& j) {
+    if (!j.is_object()) return "not a JSON object";
+    for (const char* key : {"ts", "event"}) {
+        auto it = j.find(key);
+        if (it == j.end() || !it->is_string()) return std::string("no string \"") + key + "\"";
+    }
+    for (const char* key : {"restarts", "waited_ms", "replica", "pid", "fence", "code", "signal"}) {
+        auto it = j.find(key);
+        if (it != j.end() && !it->is_number() && !it->is_null())
+            return std::string("\"") + key + "\" is not a number";
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> event_line_problem(const std::string& line) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) return "not valid JSON";
+    return event_problem(j);
+}
+
+std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string& path) {
+    std::map<std::pair<std::string, int>, int> out;
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return out;
+    std::string partial;
+    char buf[65536];
+    ssize_t n;
+    auto take = [&out](const std::string& line) {
+        if (line.find("\"session.started\"") == std::string::npos) return;
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || event_problem(j) || j["event"] != "session.started") return;
+        auto w = j.find("worker"), r = j.find("replica"), n = j.find("restarts");
+        if (w == j.end() || !w->is_string() || r == j.end() || !r->is_number_integer() ||
+            n == j.end() || !n->is_number_integer())
+            return;
+        out[{w->get<std::string>(), r->get<int>()}] = n->get<int>();
+    };
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        partial.append(buf, static_cast<size_t>(n));
+        size_t start = 0, nl;
+        while ((nl = partial.find('\n', start)) != std::string::npos) {
+            take(partial.substr(start, nl - start));
+            start = nl + 1;
+        }
+        partial.erase(0, start);
+    }
+    ::close(fd);
+    return out;
+}
 
 void EventLog::append(const std::string& event, nlohmann::json fields) {
     nlohmann::json j = {{"ts", format_time(os::now_ms())}, {"event", event}};

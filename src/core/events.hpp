@@ -6,9 +6,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace loop {
+
+// What is wrong with one line of the event log, or nullopt when it is a
+// well-formed event: a JSON object with string `ts` and `event`, and the
+// fields loop counts (`restarts`, `waited_ms`, `replica`, `pid`, `fence`,
+// `code`, `signal`) numbers when present. Readers skip a bad event.
+std::optional<std::string> event_problem(const nlohmann::json& j);
+std::optional<std::string> event_line_problem(const std::string& line);
+
+// For each (worker, replica), the `restarts` of its last session.started
+// in the event log at `path` (missing or unreadable: empty).
+std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string& path);
 
 class EventLog {
   public:

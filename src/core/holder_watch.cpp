@@ -4,12 +4,14 @@
 // death releases its claims at once.
 #include "core/error.hpp"
 #include "core/supervisor.hpp"
+#include "core/text.hpp"
 #include "os/proc.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <climits>
+#include <cstring>
 #include <set>
 
 namespace loop {
@@ -38,12 +40,18 @@ void Supervisor::scan_holders() {
         if (!v.session || !v.session->anchor || v.verdict.life != Life::Alive) continue;
         live.insert(v.holder.session);
         if (holders_.count(v.holder.session)) continue;
+        if (holders_.size() >= max_watched_holders_) {
+            watch_capped("the open-files limit leaves room for " +
+                         std::to_string(max_watched_holders_));
+            continue;
+        }
         auto w = std::make_unique<Watched>();
         int err = 0;
         w->pidfd = os::pidfd_open(v.session->anchor->pid, &err);
         if (!w->pidfd) {
             // Exited between the liveness check and now: reap it at once.
             if (err == ESRCH) dead_names.insert(v.name);
+            if (err == EMFILE || err == ENFILE) watch_capped(std::strerror(err));
             continue; // otherwise not ours to see: the sweep covers it
         }
         w->sup = this;
@@ -81,6 +89,16 @@ void Supervisor::scan_holders() {
         spdlog::warn("{}", e);
     arm_expiry_timer(next);
     publish_metrics();
+}
+
+void Supervisor::watch_capped(const std::string& why) {
+    // Descriptors are kept for workers and claims: the holders beyond
+    // are left to the safety sweep. Said once.
+    if (holders_capped_logged_) return;
+    holders_capped_logged_ = true;
+    spdlog::warn("watching {} outside claim holders, no more ({}); the others are checked "
+                 "every reap_interval ({})",
+                 holders_.size(), why, format_age(playbook_.reap_interval_ms));
 }
 
 void Supervisor::arm_expiry_timer(int64_t next_ms) {

@@ -1,6 +1,7 @@
 #include "core/metrics.hpp"
 
 #include "core/error.hpp"
+#include "core/events.hpp"
 #include "core/supervisor_lock.hpp"
 
 #include <fcntl.h>
@@ -40,8 +41,9 @@ void EventCounters::count(const std::string& line) {
         line.find("\"event\":\"session.started\"") == std::string::npos)
         return;
     auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return;
-    const std::string ev = j.value("event", "");
+    // A malformed event is skipped (loop doctor reports it), never fatal.
+    if (j.is_discarded() || event_problem(j)) return;
+    const std::string ev = j["event"].get<std::string>();
     if (ev == "claim.acquired") {
         acquisitions++;
         if (auto it = j.find("waited_ms"); it != j.end() && it->is_number()) {
@@ -61,7 +63,9 @@ void EventCounters::count(const std::string& line) {
         forced++;
     } else if (ev == "session.started") {
         auto w = j.find("worker");
-        if (w != j.end() && w->is_string() && j.value("restarts", 0) > 0)
+        auto n = j.find("restarts");
+        if (w != j.end() && w->is_string() && n != j.end() && n->is_number() &&
+            n->get<double>() > 0)
             restarts[w->get<std::string>()]++;
     }
 }

@@ -203,12 +203,16 @@ class Checker {
             const std::string bpath = path + ".backoff";
             if (!it->is_object()) fail(bpath, "must be an object, got " + describe(*it));
             only_keys(*it, bpath, {"initial", "max", "reset_after"});
+            // Floors: a crash loop restarts a replica at most every
+            // initial, and soon every max; a run counts as good only after
+            // reset_after.
             if (auto v = it->find("initial"); v != it->end())
-                w.backoff.initial_ms = duration(*v, bpath + ".initial", 1);
+                w.backoff.initial_ms = duration(*v, bpath + ".initial", kMinBackoffInitialMs);
             if (auto v = it->find("max"); v != it->end())
-                w.backoff.max_ms = duration(*v, bpath + ".max", 1);
+                w.backoff.max_ms = duration(*v, bpath + ".max", kMinBackoffMaxMs);
             if (auto v = it->find("reset_after"); v != it->end())
-                w.backoff.reset_after_ms = duration(*v, bpath + ".reset_after", 1);
+                w.backoff.reset_after_ms =
+                    duration(*v, bpath + ".reset_after", kMinBackoffResetAfterMs);
             if (w.backoff.initial_ms > w.backoff.max_ms)
                 fail(bpath + ".initial", format_age(w.backoff.initial_ms) +
                                              " is greater than max (" +
@@ -292,6 +296,10 @@ class Checker {
 std::vector<std::string> WorkerSpec::argv() const {
     if (!command.empty()) return command;
     return {"/bin/sh", "-c", run};
+}
+
+bool WorkerSpec::same_process(const WorkerSpec& o) const {
+    return name == o.name && run == o.run && command == o.command && env == o.env && cwd == o.cwd;
 }
 
 bool WorkerSpec::same_definition(const WorkerSpec& o) const {

@@ -38,6 +38,9 @@ struct WorkerSpec {
     // Equal definitions (replicas excluded): a reload restarts a worker
     // only when this differs.
     bool same_definition(const WorkerSpec& o) const;
+    // Same process (argv, env, cwd): what differs otherwise (backoff,
+    // restart, stop_signal, stop_timeout) applies to a running replica.
+    bool same_process(const WorkerSpec& o) const;
 };
 
 struct Playbook {
@@ -70,6 +73,9 @@ std::optional<std::string> worker_name_problem(std::string_view name);
 
 constexpr int kMaxReplicas = 1000;
 constexpr int64_t kMinReapIntervalMs = 100;
+constexpr int64_t kMinBackoffInitialMs = 10;
+constexpr int64_t kMinBackoffMaxMs = 1'000;
+constexpr int64_t kMinBackoffResetAfterMs = 1'000;
 constexpr int64_t kMaxPlaybookDurationMs = 365LL * 86'400'000; // 365d
 
 } // namespace loop

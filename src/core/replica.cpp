@@ -12,6 +12,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 namespace loop {
 
@@ -49,7 +51,9 @@ void Supervisor::start(Replica& r) {
 
     core_.home.logs();
     os::SpawnSpec spec{r.spec.argv(), worker_env(r), r.spec.cwd,
-                       core_.home.sub_path("logs") + "/" + r.id + ".log"};
+                       core_.home.sub_path("logs") + "/" + r.id + ".log", nofile_soft_before_};
+    // A start that fails is a run of no length: it backs off like a crash.
+    r.started_mono = os::monotonic_ms();
     os::PendingChild child = os::spawn_gated(spec);
     if (child.pid < 0) {
         spdlog::error("{}: cannot start: {}", r.id, std::strerror(child.err));
@@ -76,7 +80,6 @@ void Supervisor::start(Replica& r) {
     r.pid = child.pid;
     r.own_child = true;
     r.state = Replica::State::Running;
-    r.started_mono = os::monotonic_ms();
     core_.events.append("session.started", {{"session", r.id},
                                             {"kind", "worker"},
                                             {"worker", r.worker},
@@ -88,11 +91,31 @@ void Supervisor::start(Replica& r) {
 
 void Supervisor::kill_tree(Replica& r, int sig) {
     if (r.pid <= 0) return;
-    // Descendants that left the process group (setsid) are signalled one by one.
-    for (int pid : os::descendants_of(r.pid))
+    // Each process gets the signal once: the process group (the main
+    // process is its leader) with one kill, descendants that left it
+    // (setsid) one by one.
+    for (int pid : os::descendants_outside_group(r.pid, r.pid))
         os::kill_pid(pid, sig);
-    os::kill_group(r.pid, sig);
-    os::kill_pid(r.pid, sig);
+    if (r.own_child || adopted_alive(r)) os::kill_group(r.pid, sig);
+}
+
+bool Supervisor::adopted_alive(Replica& r) {
+    // Not our child: its pid may have been reused once it exited. The
+    // pidfd (or, without one, the start time) says whether it is the same
+    // process, so its group is signalled only while it lives.
+    if (r.pidfd) return os::pidfd_send_signal(r.pidfd.get(), 0) == 0;
+    os::ProcInfo p = os::proc_info(r.pid);
+    if (p.state == os::ProcInfo::State::Unknown) return true; // undecidable: held
+    return p.state == os::ProcInfo::State::Running && !p.zombie && p.start_ticks == r.start_ticks;
+}
+
+void Supervisor::check_adopted() {
+    // Adopted workers without a pidfd are looked at on every sweep.
+    for (auto& [id, r] : replicas_) {
+        if (r->own_child || r->poll || r->pid <= 0) continue;
+        if (r->state != Replica::State::Running && r->state != Replica::State::Stopping) continue;
+        if (!adopted_alive(*r)) on_exit(*r, 0, false);
+    }
 }
 
 void Supervisor::stop(Replica& r, bool remove) {
@@ -113,6 +136,7 @@ void Supervisor::stop(Replica& r, bool remove) {
         break;
     }
     r.state = Replica::State::Stopping;
+    r.killed = false;
     spdlog::info("{}: stopping (pid {}, SIG{})", r.id, r.pid,
                  sigabbrev_np(r.spec.stop_signal) ? sigabbrev_np(r.spec.stop_signal) : "?");
     kill_tree(r, r.spec.stop_signal);
@@ -126,11 +150,32 @@ void Supervisor::stop(Replica& r, bool remove) {
         [](uv_timer_t* t) {
             Replica& rr = *static_cast<Replica*>(t->data);
             if (rr.state != Replica::State::Stopping) return;
-            spdlog::warn("{}: still running after {}, sending SIGKILL", rr.id,
-                         format_age(rr.spec.stop_timeout_ms));
-            rr.sup->kill_tree(rr, SIGKILL);
+            rr.sup->stop_timed_out(rr);
         },
         static_cast<uint64_t>(std::max<int64_t>(r.spec.stop_timeout_ms, 0)), 0);
+}
+
+void Supervisor::stop_timed_out(Replica& r) {
+    if (!r.own_child && !r.poll) {
+        // Adopted and not watched by a pidfd: nothing else tells us it exited.
+        if (!adopted_alive(r)) {
+            on_exit(r, 0, false);
+            maybe_finish();
+            return;
+        }
+        uv_timer_start(
+            r.timer,
+            [](uv_timer_t* t) {
+                Replica& rr = *static_cast<Replica*>(t->data);
+                if (rr.state == Replica::State::Stopping) rr.sup->stop_timed_out(rr);
+            },
+            100, 0);
+    }
+    if (r.killed) return;
+    r.killed = true;
+    spdlog::warn("{}: still running after {}, sending SIGKILL", r.id,
+                 format_age(r.spec.stop_timeout_ms));
+    kill_tree(r, SIGKILL);
 }
 
 void Supervisor::end_session(Replica& r) {
@@ -235,13 +280,14 @@ void Supervisor::schedule_restart(Replica& r) {
         static_cast<uint64_t>(delay), 0);
 }
 
-void Supervisor::watch_pidfd(Replica& r) {
+int Supervisor::watch_pidfd(Replica& r) {
     int err = 0;
     r.pidfd = os::pidfd_open(r.pid, &err);
     if (!r.pidfd) {
-        spdlog::warn("{}: cannot watch pid {}: {}; the sweep will notice its exit", r.id, r.pid,
-                     std::strerror(err));
-        return;
+        if (err != ESRCH)
+            spdlog::warn("{}: cannot watch pid {}: {}; the sweep will notice its exit", r.id, r.pid,
+                         std::strerror(err));
+        return err;
     }
     r.poll = static_cast<uv_poll_t*>(std::calloc(1, sizeof(uv_poll_t)));
     uv_poll_init(&loop_, r.poll, r.pidfd.get());
@@ -251,6 +297,7 @@ void Supervisor::watch_pidfd(Replica& r) {
         rr.sup->on_exit(rr, 0, false);
         rr.sup->maybe_finish();
     });
+    return 0;
 }
 
 void Supervisor::adopt_or_reap_existing() {
@@ -279,20 +326,25 @@ void Supervisor::adopt_or_reap_existing() {
                 {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});
             spdlog::info("{}: died while no supervisor ran ({}), released {} claim(s)", id, v.why,
                          released.size());
+            // Its replacement is a restart.
+            Replica& r = slot(*s->worker, *s->replica);
+            r.restarts = std::max(r.restarts, s->restarts + 1);
             continue;
         }
         Replica& r = slot(*s->worker, *s->replica);
         r.pid = s->anchor->pid;
+        r.start_ticks = s->anchor->start_ticks;
         r.own_child = false;
         r.state = Replica::State::Running;
-        r.restarts = s->restarts;
+        r.restarts = std::max(r.restarts, s->restarts);
         r.started_mono = os::monotonic_ms();
-        watch_pidfd(r);
+        if (!playbook_.find(r.worker)) r.spec.stop_timeout_ms = 10'000;
         core_.events.append(
             "session.adopted",
             {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}, {"pid", r.pid}});
         spdlog::info("{}: adopted running worker (pid {})", id, r.pid);
-        if (!playbook_.find(r.worker)) r.spec.stop_timeout_ms = 10'000;
+        // Exited since the liveness check: released and restarted now.
+        if (watch_pidfd(r) == ESRCH) on_exit(r, 0, false);
     }
 }
 

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <exception>
 
 namespace loop {
 
@@ -74,6 +75,9 @@ Supervisor::Replica& Supervisor::slot(const std::string& worker, int index) {
 
 int Supervisor::run() {
     started_ms_ = os::now_ms();
+    // A peer that goes away mid-answer makes a write fail, not this process.
+    os::ignore_sigpipe();
+    reserve_descriptors();
     if (!os::become_subreaper())
         spdlog::warn("cannot become a child subreaper: detached grandchildren may escape a stop");
 
@@ -116,9 +120,9 @@ int Supervisor::run() {
                      uv_strerror(rc));
 
     if (!options_.metrics_listen.empty()) {
-        metrics_server_ = std::make_unique<MetricsServer>(&loop_, options_.metrics_listen, [this] {
-            return render_metrics(core_, counters_, !finished_);
-        });
+        metrics_server_ = std::make_unique<MetricsServer>(
+            &loop_, options_.metrics_listen,
+            [this] { return render_metrics(core_, counters_, !finished_); }, metrics_connections_);
         spdlog::info("serving metrics on http://{}/metrics (port {})", options_.metrics_listen,
                      metrics_server_->port());
     }
@@ -126,6 +130,7 @@ int Supervisor::run() {
                         {{"pid", os::self_pid()}, {"playbook", playbook_.path}});
     spdlog::info("supervising {} ({} workers) in {}", playbook_.path, playbook_.workers.size(),
                  core_.home.path());
+    load_restart_counts();
     adopt_or_reap_existing();
     // One pass for claims left by sessions that died while no supervisor ran.
     sweep();
@@ -168,14 +173,26 @@ void Supervisor::reload() {
         next = load_playbook(playbook_.path);
     } catch (const Error& e) {
         spdlog::error("reload refused, still running the previous playbook: {}", e.message());
+        core_.events.append("supervisor.reload_failed",
+                            {{"pid", os::self_pid()}, {"reason", e.message()}});
+        if (options_.lock) options_.lock->note_reload_failed(os::now_ms(), e.message());
         return;
     }
     spdlog::info("reloading {}", playbook_.path);
+    if (options_.lock) options_.lock->note_reload_failed(0, "");
     Playbook old = std::move(playbook_);
     playbook_ = std::move(next);
     for (auto& [id, r] : replicas_) {
         const WorkerSpec* w = playbook_.find(r->worker);
         if (!w || r->index > w->replicas) continue; // stopped by reconcile
+        if (r->spec.same_process(*w) && !r->restart_when_stopped) {
+            // Backoff, restart policy and how to stop it apply to the
+            // running process as they are.
+            if (!r->spec.same_definition(*w))
+                spdlog::info("{}: settings changed, applied without a restart", r->id);
+            r->spec = *w;
+            continue;
+        }
         if (!r->spec.same_definition(*w)) {
             spdlog::info("{}: definition changed, restarting", r->id);
             r->restart_when_stopped = true;
@@ -262,6 +279,7 @@ void Supervisor::on_sigchld() {
 }
 
 void Supervisor::sweep() {
+    check_adopted();
     try {
         ReapReport rep = core_.reaper.run(false);
         for (const auto& c : rep.claims)
@@ -283,6 +301,9 @@ void Supervisor::publish_metrics() {
     } catch (const Error& e) {
         spdlog::warn("metrics: {}", e.message());
         return;
+    } catch (const std::exception& e) {
+        spdlog::warn("metrics: {}", e.what());
+        return;
     }
     if (text == last_metrics_) return;
     const std::string& path = options_.metrics_file;
@@ -297,6 +318,33 @@ void Supervisor::publish_metrics() {
         return;
     }
     last_metrics_ = std::move(text);
+}
+
+void Supervisor::reserve_descriptors() {
+    // One pidfd per watched holder and one descriptor per metrics client:
+    // both are bounded so that workers can always be started and claims
+    // released. Workers get the soft limit back.
+    os::NofileLimit lim = os::raise_nofile_limit();
+    nofile_soft_before_ = lim.soft_before;
+    constexpr unsigned long kReserved = 64; // logs, records, pipes, inotify, the loop
+    unsigned long soft = lim.soft > 0 ? lim.soft : 1024;
+    unsigned long spare = soft > kReserved ? soft - kReserved : 0;
+    metrics_connections_ = std::min<size_t>(kMaxMetricsConnections, spare / 4);
+    if (options_.metrics_listen.empty()) metrics_connections_ = 0;
+    max_watched_holders_ = spare - metrics_connections_;
+    if (lim.soft_before > 0 && lim.soft > lim.soft_before)
+        spdlog::debug("raised the open-files limit from {} to {}", lim.soft_before, lim.soft);
+}
+
+void Supervisor::load_restart_counts() {
+    // Restart counters outlive the supervisor: the last session.started of
+    // each replica says how many restarts it had.
+    for (const auto& [key, n] : last_restart_counts(core_.events.path())) {
+        const WorkerSpec* w = playbook_.find(key.first);
+        if (!w || key.second < 1 || key.second > w->replicas) continue;
+        Replica& r = slot(key.first, key.second);
+        r.restarts = std::max(r.restarts, n);
+    }
 }
 
 void Supervisor::rotate_logs() {

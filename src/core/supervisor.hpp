@@ -10,6 +10,7 @@
 #include "core/metrics.hpp"
 #include "core/metrics_http.hpp"
 #include "core/playbook.hpp"
+#include "core/supervisor_lock.hpp"
 #include "os/fd.hpp"
 
 #include <uv.h>
@@ -22,8 +23,9 @@
 namespace loop {
 
 struct SupervisorOptions {
-    std::string metrics_file;   // rewritten atomically when the metrics change
-    std::string metrics_listen; // HOST:PORT for GET /metrics
+    std::string metrics_file;       // rewritten atomically when the metrics change
+    std::string metrics_listen;     // HOST:PORT for GET /metrics
+    SupervisorLock* lock = nullptr; // notes a refused reload for `loop status`
 };
 
 class Supervisor {
@@ -47,7 +49,9 @@ class Supervisor {
         bool own_child = false; // else adopted: watched by pidfd
         bool remove_when_stopped = false;
         bool restart_when_stopped = false;
-        bool draining = false; // stopping: main process gone, group still running
+        bool draining = false;    // stopping: main process gone, group still running
+        bool killed = false;      // stopping: SIGKILL sent after stop_timeout
+        uint64_t start_ticks = 0; // adopted: its main process's start time
         int exit_status = 0;
         int64_t started_mono = 0;
         int failures = 0; // consecutive short runs, for the backoff
@@ -63,10 +67,15 @@ class Supervisor {
     void stop(Replica& r, bool remove);
     void on_exit(Replica& r, int wait_status, bool known);
     void schedule_restart(Replica& r);
-    void watch_pidfd(Replica& r);
+    int watch_pidfd(Replica& r); // 0, or the errno of pidfd_open
+    bool adopted_alive(Replica& r);
+    void check_adopted();
+    void stop_timed_out(Replica& r);
     void end_session(Replica& r);
     void adopt_or_reap_existing();
     void kill_tree(Replica& r, int sig);
+    void load_restart_counts();
+    void reserve_descriptors();
 
     // supervisor.cpp
     void reconcile();
@@ -77,6 +86,7 @@ class Supervisor {
     void on_sigchld();
     void scan_holders();
     void request_scan();
+    void watch_capped(const std::string& why);
     void arm_expiry_timer(int64_t next_ms);
     void rotate_logs();
     void publish_metrics();
@@ -107,6 +117,10 @@ class Supervisor {
     int64_t stop_requested_mono_ = 0;
     int64_t started_ms_ = 0;
     std::string exe_dir_;
+    unsigned long nofile_soft_before_ = 0; // given back to workers
+    size_t max_watched_holders_ = 0;       // pidfds for outside holders
+    size_t metrics_connections_ = 0;       // open /metrics clients at most
+    bool holders_capped_logged_ = false;
 };
 
 } // namespace loop

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 namespace loop {
 
@@ -24,6 +25,17 @@ std::optional<SupervisorInfo> parse_info(const std::string& text) {
     info.anchor.start_ticks = ticks;
     info.anchor.boot_id = boot;
     info.started_ms = started;
+    if (auto nl = text.find('\n'); nl != std::string::npos && nl + 1 < text.size()) {
+        auto j = nlohmann::json::parse(text.substr(nl + 1), nullptr, false);
+        if (j.is_object()) {
+            auto at = j.find("reload_failed_ms");
+            auto why = j.find("reload_failed");
+            if (at != j.end() && at->is_number_integer() && why != j.end() && why->is_string()) {
+                info.reload_failed_ms = at->get<int64_t>();
+                info.reload_failed_reason = why->get<std::string>();
+            }
+        }
+    }
     return info;
 }
 
@@ -31,6 +43,7 @@ std::optional<SupervisorInfo> parse_info(const std::string& text) {
 
 SupervisorLock::SupervisorLock(Home& home) {
     int err = 0;
+    home_path_ = home.path();
     const std::string path = home.path() + "/supervisor.lock";
     fd_ = os::open_lock_file(home.root(), "supervisor.lock", &err);
     if (!fd_) throw io_error("cannot open " + path, err);
@@ -54,8 +67,29 @@ SupervisorLock::SupervisorLock(Home& home) {
     int n = std::snprintf(buf, sizeof buf, "%d %llu %lld %s\n", me.pid,
                           static_cast<unsigned long long>(me.start_ticks),
                           static_cast<long long>(os::now_ms()), me.boot_id.c_str());
-    if (::ftruncate(fd_.get(), 0) != 0 || !os::pwrite_all(fd_.get(), std::string(buf, n)).ok())
-        throw io_error("cannot write " + path, errno);
+    first_line_.assign(buf, static_cast<size_t>(n));
+    write("");
+}
+
+SupervisorLock::~SupervisorLock() {
+    if (fd_) (void)!::ftruncate(fd_.get(), 0);
+}
+
+void SupervisorLock::write(const std::string& extra) {
+    // Truncated first: a shorter text leaves nothing of the longer one.
+    if (::ftruncate(fd_.get(), 0) != 0 || !os::pwrite_all(fd_.get(), first_line_ + extra).ok())
+        throw io_error("cannot write " + home_path_ + "/supervisor.lock", errno);
+}
+
+void SupervisorLock::note_reload_failed(int64_t ms, const std::string& reason) {
+    std::string extra;
+    if (ms > 0)
+        extra = nlohmann::json({{"reload_failed_ms", ms}, {"reload_failed", reason}}).dump() + "\n";
+    try {
+        write(extra);
+    } catch (const Error&) {
+        // Only `loop status` misses it; the event log has it too.
+    }
 }
 
 std::optional<SupervisorInfo> read_supervisor(Home& home, const ProcessProbe& probe) {

@@ -183,6 +183,11 @@ Fd pidfd_open(int pid, int* err) {
     return Fd(static_cast<int>(fd));
 }
 
+int pidfd_send_signal(int pidfd, int sig) {
+    if (::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) == 0) return 0;
+    return errno;
+}
+
 int64_t now_ms() {
     struct timespec ts;
     ::clock_gettime(CLOCK_REALTIME, &ts);

@@ -45,6 +45,8 @@ int parent_pid();
 
 // pidfd_open(2); invalid Fd and *err on failure.
 Fd pidfd_open(int pid, int* err);
+// pidfd_send_signal(2): 0, or the errno (ESRCH once the process is gone).
+int pidfd_send_signal(int pidfd, int sig);
 
 // Wall clock in milliseconds since the epoch; monotonic milliseconds;
 // CLOCK_BOOTTIME milliseconds (counts suspend, never stepped: leases).

@@ -4,7 +4,9 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,6 +26,21 @@ void PendingChild::go() {
     (void)!::write(gate.get(), &b, 1);
     gate.reset();
 }
+
+namespace {
+
+// Closes every descriptor >= `first` (async-signal-safe).
+void close_from(int first) {
+    if (::close_range(static_cast<unsigned>(first), ~0U, 0) == 0) return;
+    rlimit lim;
+    long last = ::getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_max != RLIM_INFINITY
+                    ? static_cast<long>(lim.rlim_max)
+                    : 65536;
+    for (long fd = first; fd < last; ++fd)
+        ::close(static_cast<int>(fd));
+}
+
+} // namespace
 
 PendingChild spawn_gated(const SpawnSpec& spec) {
     PendingChild out;
@@ -88,13 +105,22 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
     }
     if (pid == 0) {
         ::setsid();
-        // Reset what the supervisor's event loop changed.
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        // Reset what the supervisor's event loop changed: handlers first, so
+        // that a signal arriving once the mask is lifted never runs the
+        // supervisor's handler in the child.
         for (int s = 1; s < NSIG; ++s) {
             if (s == SIGKILL || s == SIGSTOP) continue;
             ::signal(s, SIG_DFL);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        if (spec.nofile_soft > 0) {
+            rlimit lim;
+            if (::getrlimit(RLIMIT_NOFILE, &lim) == 0 && spec.nofile_soft < lim.rlim_cur) {
+                lim.rlim_cur = spec.nofile_soft;
+                ::setrlimit(RLIMIT_NOFILE, &lim);
+            }
         }
         ::close(p[1]);
         char b;
@@ -115,6 +141,8 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
             ::dup2(log, 2);
             if (log > 2) ::close(log);
         }
+        // Nothing the supervisor inherited or opened reaches the worker.
+        close_from(3);
         if (!spec.cwd.empty() && ::chdir(spec.cwd.c_str()) != 0) {
             dprintf(2, "loop: cannot enter %s: %s\n", spec.cwd.c_str(), strerror(errno));
             ::_exit(126);
@@ -141,8 +169,17 @@ void kill_pid(int pid, int sig) {
     if (pid > 1) ::kill(pid, sig);
 }
 
-static std::map<int, std::vector<int>> children_map() {
-    std::map<int, std::vector<int>> m;
+namespace {
+
+struct ProcLink {
+    int pid = 0;
+    int pgid = 0;
+};
+
+} // namespace
+
+static std::map<int, std::vector<ProcLink>> children_map() {
+    std::map<int, std::vector<ProcLink>> m;
     DIR* d = ::opendir("/proc");
     if (!d) return m;
     while (dirent* e = ::readdir(d)) {
@@ -159,16 +196,16 @@ static std::map<int, std::vector<int>> children_map() {
         buf[n] = 0;
         char* p = std::strrchr(buf, ')');
         if (!p) continue;
-        int ppid = 0;
+        int ppid = 0, pgid = 0;
         char state;
-        if (std::sscanf(p + 2, "%c %d", &state, &ppid) != 2) continue;
-        m[ppid].push_back(static_cast<int>(pid));
+        if (std::sscanf(p + 2, "%c %d %d", &state, &ppid, &pgid) != 3) continue;
+        m[ppid].push_back({static_cast<int>(pid), pgid});
     }
     ::closedir(d);
     return m;
 }
 
-std::vector<int> descendants_of(int pid) {
+static std::vector<int> descendants(int pid, int except_pgid) {
     auto m = children_map();
     std::vector<int> out, todo{pid};
     while (!todo.empty()) {
@@ -176,11 +213,37 @@ std::vector<int> descendants_of(int pid) {
         todo.pop_back();
         auto it = m.find(p);
         if (it == m.end()) continue;
-        for (int c : it->second) {
-            out.push_back(c);
-            todo.push_back(c);
+        for (const ProcLink& c : it->second) {
+            if (c.pgid != except_pgid) out.push_back(c.pid);
+            todo.push_back(c.pid);
         }
     }
+    return out;
+}
+
+std::vector<int> descendants_of(int pid) {
+    return descendants(pid, -1);
+}
+
+std::vector<int> descendants_outside_group(int pid, int pgid) {
+    return descendants(pid, pgid);
+}
+
+void ignore_sigpipe() {
+    ::signal(SIGPIPE, SIG_IGN);
+}
+
+NofileLimit raise_nofile_limit() {
+    NofileLimit out;
+    rlimit lim;
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return out;
+    out.soft_before = lim.rlim_cur;
+    if (lim.rlim_cur < lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    out.soft = lim.rlim_cur;
     return out;
 }
 

@@ -17,6 +17,9 @@ struct SpawnSpec {
     std::map<std::string, std::string> env; // added to the supervisor's
     std::string cwd;
     std::string log_path; // stdout and stderr, O_APPEND
+    // The RLIMIT_NOFILE soft limit the worker gets back (the supervisor
+    // raised its own); 0 leaves it as it is.
+    unsigned long nofile_soft = 0;
 };
 
 // A forked child that waits, before exec, until go() is called (or exits
@@ -37,6 +40,20 @@ void kill_pid(int pid, int sig);
 // Every descendant of `pid` (children, grandchildren, ... also those that
 // left its process group with setsid), from /proc.
 std::vector<int> descendants_of(int pid);
+
+// The descendants of `pid` that are not in process group `pgid` (those a
+// signal to the group does not reach).
+std::vector<int> descendants_outside_group(int pid, int pgid);
+
+// SIGPIPE ignored: a peer that goes away makes a write fail with EPIPE.
+void ignore_sigpipe();
+
+// Raises the RLIMIT_NOFILE soft limit to the hard one.
+struct NofileLimit {
+    unsigned long soft_before = 0; // 0 when unknown
+    unsigned long soft = 0;        // now in force; 0 when unknown
+};
+NofileLimit raise_nofile_limit();
 
 // Makes this process the reaper of orphaned descendants.
 bool become_subreaper();

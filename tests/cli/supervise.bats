@@ -98,17 +98,19 @@ load supervise_helpers
     sid=$(started_sid crash 1)
     logged=$(grep -c '^started$' "$LOOP_HOME/logs/$sid.log")
     elapsed_ms=$(((t1 - t0) / 1000000))
-    # Delays are 0, 100, 200, then 400 ms: at most one start per 400 ms of
-    # the time measured, plus a generous allowance. A spinning loop would
-    # have hundreds.
+    # Delays are 0, 100, 200, 400, 800 ms, then 1 s: at most one start per
+    # 400 ms of the time measured, plus a generous allowance. A spinning
+    # loop would have hundreds.
     max=$((elapsed_ms / 400 + 5))
     echo "starts=$starts logged=$logged elapsed=${elapsed_ms}ms max=$max" >&2
     [ "$starts" -ge 3 ]
     [ "$starts" -le "$max" ]
-    [ "$logged" -eq "$starts" ]
+    # Each start printed its line, but the last one may have been stopped
+    # by the SIGTERM before it did.
+    [ "$logged" -le "$starts" ] && [ "$logged" -ge $((starts - 1)) ]
     # The backoff is announced, and capped at max.
-    grep -q "$sid: restarting in 400ms" "$SUP_LOG"
-    ! grep -q "$sid: restarting in 800ms" "$SUP_LOG" || false
+    grep -q "$sid: restarting in 1s" "$SUP_LOG"
+    ! grep -q "$sid: restarting in 2s" "$SUP_LOG" || false
 }
 
 @test "supervise: restart policies never, on-failure and always" {
@@ -427,7 +429,7 @@ refused() {
 
 @test "supervise: the claim of an outside holder is reaped when it dies, without waiting for the sweep" {
     start_sup "$PLAYBOOKS/idle.json"
-    sleep 1000 </dev/null >/dev/null 2>&1 3>&- &
+    sleep 1000 </dev/null >/dev/null 2>&1 &
     anchor=$!
     track "$anchor"
     sid=$("$LOOP" _ session start --pid "$anchor")
@@ -452,7 +454,7 @@ refused() {
 
 @test "events --follow: prints events appended after it started" {
     out="$TEST_DIR/follow.out"
-    "$LOOP" events --follow </dev/null >"$out" 2>&1 3>&- &
+    "$LOOP" events --follow </dev/null >"$out" 2>&1 &
     follower=$!
     track "$follower"
     # The home is fresh: there is no event log yet.

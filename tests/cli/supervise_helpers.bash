@@ -165,7 +165,7 @@ expect_in() {
 # (its log in $SUP_LOG), sets SUP to its pid and waits until it has
 # recorded supervisor.started.
 start_sup() {
-    "$LOOP" supervise "$@" </dev/null >>"$SUP_LOG" 2>&1 3>&- &
+    "$LOOP" supervise "$@" </dev/null >>"$SUP_LOG" 2>&1 &
     SUP=$!
     track "$SUP"
     wait_for sup_started "$SUP" || { cat "$SUP_LOG" >&2; return 1; }
@@ -273,3 +273,22 @@ claims_empty() {
 fd_target() { readlink "/proc/$1/fd/$2"; }
 
 file_has() { [ -f "$1" ] && grep -q -- "$2" "$1"; }
+
+# CPU time a process has used: utime + stime, in clock ticks (/proc/PID/stat).
+cpu_ticks() {
+    local stat
+    stat=$(cat "/proc/$1/stat") || return 1
+    stat=${stat##*) }
+    # shellcheck disable=SC2086 # split into fields on purpose
+    set -- $stat
+    echo $((${12} + ${13}))
+}
+
+# How many descriptors a process has open.
+fd_count() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
+
+# Size of a file in bytes (0 when missing).
+size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+
+# The port the supervisor serves /metrics on, from its log.
+metrics_port() { sed -n 's/.*serving metrics on .*(port \([0-9]*\)).*/\1/p' "$SUP_LOG" | tail -1; }
