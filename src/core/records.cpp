@@ -228,8 +228,8 @@ ClaimRecord claim_from_json_text(const std::string& text, const std::string& ori
 std::string txn_marker_text(const Anchor& owner) {
     auto or_dash = [](const std::string& v) { return v.empty() ? std::string("-") : v; };
     return std::to_string(owner.pid) + " " + std::to_string(owner.start_ticks) + " " +
-           or_dash(owner.boot_id) + " " + or_dash(owner.machine_id) + " " +
-           or_dash(owner.pid_ns) + "\n";
+           or_dash(owner.boot_id) + " " + or_dash(owner.machine_id) + " " + or_dash(owner.pid_ns) +
+           "\n";
 }
 
 std::optional<Anchor> txn_marker_owner(const std::string& text) {
