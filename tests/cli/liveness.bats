@@ -5,8 +5,10 @@
 
 load helpers
 
-@test "a claim from a bash command substitution belongs to the shell, not to its subshell" {
-    run bash -c '
+# claim_in_substitution SHELL: SHELL claims inside $(...) with stderr
+# redirected (a forked subshell runs it); the owner must be SHELL itself.
+claim_in_substitution() {
+    run "$1" -c '
         out=$("$LOOP" _ claim job-1 2>&1)
         echo "$out"
         "$LOOP" _ owner job-1 --json | jq -r ".[0].pid"
@@ -17,17 +19,13 @@ load helpers
     [ "$(sed -n 3p <<<"$output")" = "shell $pid" ] || { echo "$output" >&2; false; }
 }
 
+@test "a claim from a bash command substitution belongs to the shell, not to its subshell" {
+    claim_in_substitution bash
+}
+
 @test "a claim from a dash command substitution belongs to the shell" {
     command -v dash >/dev/null || skip "dash is not installed"
-    run dash -c '
-        out=$("$LOOP" _ claim job-1 2>&1)
-        echo "$out"
-        "$LOOP" _ owner job-1 --json | jq -r ".[0].pid"
-        echo "shell $$"'
-    [ "$status" -eq 0 ] || { echo "$output" >&2; false; }
-    expect_in "$output" "claimed job-1 (fence 1)"
-    pid=$(sed -n 2p <<<"$output")
-    [ "$(sed -n 3p <<<"$output")" = "shell $pid" ] || { echo "$output" >&2; false; }
+    claim_in_substitution dash
 }
 
 @test "a claim from a command substitution lives while the shell lives" {
