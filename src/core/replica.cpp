@@ -42,6 +42,12 @@ void Supervisor::start(Replica& r) {
     s.id = r.id;
     s.kind = "worker";
     s.nonce = new_nonce();
+    // Each incarnation is its own session: LOOP_SESSION_ID names this nonce,
+    // so a leftover of an earlier one is refused as a dead session.
+    r.nonce = s.nonce;
+    r.draining = false;
+    r.group_signalled = false;
+    r.signalled.clear();
     s.host = os::host_name();
     s.worker = r.worker;
     s.replica = r.index;
@@ -66,6 +72,9 @@ void Supervisor::start(Replica& r) {
     // very first `loop _ claim` finds a live session.
     try {
         s.anchor = anchor_of(child.pid, core_.sessions.probe());
+        // The child leads its own group (setsid): the session lives while
+        // anything of that group does.
+        s.pgid = child.pid;
         core_.sessions.put(s);
     } catch (const Error& e) {
         spdlog::error("{}: cannot record its session: {}", r.id, e.message());
@@ -94,9 +103,14 @@ void Supervisor::kill_tree(Replica& r, int sig) {
     // Each process gets the signal once: the process group (the main
     // process is its leader) with one kill, descendants that left it
     // (setsid) one by one.
-    for (int pid : os::descendants_outside_group(r.pid, r.pid))
+    for (int pid : os::descendants_outside_group(r.pid, r.pid)) {
+        if (sig != SIGKILL) r.signalled.insert(pid);
         os::kill_pid(pid, sig);
-    if (r.own_child || adopted_alive(r)) os::kill_group(r.pid, sig);
+    }
+    if (r.own_child || adopted_alive(r)) {
+        os::kill_group(r.pid, sig);
+        if (sig != SIGKILL) r.group_signalled = true;
+    }
 }
 
 bool Supervisor::adopted_alive(Replica& r) {
@@ -112,7 +126,7 @@ bool Supervisor::adopted_alive(Replica& r) {
 void Supervisor::check_adopted() {
     // Adopted workers without a pidfd are looked at on every sweep.
     for (auto& [id, r] : replicas_) {
-        if (r->own_child || r->poll || r->pid <= 0) continue;
+        if (r->own_child || r->poll || r->pid <= 0 || r->draining) continue;
         if (r->state != Replica::State::Running && r->state != Replica::State::Stopping) continue;
         if (!adopted_alive(*r)) on_exit(*r, 0, false);
     }
@@ -136,6 +150,7 @@ void Supervisor::stop(Replica& r, bool remove) {
         break;
     }
     r.state = Replica::State::Stopping;
+    if (r.draining) return; // already being stopped: stop_timeout brings SIGKILL
     r.killed = false;
     spdlog::info("{}: stopping (pid {}, SIG{})", r.id, r.pid,
                  sigabbrev_np(r.spec.stop_signal) ? sigabbrev_np(r.spec.stop_signal) : "?");
@@ -156,6 +171,7 @@ void Supervisor::stop(Replica& r, bool remove) {
 }
 
 void Supervisor::stop_timed_out(Replica& r) {
+    if (r.draining) return drain_timed_out(r);
     if (!r.own_child && !r.poll) {
         // Adopted and not watched by a pidfd: nothing else tells us it exited.
         if (!adopted_alive(r)) {
@@ -188,21 +204,17 @@ void Supervisor::end_session(Replica& r) {
 }
 
 void Supervisor::on_exit(Replica& r, int status, bool known) {
-    if (r.state == Replica::State::Stopping && known && os::group_alive(r.pid)) {
-        // Its process group still runs (a script cleaning up under a wrapper
-        // shell): its claims stay until the group is gone or stop_timeout kills it.
-        r.draining = true;
-        r.exit_status = status;
-        return;
-    }
+    if (r.draining) return; // its leftovers' exits bring it back here
     if (r.poll) {
         close_free(r.poll);
         r.poll = nullptr;
         r.pidfd.reset();
     }
+    // What is left of the incarnation (its process group, descendants that
+    // escaped it) is stopped first: its claims stay held until it is gone.
+    if (begin_drain(r, status, known)) return;
+    if (r.timer) uv_timer_stop(r.timer);
     const int pid = r.pid;
-    // Whatever is left of its process group has lost its session and claims.
-    os::kill_group(pid, SIGKILL);
     std::vector<std::string> released;
     try {
         released = core_.claims.release_session(r.id, "claim.reaped");
@@ -318,7 +330,14 @@ void Supervisor::adopt_or_reap_existing() {
         }
         if (!s || s->kind != "worker" || !s->worker || !s->replica) continue;
         Verdict v = core_.sessions.verdict(*s);
-        if (v.life == Life::Dead || !s->anchor) {
+        Replica& r = slot(*s->worker, *s->replica);
+        r.nonce = s->nonce;
+        r.pid = s->anchor ? s->anchor->pid : 0;
+        r.own_child = false;
+        // Dead, and nothing of it left (no member of its group, no escaped
+        // descendant with its LOOP_SESSION_ID): released, and its
+        // replacement is a restart.
+        if ((v.life == Life::Dead && leftovers_of(r).empty()) || !s->anchor) {
             auto released = core_.claims.release_session(id, "claim.reaped");
             core_.sessions.end(id);
             core_.events.append(
@@ -326,15 +345,11 @@ void Supervisor::adopt_or_reap_existing() {
                 {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});
             spdlog::info("{}: died while no supervisor ran ({}), released {} claim(s)", id, v.why,
                          released.size());
-            // Its replacement is a restart.
-            Replica& r = slot(*s->worker, *s->replica);
+            r.pid = 0;
             r.restarts = std::max(r.restarts, s->restarts + 1);
             continue;
         }
-        Replica& r = slot(*s->worker, *s->replica);
-        r.pid = s->anchor->pid;
         r.start_ticks = s->anchor->start_ticks;
-        r.own_child = false;
         r.state = Replica::State::Running;
         r.restarts = std::max(r.restarts, s->restarts);
         r.started_mono = os::monotonic_ms();
@@ -343,8 +358,10 @@ void Supervisor::adopt_or_reap_existing() {
             "session.adopted",
             {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}, {"pid", r.pid}});
         spdlog::info("{}: adopted running worker (pid {})", id, r.pid);
-        // Exited since the liveness check: released and restarted now.
-        if (watch_pidfd(r) == ESRCH) on_exit(r, 0, false);
+        // Its main process exited (since the liveness check, or before, with
+        // its group or escaped descendants still running): what is left is
+        // stopped, then its claims released and a replacement started.
+        if (v.life == Life::Dead || watch_pidfd(r) == ESRCH) on_exit(r, 0, false);
     }
 }
 

@@ -40,8 +40,13 @@ Supervisor::~Supervisor() {
     for (auto& [id, r] : replicas_) {
         close_free(r->timer);
         close_free(r->poll);
+        close_free(r->drain_timer);
+        for (auto& w : r->drain_watches)
+            close_free(w->poll);
+        r->drain_watches.clear();
         r->timer = nullptr;
         r->poll = nullptr;
+        r->drain_timer = nullptr;
     }
     for (auto& [sid, w] : holders_)
         close_free(w->poll);
@@ -78,7 +83,8 @@ int Supervisor::run() {
     // A peer that goes away mid-answer makes a write fail, not this process.
     os::ignore_sigpipe();
     reserve_descriptors();
-    if (!os::become_subreaper())
+    subreaper_ = os::become_subreaper();
+    if (!subreaper_)
         spdlog::warn("cannot become a child subreaper: detached grandchildren may escape a stop");
 
     auto init_signal = [this](uv_signal_t* s, int signo, uv_signal_cb cb) {
@@ -266,14 +272,6 @@ void Supervisor::on_sigchld() {
             }
         }
     }
-    // Stopping workers whose main process exited first (e.g. a wrapper
-    // shell) keep their session until the rest of their group is gone.
-    for (auto& [id, r] : replicas_) {
-        if (r->draining && !os::group_alive(r->pid)) {
-            r->draining = false;
-            on_exit(*r, r->exit_status, true);
-        }
-    }
     publish_metrics();
     maybe_finish();
 }
@@ -358,7 +356,7 @@ void Supervisor::rotate_logs() {
 
 std::map<std::string, std::string> Supervisor::worker_env(const Replica& r) const {
     std::map<std::string, std::string> env = r.spec.env;
-    env["LOOP_SESSION_ID"] = r.id;
+    env["LOOP_SESSION_ID"] = r.id + "@" + r.nonce;
     env["LOOP_HOME"] = core_.home.path();
     env["LOOP_WORKER"] = r.worker;
     env["LOOP_REPLICA"] = std::to_string(r.index);

@@ -12,6 +12,7 @@
 #include "core/playbook.hpp"
 #include "core/supervisor_lock.hpp"
 #include "os/fd.hpp"
+#include "os/spawn.hpp"
 
 #include <uv.h>
 
@@ -19,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace loop {
 
@@ -40,7 +42,8 @@ class Supervisor {
 
   private:
     struct Replica {
-        std::string id; // session id: <worker>.<index>
+        std::string id;    // session id: <worker>.<index>
+        std::string nonce; // this incarnation's: LOOP_SESSION_ID is id@nonce
         std::string worker;
         int index = 0;
         WorkerSpec spec; // the definition it was started with
@@ -49,9 +52,14 @@ class Supervisor {
         bool own_child = false; // else adopted: watched by pidfd
         bool remove_when_stopped = false;
         bool restart_when_stopped = false;
-        bool draining = false;    // stopping: main process gone, group still running
-        bool killed = false;      // stopping: SIGKILL sent after stop_timeout
-        uint64_t start_ticks = 0; // adopted: its main process's start time
+        // Main process gone, what is left of the incarnation (its group,
+        // descendants that escaped it) not yet: its claims stay until then.
+        bool draining = false;
+        bool exit_known = false;      // draining: exit_status is the main process's
+        bool group_signalled = false; // this stop: the stop signal went to the group
+        std::set<int> signalled;      // this stop: pids sent the stop signal one by one
+        bool killed = false;          // stopping: SIGKILL sent after stop_timeout
+        uint64_t start_ticks = 0;     // adopted: its main process's start time
         int exit_status = 0;
         int64_t started_mono = 0;
         int failures = 0; // consecutive short runs, for the backoff
@@ -60,6 +68,15 @@ class Supervisor {
         uv_poll_t* poll = nullptr;
         os::Fd pidfd;
         Supervisor* sup = nullptr;
+        // Draining: a pidfd per leftover, and a re-check when one cannot be opened.
+        struct Watch {
+            uv_poll_t* poll = nullptr;
+            os::Fd pidfd;
+            Replica* replica = nullptr;
+            int pid = 0;
+        };
+        std::vector<std::unique_ptr<Watch>> drain_watches;
+        uv_timer_t* drain_timer = nullptr;
     };
 
     // replica.cpp
@@ -74,6 +91,15 @@ class Supervisor {
     void end_session(Replica& r);
     void adopt_or_reap_existing();
     void kill_tree(Replica& r, int sig);
+
+    // replica_drain.cpp: what is left of an incarnation whose main process died.
+    std::string session_env(const Replica& r) const; // "LOOP_SESSION_ID=id@nonce"
+    os::Leftovers leftovers_of(const Replica& r) const;
+    bool begin_drain(Replica& r, int wait_status, bool known); // false: nothing left
+    void signal_leftovers(Replica& r, const os::Leftovers& left, int sig);
+    void drain_check(Replica& r);
+    void drain_timed_out(Replica& r);
+    void end_drain_watches(Replica& r);
     void load_restart_counts();
     void reserve_descriptors();
 
@@ -114,6 +140,7 @@ class Supervisor {
     std::map<std::string, std::unique_ptr<Watched>> holders_;
     bool stopping_ = false;
     bool finished_ = false;
+    bool subreaper_ = false; // orphans of our workers are reparented to us
     int64_t stop_requested_mono_ = 0;
     int64_t started_ms_ = 0;
     std::string exe_dir_;

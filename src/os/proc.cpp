@@ -1,5 +1,6 @@
 #include "os/proc.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -157,8 +158,40 @@ bool same_program(int a, int b) {
     return !ca.empty() && ca == read_small(pb);
 }
 
+std::vector<ProcRow> process_table() {
+    std::vector<ProcRow> rows;
+    DIR* d = ::opendir("/proc");
+    if (!d) return rows;
+    while (dirent* e = ::readdir(d)) {
+        char* end;
+        long pid = std::strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0) continue;
+        char path[64], buf[512];
+        std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        ssize_t n = ::read(fd, buf, sizeof buf - 1);
+        ::close(fd);
+        if (n <= 0) continue;
+        buf[n] = 0;
+        char* p = std::strrchr(buf, ')');
+        if (!p) continue;
+        ProcRow row;
+        row.pid = static_cast<int>(pid);
+        if (std::sscanf(p + 2, "%c %d %d", &row.state, &row.ppid, &row.pgid) != 3) continue;
+        rows.push_back(row);
+    }
+    ::closedir(d);
+    return rows;
+}
+
 bool group_exists(int pgid) {
-    return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM);
+    if (pgid <= 1) return false;
+    if (::kill(-pgid, 0) != 0 && errno != EPERM) return false;
+    // A group of zombies has no member left that runs: only a scan tells.
+    for (const ProcRow& r : process_table())
+        if (r.pgid == pgid && r.state != 'Z' && r.state != 'X') return true;
+    return false;
 }
 
 std::string host_name() {

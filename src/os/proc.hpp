@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace loop::os {
 
@@ -36,8 +37,18 @@ std::string pid_namespace();
 // line (a forked copy of a shell is such a process). False when unreadable.
 bool same_program(int a, int b);
 
-// Whether the process group `pgid` still has a member (EPERM counts: it
-// exists). Zombies count until they are reaped.
+// One row of the process table.
+struct ProcRow {
+    int pid = 0;
+    int ppid = 0;
+    int pgid = 0;
+    char state = '?'; // 'Z' for a zombie
+};
+// Every process this pid namespace shows, from one pass over /proc.
+std::vector<ProcRow> process_table();
+
+// Whether the process group `pgid` still has a member that has not exited
+// (zombies do not count).
 bool group_exists(int pgid);
 
 int self_pid();

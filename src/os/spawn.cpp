@@ -1,5 +1,7 @@
 #include "os/spawn.hpp"
 
+#include "os/proc.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -171,49 +173,17 @@ void kill_pid(int pid, int sig) {
 
 namespace {
 
-struct ProcLink {
-    int pid = 0;
-    int pgid = 0;
-};
-
-} // namespace
-
-static std::map<int, std::vector<ProcLink>> children_map() {
-    std::map<int, std::vector<ProcLink>> m;
-    DIR* d = ::opendir("/proc");
-    if (!d) return m;
-    while (dirent* e = ::readdir(d)) {
-        char* end;
-        long pid = std::strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0) continue;
-        char path[64], buf[512];
-        std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) continue;
-        ssize_t n = ::read(fd, buf, sizeof buf - 1);
-        ::close(fd);
-        if (n <= 0) continue;
-        buf[n] = 0;
-        char* p = std::strrchr(buf, ')');
-        if (!p) continue;
-        int ppid = 0, pgid = 0;
-        char state;
-        if (std::sscanf(p + 2, "%c %d %d", &state, &ppid, &pgid) != 3) continue;
-        m[ppid].push_back({static_cast<int>(pid), pgid});
-    }
-    ::closedir(d);
-    return m;
-}
-
-static std::vector<int> descendants(int pid, int except_pgid) {
-    auto m = children_map();
+std::vector<int> descendants(int pid, int except_pgid) {
+    std::map<int, std::vector<ProcRow>> m;
+    for (const ProcRow& r : process_table())
+        m[r.ppid].push_back(r);
     std::vector<int> out, todo{pid};
     while (!todo.empty()) {
         int p = todo.back();
         todo.pop_back();
         auto it = m.find(p);
         if (it == m.end()) continue;
-        for (const ProcLink& c : it->second) {
+        for (const ProcRow& c : it->second) {
             if (c.pgid != except_pgid) out.push_back(c.pid);
             todo.push_back(c.pid);
         }
@@ -221,12 +191,78 @@ static std::vector<int> descendants(int pid, int except_pgid) {
     return out;
 }
 
+// Whether the NUL-separated environment in `fd` holds `entry` exactly.
+bool environ_has(int fd, const std::string& entry) {
+    // Entries are compared across read boundaries: keep the tail of the
+    // previous chunk that may be the start of an entry.
+    std::string carry;
+    char buf[16384];
+    constexpr size_t kMaxEnviron = 4u << 20;
+    size_t total = 0;
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        total += static_cast<size_t>(n);
+        carry.append(buf, static_cast<size_t>(n));
+        size_t start = 0;
+        for (size_t z; (z = carry.find('\0', start)) != std::string::npos; start = z + 1)
+            if (carry.compare(start, z - start, entry) == 0) return true;
+        carry.erase(0, start);
+        if (total > kMaxEnviron) break;
+    }
+    return !carry.empty() && carry == entry;
+}
+
+} // namespace
+
 std::vector<int> descendants_of(int pid) {
     return descendants(pid, -1);
 }
 
 std::vector<int> descendants_outside_group(int pid, int pgid) {
     return descendants(pid, pgid);
+}
+
+Leftovers leftovers(int pgid, const std::string& env_entry, int under) {
+    std::vector<ProcRow> rows = process_table();
+    std::vector<char> candidate;
+    if (under > 0) {
+        // Only descendants of `under` are looked at.
+        std::map<int, std::vector<size_t>> kids;
+        for (size_t i = 0; i < rows.size(); ++i)
+            kids[rows[i].ppid].push_back(i);
+        candidate.assign(rows.size(), 0);
+        std::vector<int> todo{under};
+        while (!todo.empty()) {
+            int p = todo.back();
+            todo.pop_back();
+            auto it = kids.find(p);
+            if (it == kids.end()) continue;
+            for (size_t i : it->second) {
+                candidate[i] = 1;
+                todo.push_back(rows[i].pid);
+            }
+        }
+    }
+    Leftovers out;
+    const int self = ::getpid();
+    for (size_t i = 0; i < rows.size(); ++i) {
+        const ProcRow& r = rows[i];
+        if (r.pid == self || r.state == 'Z' || r.state == 'X') continue;
+        if (pgid > 1 && r.pgid == pgid) {
+            out.group.push_back(r.pid);
+            continue;
+        }
+        if (env_entry.empty() || (under > 0 && !candidate[i])) continue;
+        char path[64];
+        std::snprintf(path, sizeof path, "/proc/%d/environ", r.pid);
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (environ_has(fd, env_entry)) out.escaped.push_back(r.pid);
+        ::close(fd);
+    }
+    return out;
 }
 
 void ignore_sigpipe() {
@@ -245,10 +281,6 @@ NofileLimit raise_nofile_limit() {
     }
     out.soft = lim.rlim_cur;
     return out;
-}
-
-bool group_alive(int pgid) {
-    return pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM);
 }
 
 bool become_subreaper() {

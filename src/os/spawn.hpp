@@ -45,6 +45,19 @@ std::vector<int> descendants_of(int pid);
 // signal to the group does not reach).
 std::vector<int> descendants_outside_group(int pid, int pgid);
 
+// What is left of a worker incarnation, from /proc: the members of process
+// group `pgid` and the processes whose environment holds `env_entry`
+// ("KEY=VALUE") exactly (those that left the group with setsid), the
+// latter looked for among the descendants of `under` only (0: among all).
+// Exited processes (zombies) and this process are not listed; one whose
+// environment cannot be read is listed only as a group member.
+struct Leftovers {
+    std::vector<int> group;   // in process group `pgid`
+    std::vector<int> escaped; // outside it, carrying `env_entry`
+    bool empty() const { return group.empty() && escaped.empty(); }
+};
+Leftovers leftovers(int pgid, const std::string& env_entry, int under);
+
 // SIGPIPE ignored: a peer that goes away makes a write fail with EPIPE.
 void ignore_sigpipe();
 
@@ -57,9 +70,6 @@ NofileLimit raise_nofile_limit();
 
 // Makes this process the reaper of orphaned descendants.
 bool become_subreaper();
-
-// Whether any process of the group still exists.
-bool group_alive(int pgid);
 
 // Reaps one exited child without blocking: pid, or 0 when none, -1 when no children.
 int reap_any(int* status);

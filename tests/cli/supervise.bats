@@ -400,7 +400,7 @@ refused() {
         sid=$(session_of envw "$r")
         wait_for test -f "$OUT_DIR/env.$r"
         env_file="$OUT_DIR/env.$r"
-        grep -qxF "LOOP_SESSION_ID=$sid" "$env_file"
+        grep -qx "LOOP_SESSION_ID=$sid@[0-9a-f]*" "$env_file"
         grep -qxF "LOOP_HOME=$LOOP_HOME" "$env_file"
         grep -qxF "LOOP_WORKER=envw" "$env_file"
         grep -qxF "LOOP_REPLICA=$r" "$env_file"
