@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
     cmd::add_completion_command(app, g, action);
     cmd::add_version_command(app, g, action);
 
+    const std::string help_hint = cmd::help_hint(g.verb);
     try {
         app.parse(cut, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -56,10 +57,10 @@ int main(int argc, char** argv) {
         // unknown one is what the user needs to see.
         std::vector<std::string> rest = app.remaining(true);
         if (dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty()) {
-            std::fprintf(stderr, "loop: unexpected argument '%s'\nRun 'loop --help' for usage.\n",
-                         rest.front().c_str());
+            std::fprintf(stderr, "loop: unexpected argument '%s'\nRun '%s' for usage.\n",
+                         rest.front().c_str(), help_hint.c_str());
         } else {
-            std::fprintf(stderr, "loop: %s\nRun 'loop --help' for usage.\n", e.what());
+            std::fprintf(stderr, "loop: %s\nRun '%s' for usage.\n", e.what(), help_hint.c_str());
         }
         return static_cast<int>(Exit::Usage);
     }

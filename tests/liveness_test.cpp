@@ -1,5 +1,6 @@
 // Liveness decisions (anchor, TTL heartbeat) with an injected process
 // probe, the same decisions against real processes, and session records.
+#include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/liveness.hpp"
 #include "core/sessions.hpp"
@@ -587,4 +588,23 @@ TEST_CASE("sessions: the implicit anchor skips forked copies of the caller, not 
     Child sleeper(pid);
     REQUIRE(wait_until([&] { return !os::same_program(pid, ::getpid()); }));
     CHECK(core.sessions.implicit_anchor(pid) == pid);
+}
+
+TEST_CASE("sessions: set_group records the group the session lives with, not for another") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.process_session(::getpid(), "with");
+    core.sessions.set_group(me, 4242);
+    auto rec = core.sessions.find(me.id);
+    REQUIRE(rec);
+    REQUIRE(rec->pgid);
+    CHECK(*rec->pgid == 4242);
+    CHECK(rec->nonce == me.nonce);
+    // An earlier incarnation, or an ended session, gets no group.
+    SessionRecord stale = me;
+    stale.nonce = "0000000000000000";
+    CHECK_THROWS_AS(core.sessions.set_group(stale, 1), Error);
+    core.sessions.end(me.id);
+    CHECK_THROWS_AS(core.sessions.set_group(me, 4242), Error);
+    CHECK_FALSE(core.sessions.find(me.id));
 }

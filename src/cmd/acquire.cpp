@@ -1,6 +1,7 @@
 #include "cmd/acquire.hpp"
 
 #include "cmd/output.hpp"
+#include "core/error.hpp"
 #include "core/text.hpp"
 #include "os/proc.hpp"
 
@@ -18,6 +19,17 @@ AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
         if (req.ttl_ms == kInfinite) req.ttl_ms = 0;
     }
     return req;
+}
+
+std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items) {
+    std::map<std::string, std::string> out;
+    for (const auto& kv : items) {
+        auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0)
+            throw Error(Exit::Usage, "--meta '" + kv + "': expected KEY=VALUE");
+        out[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    return out;
 }
 
 AcquireOutcome acquire_reporting(Core& core, const SessionRecord& me, const AcquireRequest& req,

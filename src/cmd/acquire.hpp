@@ -4,6 +4,7 @@
 
 #include "core/core.hpp"
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,9 @@ namespace loop::cmd {
 // Validates names (before anything is touched), mode and --ttl.
 AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
                             const std::string& ttl);
+
+// --meta KEY=VALUE items (Error(Usage) for one without a key and '=').
+std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items);
 
 // Acquires, waiting up to `wait_text` (already validated into `wait_ms`);
 // a status line on a TTY while waiting; warnings and, when busy, one line

@@ -21,17 +21,6 @@ struct ClaimOpts {
     bool shared = false, json = false;
 };
 
-std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items) {
-    std::map<std::string, std::string> out;
-    for (const auto& kv : items) {
-        auto eq = kv.find('=');
-        if (eq == std::string::npos || eq == 0)
-            throw Error(Exit::Usage, "--meta '" + kv + "': expected KEY=VALUE");
-        out[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    return out;
-}
-
 int run_claim(const Globals& g, const ClaimOpts& o) {
     AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");

@@ -33,6 +33,10 @@ inline CLI::App* subcommand(CLI::App& parent, const Globals& g, const char* name
 // after "_" for the script verbs), if it is one of `known`.
 std::string find_verb(int argc, char** argv);
 
+// Where a usage error of `verb` points to: "loop _ with --help",
+// "loop reap --help", or "loop --help" when the verb is unknown.
+std::string help_hint(const std::string& verb);
+
 void add_claim_commands(CLI::App& underscore, Globals& g, Action& action);
 void add_with_command(CLI::App& underscore, Globals& g, Action& action);
 void add_session_commands(CLI::App& underscore, CLI::App& app, Globals& g, Action& action);

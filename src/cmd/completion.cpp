@@ -34,7 +34,7 @@ _loop_flags_of() {
     '_ claim') _loop_r='--session= --wait= --ttl= --shared --reason= --meta= --json' ;;
     '_ unclaim') _loop_r='--session= --force' ;;
     '_ renew') _loop_r='--ttl= --session=' ;;
-    '_ with') _loop_r='--session= --wait= --ttl= --shared --conflict-exit-code=' ;;
+    '_ with') _loop_r='--session= --wait= --ttl= --shared --reason= --meta= --conflict-exit-code=' ;;
     '_ owner') _loop_r='--json' ;;
     '_ session start') _loop_r='--pid= --ttl= --label= --json' ;;
     claims | sessions | status) _loop_r='--json' ;;

@@ -31,4 +31,13 @@ std::string find_verb(int argc, char** argv) {
     return "";
 }
 
+std::string help_hint(const std::string& verb) {
+    static const char* const underscore[] = {"claim", "unclaim", "renew",
+                                             "with",  "owner",   "session"};
+    if (verb.empty()) return "loop --help";
+    for (const char* u : underscore)
+        if (verb == u) return "loop _ " + verb + " --help";
+    return "loop " + verb + " --help";
+}
+
 } // namespace loop::cmd

@@ -2,12 +2,15 @@
 #include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
+#include "core/claim_keeper.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/notify.hpp"
 #include "os/proc.hpp"
 #include "os/process.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -16,18 +19,106 @@ namespace loop::cmd {
 
 namespace {
 
+// A short COMMAND never pays for a watch on the claims: it starts after
+// this long. Claims are also looked at every kCheckEveryMs (no inotify, a
+// session ended from outside).
+constexpr int64_t kWatchAfterMs = 100;
+constexpr int64_t kCheckEveryMs = 1000;
+// What is left of COMMAND's group gets SIGTERM, then SIGKILL after this.
+constexpr int kGraceMs = 2000;
+
 struct WithOpts {
     std::vector<std::string> names;
-    std::string session, wait = "0", ttl;
+    std::string session, wait = "0", ttl, reason;
+    std::vector<std::string> meta;
     bool shared = false;
     int conflict_exit = 1;
 };
 
+std::string fences_of(const std::vector<Granted>& granted) {
+    if (granted.size() == 1) return std::to_string(granted[0].holder.fence);
+    std::string fences;
+    for (const auto& gr : granted) {
+        if (!fences.empty()) fences += ' ';
+        fences += gr.name + "=" + std::to_string(gr.holder.fence);
+    }
+    return fences;
+}
+
+// Waits for COMMAND while keeping the claims. The claim lost, or nullopt
+// once COMMAND exited.
+std::optional<LostClaim> keep_while_running(Core& core, os::GroupChild& child,
+                                            ClaimKeeper& keeper) {
+    os::ChangeWaiter watch;
+    bool watching = false;
+    const int64_t started = os::monotonic_ms();
+    for (;;) {
+        int64_t timeout = watching
+                              ? kCheckEveryMs
+                              : std::max<int64_t>(0, started + kWatchAfterMs - os::monotonic_ms());
+        if (int64_t due = keeper.next_due_ms(); due >= 0) timeout = std::min(timeout, due);
+        if (child.wait(static_cast<int>(timeout), watching ? watch.fd() : -1)) return std::nullopt;
+        if (!watching && os::monotonic_ms() - started >= kWatchAfterMs) {
+            int err = 0;
+            watch.watch_dirs(core.store.watch_paths(), &err); // without: the periodic check
+            watching = true;
+        }
+        watch.take_changes();
+        if (auto lost = keeper.check()) return lost;
+    }
+}
+
+// Runs COMMAND in a process group of its own, recorded in the session when
+// it is with's own (so the claims live while anything of the group does).
+// Returns with's exit code; `release` gets the claims to release after.
+int run_command(Core& core, const SessionRecord& me, bool own_session,
+                const std::vector<Granted>& granted, const std::vector<std::string>& argv,
+                const os::EnvVars& env, std::vector<std::string>* still_held) {
+    os::GroupChild child(argv, env);
+    if (child.pid() > 0 && own_session) core.sessions.set_group(me, child.pid());
+    if (child.pid() < 0 || !child.start()) {
+        std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", argv[0].c_str(),
+                     std::strerror(child.err()));
+        for (const auto& gr : granted)
+            still_held->push_back(gr.name);
+        return child.err() == ENOENT ? 127 : 126;
+    }
+    ClaimKeeper keeper(core.claims, core.sessions.probe(), me, granted);
+    std::optional<LostClaim> lost = keep_while_running(core, child, keeper);
+    if (lost)
+        std::fprintf(stderr, "loop: with: lost claim %s: %s\n", lost->name.c_str(),
+                     lost->why.c_str());
+    child.stop_all(kGraceMs);
+    *still_held = keeper.held();
+    return lost ? static_cast<int>(Exit::Failure) : os::exit_code_of(child.status());
+}
+
+// Releases what with took and still holds; a claim another session has by
+// now is not ours to release, and nothing to report.
+void release_quietly(Core& core, const SessionRecord& me, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    try {
+        core.claims.release(me.id, me.nonce, names, false);
+    } catch (const Error& e) {
+        if (e.code() != Exit::Busy) throw;
+        for (const auto& n : names) {
+            try {
+                core.claims.release(me.id, me.nonce, {n}, false);
+            } catch (const Error& each) {
+                if (each.code() != Exit::Busy) throw;
+            }
+        }
+    }
+}
+
 int run_with(const Globals& g, const WithOpts& o) {
     if (g.trailing.empty())
-        throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND [ARG...]");
+        throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND "
+                                 "[ARG...] (see 'loop _ with --help')");
     AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
+    req.reason = o.reason;
+    req.meta = parse_meta(o.meta);
 
     Core core(Home::resolve(g.home));
     // Unless a session is named, this process is the session: two `with`s
@@ -41,33 +132,18 @@ int run_with(const Globals& g, const WithOpts& o) {
         return o.conflict_exit;
     }
 
-    std::string fences;
-    if (out.granted.size() == 1) {
-        fences = std::to_string(out.granted[0].holder.fence);
-    } else {
-        for (const auto& gr : out.granted) {
-            if (!fences.empty()) fences += ' ';
-            fences += gr.name + "=" + std::to_string(gr.holder.fence);
-        }
-    }
-    os::EnvVars env = {{"LOOP_CLAIM_FENCE", fences}, {"LOOP_HOME", core.home.path()}};
+    os::EnvVars env = {{"LOOP_CLAIM_FENCE", fences_of(out.granted)},
+                       {"LOOP_HOME", core.home.path()}};
     if (!sid.empty()) env.push_back({"LOOP_SESSION_ID", sid});
 
-    std::vector<std::string> acquired;
+    std::vector<std::string> held;
+    int code = run_command(core, me, sid.empty(), out.granted, g.trailing, env, &held);
+    // What the session held before with stays held.
+    std::vector<std::string> release;
     for (const auto& gr : out.granted)
-        if (!gr.already_held) acquired.push_back(gr.name);
-
-    int err = 0;
-    int pid = os::spawn_guarded(g.trailing, env, &err);
-    int code;
-    if (pid < 0) {
-        std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", g.trailing[0].c_str(),
-                     std::strerror(err));
-        code = err == ENOENT ? 127 : 126;
-    } else {
-        code = os::exit_code_of(os::wait_forwarding_signals(pid));
-    }
-    if (!acquired.empty()) core.claims.release(me.id, me.nonce, acquired, false);
+        if (!gr.already_held && std::find(held.begin(), held.end(), gr.name) != held.end())
+            release.push_back(gr.name);
+    release_quietly(core, me, release);
     if (sid.empty()) core.sessions.end(me.id);
     return code;
 }
@@ -80,10 +156,15 @@ void add_with_command(CLI::App& u, Globals& g, Action& action) {
         with->add_option("names", o->names, "Claim names")->required();
         with->add_option("--session", o->session, "Session that holds the claims");
         with->add_option("--wait", o->wait, "Wait up to DUR for the claims (0, 10s, inf)");
-        with->add_option("--ttl", o->ttl, "The claims expire after DUR");
+        with->add_option("--ttl", o->ttl, "The claims expire after DUR (renewed while it runs)");
         with->add_flag("--shared", o->shared, "Take shared claims");
+        with->add_option("--reason", o->reason, "Why the claims are held (shown to others)");
+        with->add_option("--meta", o->meta, "KEY=VALUE metadata (repeatable)");
         with->add_option("--conflict-exit-code", o->conflict_exit,
                          "Exit code when busy (default 1)");
+        with->footer("Usage: loop _ with NAME... [OPTIONS] -- COMMAND [ARG...]\n"
+                     "COMMAND runs in a process group of its own; the claims are held until\n"
+                     "nothing of it is left. A claim lost while it runs stops it (exit 3).");
         with->callback([&g, &action, o] { action = [&g, o] { return run_with(g, *o); }; });
     }
 }

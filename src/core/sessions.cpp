@@ -197,6 +197,15 @@ std::optional<SessionRecord> Sessions::end(const std::string& text) {
     return s;
 }
 
+void Sessions::set_group(const SessionRecord& me, int pgid) {
+    auto guard = registry_.lock();
+    std::optional<SessionRecord> s = registry_.read(me.id);
+    if (!s || s->nonce != me.nonce)
+        throw Error(Exit::Usage, "session " + me.id + " ended or was replaced");
+    s->pgid = pgid;
+    registry_.write(*s);
+}
+
 void Sessions::put(const SessionRecord& s) {
     auto guard = registry_.lock();
     registry_.write(s);

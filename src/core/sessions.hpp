@@ -71,6 +71,11 @@ class Sessions {
     // names an earlier incarnation ends nothing (Error(Usage)).
     std::optional<SessionRecord> end(const std::string& ref);
 
+    // Records that `me` owns process group `pgid` (the command of a `with`):
+    // from now on the session lives while a member of that group lives.
+    // Error(Usage) when `me` ended or was replaced.
+    void set_group(const SessionRecord& me, int pgid);
+
     // Writes a supervisor-made record (worker sessions), replacing any.
     void put(const SessionRecord& s);
 

@@ -35,6 +35,11 @@ class ChangeWaiter {
         removals_only_ = removals_only;
     }
 
+    // For a caller's own poll loop: the inotify descriptor (-1: none), and
+    // whether what it read from it is a change of interest (drains it).
+    int fd() const { return inotify_.get(); }
+    bool take_changes() { return inotify_ && drain_matches(); }
+
     // Blocks up to timeout_ms (-1: forever) until something changed.
     // Returns true when woken by a change, false on timeout.
     bool wait(int timeout_ms);

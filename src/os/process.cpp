@@ -1,108 +1,261 @@
 #include "os/process.hpp"
 
+#include "os/proc.hpp"
+#include "os/spawn.hpp"
+
 #include <fcntl.h>
-#include <signal.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
+#include <cstring>
+
+extern char** environ;
 
 namespace loop::os {
 
 namespace {
 
-volatile sig_atomic_t g_child = 0;
 const int kForwarded[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
-void forward(int sig, siginfo_t* info, void*) {
-    // A terminal's signal already reached the whole foreground group.
-    if (info && info->si_code == SI_KERNEL) return;
-    if (g_child > 0) ::kill(g_child, sig);
+// Runs `f` with SIGTTOU ignored: a process outside the terminal's
+// foreground group may then change it.
+template <class F> void without_sigttou(F f) {
+    struct sigaction ign = {}, old = {};
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    ::sigaction(SIGTTOU, &ign, &old);
+    f();
+    ::sigaction(SIGTTOU, &old, nullptr);
+}
+
+bool has_children() {
+    siginfo_t info = {};
+    return ::waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | WNOHANG | WNOWAIT) == 0;
+}
+
+std::vector<std::string> environment_with(const EnvVars& env) {
+    std::vector<std::string> out;
+    for (char** e = environ; *e; ++e) {
+        std::string kv = *e;
+        bool replaced = false;
+        for (const auto& [k, v] : env)
+            replaced = replaced || kv.compare(0, k.size() + 1, k + "=") == 0;
+        if (!replaced) out.push_back(std::move(kv));
+    }
+    for (const auto& [k, v] : env)
+        out.push_back(k + "=" + v);
+    return out;
 }
 
 } // namespace
 
-int spawn_guarded(const std::vector<std::string>& argv, const EnvVars& env, int* err) {
+GroupChild::GroupChild(const std::vector<std::string>& argv, const EnvVars& env) {
+    sigemptyset(&old_mask_);
     if (argv.empty()) {
-        *err = EINVAL;
-        return -1;
+        err_ = EINVAL;
+        return;
     }
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0) {
-        *err = errno;
-        return -1;
-    }
-    // Handlers go in before the fork, with the signals blocked until the
-    // child's pid is known, so none is lost in between.
-    sigset_t block, old;
+    sigset_t block;
     sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
     for (int s : kForwarded)
         sigaddset(&block, s);
-    ::sigprocmask(SIG_BLOCK, &block, &old);
-    struct sigaction sa = {};
-    sa.sa_sigaction = forward;
-    sa.sa_flags = SA_SIGINFO | SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    for (int s : kForwarded)
-        ::sigaction(s, &sa, nullptr);
-
+    ::sigprocmask(SIG_BLOCK, &block, &old_mask_);
+    sigfd_ = Fd(::signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd_) {
+        err_ = errno;
+        return;
+    }
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // Everything the child needs is prepared before fork.
+    std::vector<std::string> envs = environment_with(env);
+    std::vector<char*> envp, args;
+    for (auto& e : envs)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    for (const auto& a : argv)
+        args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    int gate[2], exec_err[2];
+    if (::pipe2(gate, O_CLOEXEC) != 0) {
+        err_ = errno;
+        return;
+    }
+    if (::pipe2(exec_err, O_CLOEXEC) != 0) {
+        err_ = errno;
+        ::close(gate[0]);
+        ::close(gate[1]);
+        return;
+    }
     pid_t parent = ::getpid();
     pid_t pid = ::fork();
-    if (pid < 0) {
-        *err = errno;
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        ::close(pipefd[0]);
-        ::close(pipefd[1]);
-        return -1;
-    }
     if (pid == 0) {
+        ::setpgid(0, 0);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);
-        struct sigaction dfl = {};
-        dfl.sa_handler = SIG_DFL;
         for (int s : kForwarded)
-            ::sigaction(s, &dfl, nullptr);
-        ::sigprocmask(SIG_SETMASK, &old, nullptr);
-        for (const auto& [k, v] : env)
-            ::setenv(k.c_str(), v.c_str(), 1);
-        std::vector<char*> args;
-        for (const auto& a : argv)
-            args.push_back(const_cast<char*>(a.c_str()));
-        args.push_back(nullptr);
-        ::execvp(args[0], args.data());
+            ::signal(s, SIG_DFL);
+        ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
+        ::close(gate[1]);
+        ::close(exec_err[0]);
+        char b;
+        ssize_t n;
+        do {
+            n = ::read(gate[0], &b, 1);
+        } while (n < 0 && errno == EINTR);
+        if (n != 1) ::_exit(111); // `with` died before recording the group
+        ::execvpe(args[0], args.data(), envp.data());
         int e = errno;
-        (void)!::write(pipefd[1], &e, sizeof e);
+        (void)!::write(exec_err[1], &e, sizeof e);
         ::_exit(127);
     }
-    g_child = pid;
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    ::close(pipefd[1]);
-    int child_err = 0;
-    ssize_t n;
-    do {
-        n = ::read(pipefd[0], &child_err, sizeof child_err);
-    } while (n < 0 && errno == EINTR);
-    ::close(pipefd[0]);
-    if (n == static_cast<ssize_t>(sizeof child_err)) {
-        int status;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        g_child = 0;
-        *err = child_err;
-        return -1;
+    ::close(gate[0]);
+    ::close(exec_err[1]);
+    if (pid < 0) {
+        err_ = errno;
+        ::close(gate[1]);
+        ::close(exec_err[0]);
+        return;
     }
-    return pid;
+    ::setpgid(pid, pid); // also here: the group exists when we return
+    pid_ = pid;
+    gate_ = Fd(gate[1]);
+    exec_err_ = Fd(exec_err[0]);
 }
 
-int wait_forwarding_signals(int pid) {
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0) {
-        if (errno != EINTR) return 127 << 8;
+GroupChild::~GroupChild() {
+    if (pid_ > 0 && !exited_) {
+        // Never started, or left on an error: nothing of it runs on.
+        gate_.reset();
+        signal_all(SIGKILL);
+        int st;
+        while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+        }
     }
-    g_child = 0;
-    return status;
+    take_terminal_back();
+    // The signal mask stays: a signal that comes now is not lost on the way
+    // out (the process exits after this).
+}
+
+bool GroupChild::start() {
+    if (pid_ <= 0 || !gate_) return false;
+    if (::isatty(0) && ::tcgetpgrp(0) == ::getpgrp())
+        without_sigttou([&] { terminal_ = ::tcsetpgrp(0, pid_) == 0; });
+    char b = 'g';
+    (void)!::write(gate_.get(), &b, 1);
+    gate_.reset();
+    int e = 0;
+    ssize_t n;
+    do {
+        n = ::read(exec_err_.get(), &e, sizeof e);
+    } while (n < 0 && errno == EINTR);
+    exec_err_.reset();
+    if (n == static_cast<ssize_t>(sizeof e)) {
+        err_ = e;
+        while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+        }
+        exited_ = true;
+        take_terminal_back();
+        return false;
+    }
+    return true;
+}
+
+void GroupChild::take_terminal_back() {
+    if (!terminal_) return;
+    without_sigttou([] { ::tcsetpgrp(0, ::getpgrp()); });
+    terminal_ = false;
+}
+
+void GroupChild::reap() {
+    for (;;) {
+        int st = 0;
+        pid_t p = ::waitpid(-1, &st, WNOHANG | WUNTRACED);
+        if (p < 0 && errno == EINTR) continue;
+        if (p <= 0) return;
+        if (p != pid_) continue; // an adopted orphan
+        if (!WIFSTOPPED(st)) {
+            exited_ = true;
+            status_ = st;
+            take_terminal_back();
+        } else if (terminal_) {
+            // Stopped from the terminal (^Z): stop as well, so the shell
+            // sees the job stop; when continued, hand the terminal back.
+            take_terminal_back();
+            ::kill(::getpid(), SIGSTOP);
+            if (::isatty(0) && ::tcgetpgrp(0) == ::getpgrp())
+                without_sigttou([&] { terminal_ = ::tcsetpgrp(0, pid_) == 0; });
+            ::kill(-pid_, SIGCONT);
+        }
+    }
+}
+
+void GroupChild::on_signal(int sig, int code) {
+    // A signal from the terminal reached the group that has it already.
+    if (code == SI_KERNEL && terminal_) return;
+    if (!exited_) ::kill(-pid_, sig);
+}
+
+bool GroupChild::wait(int timeout_ms, int extra_fd) {
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
+    for (;;) {
+        if (exited_) return true;
+        pollfd fds[2] = {{sigfd_.get(), POLLIN, 0}, {extra_fd, POLLIN, 0}};
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t d = deadline - monotonic_ms();
+            left = d < 0 ? 0 : static_cast<int>(d);
+        }
+        int n = ::poll(fds, extra_fd >= 0 ? 2 : 1, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return exited_;
+        if (n == 0) return false;
+        signalfd_siginfo si;
+        while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+            if (static_cast<int>(si.ssi_signo) != SIGCHLD)
+                on_signal(static_cast<int>(si.ssi_signo), si.ssi_code);
+        }
+        reap();
+        if (exited_) return true;
+        if (extra_fd >= 0 && fds[1].revents) return false;
+    }
+}
+
+bool GroupChild::anything_left() const {
+    return (pid_ > 1 && (::kill(-pid_, 0) == 0 || errno == EPERM)) || has_children();
+}
+
+void GroupChild::signal_all(int sig) const {
+    if (pid_ > 1) ::kill(-pid_, sig);
+    for (int p : descendants_of(::getpid()))
+        ::kill(p, sig);
+}
+
+void GroupChild::stop_all(int grace_ms) {
+    if (pid_ <= 0) return;
+    reap();
+    if (!anything_left()) return;
+    signal_all(SIGTERM);
+    signal_all(SIGCONT);
+    const int64_t deadline = monotonic_ms() + grace_ms;
+    bool killed = false;
+    for (;;) {
+        reap();
+        if (!anything_left()) return;
+        int64_t left = deadline - monotonic_ms();
+        if (!killed && left <= 0) killed = true;
+        if (killed) signal_all(SIGKILL); // again: also what forked meanwhile
+        // Members that are not our children send no SIGCHLD: look again soon.
+        pollfd fd = {sigfd_.get(), POLLIN, 0};
+        ::poll(&fd, 1, killed ? 20 : static_cast<int>(left < 20 ? left : 20));
+        signalfd_siginfo si;
+        while (::read(sigfd_.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si)) {
+        }
+    }
 }
 
 int exit_code_of(int status) {

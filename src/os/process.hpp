@@ -1,5 +1,11 @@
-// Running a child command and passing signals on to it (`loop _ with`).
+// Running the COMMAND of `loop _ with`: in a process group of its own, held
+// at a gate until the caller has recorded that group, with its orphans
+// reaped here (child subreaper) and signals passed on to the group.
 #pragma once
+
+#include "os/fd.hpp"
+
+#include <signal.h>
 
 #include <string>
 #include <utility>
@@ -9,16 +15,60 @@ namespace loop::os {
 
 using EnvVars = std::vector<std::pair<std::string, std::string>>;
 
-// Starts argv[0] (searched in PATH) with `env` added to the environment.
-// The child is killed (SIGKILL) if this process dies, so it never runs on
-// after the claims it was given are gone. Returns the pid, or -1 with *err
-// (the exec error of the child, e.g. ENOENT).
-int spawn_guarded(const std::vector<std::string>& argv, const EnvVars& env, int* err);
+class GroupChild {
+  public:
+    // Blocks SIGCHLD and the forwarded signals (SIGINT, SIGTERM, SIGHUP,
+    // SIGQUIT: read from a signalfd from now on, so none is lost), becomes a
+    // child subreaper and forks argv[0] (searched in PATH, `env` added to the
+    // environment) into a new process group whose id is its pid. The child
+    // waits at a gate until start(); it is killed (SIGKILL) if this process
+    // dies, and exits if this process dies before start(). pid() < 0 and
+    // err() set on failure.
+    GroupChild(const std::vector<std::string>& argv, const EnvVars& env);
+    ~GroupChild(); // takes the terminal back, restores the signal mask
+    GroupChild(const GroupChild&) = delete;
+    GroupChild& operator=(const GroupChild&) = delete;
 
-// Waits for `pid`, passing SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to this
-// process on to it (signals the terminal already sent to the whole process
-// group are not sent twice). Returns the wait status.
-int wait_forwarding_signals(int pid);
+    int pid() const { return pid_; }
+    int err() const { return err_; }
+
+    // Lets the child exec; on a terminal this process has in the
+    // foreground, the terminal goes to the child's group first. False with
+    // err() (the exec error, e.g. ENOENT) when it could not run; then the
+    // child is reaped.
+    bool start();
+
+    // Waits until the command exits (true), `timeout_ms` passes (-1:
+    // forever) or `extra_fd` (-1: none) is readable (false). Meanwhile
+    // passes signals on to the group (a terminal's signal is not passed on
+    // to a group that has the terminal: it got it already), reaps orphans
+    // and follows the command when it is stopped from the terminal.
+    bool wait(int timeout_ms, int extra_fd);
+
+    bool exited() const { return exited_; }
+    int status() const { return status_; } // wait status, once exited()
+
+    // Stops everything left of the group and of the orphans this process
+    // adopted: SIGTERM (and SIGCONT), SIGKILL after `grace_ms`, and
+    // returns once none of them is left (all reaped). The command itself
+    // is included when it still runs.
+    void stop_all(int grace_ms);
+
+  private:
+    void reap();
+    void on_signal(int sig, int code);
+    void take_terminal_back();
+    bool anything_left() const;
+    void signal_all(int sig) const;
+
+    int pid_ = -1;
+    int err_ = 0;
+    bool exited_ = false;
+    int status_ = 0;
+    Fd gate_, exec_err_, sigfd_;
+    sigset_t old_mask_;
+    bool terminal_ = false; // the child's group has our terminal
+};
 
 // Shell convention: exit code, or 128 + signal number.
 int exit_code_of(int wait_status);

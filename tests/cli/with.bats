@@ -277,3 +277,134 @@ load helpers
     expect_status 0
     [ -z "$(ls "$LOOP_HOME/sessions" 2>/dev/null)" ]
 }
+
+@test "with: kill -9 of with: the claim stays held while a grandchild of COMMAND runs" {
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with db -- sh -c '
+        (trap "" TERM; while :; do echo step >> "$TEST_DIR/steps"; sleep 0.05; done) &
+        echo $! > "$TEST_DIR/grandchild.pid"
+        while :; do sleep 0.05; done'
+    W=$BG
+    wait_for nonempty "$TEST_DIR/grandchild.pid"
+    gc=$(cat "$TEST_DIR/grandchild.pid")
+    track "$gc"
+    kill -KILL "$W"
+    wait_exit "$W"
+    [ "$WAIT_STATUS" -eq 137 ]
+    new_session
+    # The grandchild still runs: nobody else may have the claim, every time.
+    for _ in 1 2 3; do
+        kill -0 "$gc"
+        run_loop _ claim db --session "$SID" --wait 0
+        expect_status 1
+    done
+    kill_pid "$gc"
+    wait_for gone "$gc"
+    run_loop _ claim db --session "$SID" --wait 0
+    expect_status 0
+    [ "$output" = "claimed db (fence 2)" ]
+}
+
+@test "with: on a normal exit, what COMMAND left in its group is stopped before the release" {
+    run_loop _ with db -- sh -c '
+        sleep 1000 >/dev/null 2>&1 &
+        echo $! > "$TEST_DIR/left.pid"
+        (trap "" TERM; sleep 1000) >/dev/null 2>&1 &
+        echo $! > "$TEST_DIR/stubborn.pid"
+        exit 4'
+    left=$(cat "$TEST_DIR/left.pid")
+    stubborn=$(cat "$TEST_DIR/stubborn.pid")
+    track "$left"
+    track "$stubborn"
+    expect_status 4
+    gone "$left"
+    gone "$stubborn"
+    claims_empty
+}
+
+@test "with: COMMAND runs in a process group of its own" {
+    run_loop _ with db -- sh -c 'echo "$$ $(ps -o pgid= -p $$)"'
+    expect_status 0
+    read -r pid pgid <<<"$output"
+    [ "$pid" = "$pgid" ]
+    [ "$pgid" != "$(ps -o pgid= -p $$ | tr -d ' ')" ]
+}
+
+@test "with --ttl: the claim is renewed while COMMAND runs" {
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with job-1 --ttl 1s -- sh -c '
+        touch "$TEST_DIR/started"
+        i=0; while [ ! -e "$TEST_DIR/go" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done'
+    W=$BG
+    wait_for [ -e "$TEST_DIR/started" ]
+    new_session
+    # Well past the TTL, the claim is still held, every time it is asked for.
+    for _ in 1 2 3 4; do
+        sleep 0.7
+        run_loop _ claim job-1 --session "$SID" --wait 0
+        expect_status 1
+    done
+    touch "$TEST_DIR/go"
+    wait_exit "$W"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/with.out" >&2; false; }
+    claims_empty
+}
+
+@test "with: a claim released by force stops COMMAND, with exits 3 naming it" {
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with job-1 -- sh -c '
+        echo $$ > "$TEST_DIR/cmd.pid"
+        i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done'
+    W=$BG
+    wait_for nonempty "$TEST_DIR/cmd.pid"
+    cmd=$(cat "$TEST_DIR/cmd.pid")
+    track "$cmd"
+    run_loop _ unclaim job-1 --force
+    expect_status 0
+    wait_exit "$W"
+    [ "$WAIT_STATUS" -eq 3 ] || { cat "$TEST_DIR/with.out" >&2; echo "exit $WAIT_STATUS" >&2; false; }
+    expect_in "$(cat "$TEST_DIR/with.out")" "loop: with: lost claim job-1: "
+    gone "$cmd"
+    [ "$(grep -c . "$TEST_DIR/with.out")" -eq 1 ] || { cat "$TEST_DIR/with.out" >&2; false; }
+}
+
+@test "with --ttl: a claim that expired while with was stopped stops COMMAND, exit 3" {
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with job-1 --ttl 1s -- sh -c '
+        echo $$ > "$TEST_DIR/cmd.pid"
+        i=0; while [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done'
+    W=$BG
+    wait_for nonempty "$TEST_DIR/cmd.pid"
+    cmd=$(cat "$TEST_DIR/cmd.pid")
+    track "$cmd"
+    kill -STOP "$W"
+    new_session
+    wait_for sh -c '"$LOOP" _ claim job-1 --session "$1" --wait 0 2>/dev/null' _ "$SID"
+    kill -CONT "$W"
+    wait_exit "$W"
+    [ "$WAIT_STATUS" -eq 3 ] || { cat "$TEST_DIR/with.out" >&2; echo "exit $WAIT_STATUS" >&2; false; }
+    expect_in "$(cat "$TEST_DIR/with.out")" "loop: with: lost claim job-1: "
+    [ "$(grep -c . "$TEST_DIR/with.out")" -eq 1 ] || { cat "$TEST_DIR/with.out" >&2; false; }
+    gone "$cmd"
+    # The new holder keeps it.
+    run_loop _ owner job-1 --json
+    jq -e --arg s "$SID" 'length == 1 and .[0].session == $s and .[0].fence == 2' <<<"$output"
+}
+
+@test "with --reason and --meta: recorded on the claim like claim's" {
+    run_loop _ with job-1 --reason "deploying" --meta ticket=T-1 --meta by=ci -- \
+        "$LOOP" _ owner job-1 --json
+    expect_status 0
+    jq -e '.[0].reason == "deploying" and .[0].meta.ticket == "T-1" and .[0].meta.by == "ci"' <<<"$output"
+    run_loop _ with job-1 --meta novalue -- true
+    expect_status 2
+    expect_in "$stderr" "KEY=VALUE"
+}
+
+@test "with --help shows -- COMMAND [ARG...]; a usage error names loop _ with --help" {
+    run_loop _ with --help
+    expect_status 0
+    expect_in "$output" "-- COMMAND [ARG...]"
+    run_loop _ with job-1 --no-such-flag -- true
+    expect_status 2
+    expect_in "$stderr" "loop _ with --help"
+    run_loop _ with
+    expect_status 2
+    expect_in "$stderr" "loop _ with --help"
+}
