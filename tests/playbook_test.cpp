@@ -67,7 +67,7 @@ std::string one_worker(const std::string& extra) {
 }
 
 fs::path shipped_dir() {
-    return fs::path(__FILE__).parent_path() / ".." / "playbooks";
+    return fs::path(LOOP_SOURCE_DIR) / "playbooks";
 }
 
 } // namespace
