@@ -179,9 +179,10 @@ void Supervisor::reload() {
         next = load_playbook(playbook_.path);
     } catch (const Error& e) {
         spdlog::error("reload refused, still running the previous playbook: {}", e.message());
+        // Noted for `loop status` before the event says it happened.
+        if (options_.lock) options_.lock->note_reload_failed(os::now_ms(), e.message());
         core_.events.append("supervisor.reload_failed",
                             {{"pid", os::self_pid()}, {"reason", e.message()}});
-        if (options_.lock) options_.lock->note_reload_failed(os::now_ms(), e.message());
         return;
     }
     spdlog::info("reloading {}", playbook_.path);

@@ -4,8 +4,6 @@
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -72,13 +70,14 @@ SupervisorLock::SupervisorLock(Home& home) {
 }
 
 SupervisorLock::~SupervisorLock() {
-    if (fd_) (void)!::ftruncate(fd_.get(), 0);
+    if (fd_) (void)os::truncate_fd(fd_.get());
 }
 
 void SupervisorLock::write(const std::string& extra) {
-    // Truncated first: a shorter text leaves nothing of the longer one.
-    if (::ftruncate(fd_.get(), 0) != 0 || !os::pwrite_all(fd_.get(), first_line_ + extra).ok())
-        throw io_error("cannot write " + home_path_ + "/supervisor.lock", errno);
+    // In place, never empty: `loop status` reading it meanwhile still finds
+    // the supervisor's line.
+    if (os::Status s = os::replace_contents(fd_.get(), first_line_ + extra); !s.ok())
+        throw io_error("cannot write " + home_path_ + "/supervisor.lock", s.err);
 }
 
 void SupervisorLock::note_reload_failed(int64_t ms, const std::string& reason) {

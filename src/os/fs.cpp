@@ -200,6 +200,19 @@ Status pwrite_all(int fd, std::string_view data) {
     return pwrite_at(fd, data, 0);
 }
 
+Status replace_contents(int fd, std::string_view data) {
+    // Written over the old text first, then cut to length: a reader sees
+    // the old text or the new one (with, for a moment, the old one's tail),
+    // never an empty file.
+    if (Status s = pwrite_at(fd, data, 0); !s.ok()) return s;
+    if (::ftruncate(fd, static_cast<off_t>(data.size())) != 0) return {errno};
+    return {};
+}
+
+Status truncate_fd(int fd) {
+    return ::ftruncate(fd, 0) == 0 ? Status{} : Status{errno};
+}
+
 Status pwrite_at(int fd, std::string_view data, uint64_t offset) {
     size_t done = 0;
     while (done < data.size()) {
