@@ -72,6 +72,28 @@ Holder holder_of(const json& h) {
     return out;
 }
 
+Grant grant_of(const json& g) {
+    Grant out;
+    out.name = str(g, "name");
+    out.fence = static_cast<uint64_t>(num(g, "fence"));
+    out.already_held = g.value("already_held", false);
+    out.mode = mode_of(str(g, "mode"));
+    out.acquired_ms = num(g, "acquired_ms");
+    out.expires_ms = num(g, "expires_ms");
+    return out;
+}
+
+Busy busy_of(const json& r) {
+    Busy b;
+    b.name = str(r, "name");
+    b.mode = mode_of(str(r, "mode"));
+    b.holder = holder_of(r["holder"]);
+    b.host = str(r["holder"], "host");
+    b.holder_pttl_ms = num(r, "holder_pttl_ms");
+    b.wake_id = str(r, "wake_id");
+    return b;
+}
+
 std::vector<std::string> sorted_unique(std::vector<std::string> names) {
     std::sort(names.begin(), names.end());
     names.erase(std::unique(names.begin(), names.end()), names.end());
@@ -165,28 +187,13 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         AcquireResult out;
         if (st == "acquired") {
             out.status = AcquireResult::Status::Acquired;
-            for (const auto& g : list(r["granted"])) {
-                Grant gr;
-                gr.name = str(g, "name");
-                gr.fence = static_cast<uint64_t>(num(g, "fence"));
-                gr.already_held = g.value("already_held", false);
-                gr.mode = mode_of(str(g, "mode"));
-                gr.acquired_ms = num(g, "acquired_ms");
-                gr.expires_ms = num(g, "expires_ms");
-                out.granted.push_back(std::move(gr));
-            }
+            for (const auto& g : list(r["granted"]))
+                out.granted.push_back(grant_of(g));
             return out;
         }
         if (st == "busy") {
             out.status = AcquireResult::Status::Busy;
-            Busy b;
-            b.name = str(r, "name");
-            b.mode = mode_of(str(r, "mode"));
-            b.holder = holder_of(r["holder"]);
-            b.host = str(r["holder"], "host");
-            b.holder_pttl_ms = num(r, "holder_pttl_ms");
-            b.wake_id = str(r, "wake_id");
-            out.busy = std::move(b);
+            out.busy = busy_of(r);
             return out;
         }
         if (st == "no_session") return out;

@@ -43,20 +43,26 @@ local now_ms = math.floor(now / 1000)
 
 if session_state(KEYS[2]) ~= req.nonce then return encode({status = 'no_session'}) end
 
-local plans, need, asked = {}, {}, {}
-for i, name in ipairs(req.names) do
-  local ckey, fkey, wkey = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3]
-  local rec = read_claim(ckey)
+local need, asked = {}, {}
+
+-- The last fence given for a name (0 when none).
+local function last_fence(fkey)
   local prev = redis.call('GET', fkey)
-  local last = 0
-  if prev then
-    last = tonumber(prev)
-    if not last or last ~= math.floor(last) then
-      fail('corrupt fence counter at ' .. fkey .. ' (SET it to the last fence given)')
-    end
+  if not prev then return 0 end
+  local last = tonumber(prev)
+  if not last or last ~= math.floor(last) then
+    fail('corrupt fence counter at ' .. fkey .. ' (SET it to the last fence given)')
   end
-  local p = {name = name, ckey = ckey, fkey = fkey, last = last, others = {}, stale = {},
-             mode = rec and rec.mode or req.mode}
+  return last
+end
+
+-- Sorts the holders of name i into mine, others (valid) and stale; adds to
+-- `need` the sessions whose keys were not supplied.
+local function plan(i, name)
+  local ckey, fkey = KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local rec = read_claim(ckey)
+  local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
+             stale = {}, mode = rec and rec.mode or req.mode}
   for _, h in ipairs(rec and rec.holders or {}) do
     if h.session == req.session then
       -- Ours: valid while not expired (another nonce is an earlier incarnation).
@@ -82,27 +88,18 @@ for i, name in ipairs(req.names) do
       end
     end
   end
-  if #need == 0 then
-    if p.mine and (p.mode == req.mode or p.mode == 'exclusive') then
-      p.kind = 'again'
-    elseif #p.others > 0 and (req.mode == 'exclusive' or p.mode == 'exclusive') then
-      local last_wake = redis.call('XREVRANGE', wkey, '+', '-', 'COUNT', 1)
-      local h = p.others[1]
-      return encode({status = 'busy', name = name, mode = p.mode, holder = h,
-                     holder_pttl_ms = redis.call('PTTL', p.holder_key),
-                     wake_id = last_wake[1] and last_wake[1][1] or '0-0'})
-    else
-      p.kind = 'new'
-    end
-  end
-  plans[i] = p
+  return p
 end
-if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
 
--- Every name can be taken: write.
-local granted = {}
-for i, p in ipairs(plans) do
-  local g
+local function busy_reply(i, p)
+  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 3], '+', '-', 'COUNT', 1)
+  return encode({status = 'busy', name = p.name, mode = p.mode, holder = p.others[1],
+                 holder_pttl_ms = redis.call('PTTL', p.holder_key),
+                 wake_id = last_wake[1] and last_wake[1][1] or '0-0'})
+end
+
+-- Writes the grant of one planned name and returns it.
+local function grant(p)
   if p.kind == 'again' then
     local holders = p.others
     if ttl_ms > 0 then
@@ -113,27 +110,47 @@ for i, p in ipairs(plans) do
       holders[#holders + 1] = p.mine
       write_claim(p.ckey, p.name, p.mode, holders)
     end
-    g = {name = p.name, fence = p.mine.fence, already_held = true, mode = p.mode,
-         acquired_ms = p.mine.acquired_ms, expires_ms = p.mine.expires_ms}
-  else
-    local fence = math.max(p.last + 1, now)
-    redis.call('SET', p.fkey, int(fence))
-    local h = {session = req.session, nonce = req.nonce, pid = req.pid or 0, host = req.host or '',
-               fence = fence, acquired_ms = now_ms, expires_ms = 0, ttl_ms = ttl_ms,
-               reason = req.reason or '', meta = req.meta or {}}
-    if ttl_ms > 0 then h.expires_ms = now_ms + ttl_ms end
-    local holders = {}
-    if req.mode == 'shared' then holders = p.others end
-    holders[#holders + 1] = h
-    write_claim(p.ckey, p.name, req.mode, holders)
-    local ev = {name = p.name, session = req.session, fence = fence, mode = req.mode}
-    if #p.stale > 0 then ev.took_over = p.stale end
-    add_event(KEYS[1], 'claim.acquired', ev, now_ms)
-    g = {name = p.name, fence = fence, already_held = false, mode = req.mode,
-         acquired_ms = now_ms, expires_ms = h.expires_ms}
+    return {name = p.name, fence = p.mine.fence, already_held = true, mode = p.mode,
+            acquired_ms = p.mine.acquired_ms, expires_ms = p.mine.expires_ms}
   end
+  local fence = math.max(p.last + 1, now)
+  redis.call('SET', p.fkey, int(fence))
+  local h = {session = req.session, nonce = req.nonce, pid = req.pid or 0, host = req.host or '',
+             fence = fence, acquired_ms = now_ms, expires_ms = 0, ttl_ms = ttl_ms,
+             reason = req.reason or '', meta = req.meta or {}}
+  if ttl_ms > 0 then h.expires_ms = now_ms + ttl_ms end
+  local holders = {}
+  if req.mode == 'shared' then holders = p.others end
+  holders[#holders + 1] = h
+  write_claim(p.ckey, p.name, req.mode, holders)
+  local ev = {name = p.name, session = req.session, fence = fence, mode = req.mode}
+  if #p.stale > 0 then ev.took_over = p.stale end
+  add_event(KEYS[1], 'claim.acquired', ev, now_ms)
+  return {name = p.name, fence = fence, already_held = false, mode = req.mode,
+          acquired_ms = now_ms, expires_ms = h.expires_ms}
+end
+
+-- Decide every name first: nothing is written unless all can be taken.
+local plans = {}
+for i, name in ipairs(req.names) do
+  local p = plan(i, name)
+  if #need == 0 then
+    if p.mine and (p.mode == req.mode or p.mode == 'exclusive') then
+      p.kind = 'again'
+    elseif #p.others > 0 and (req.mode == 'exclusive' or p.mode == 'exclusive') then
+      return busy_reply(i, p)
+    else
+      p.kind = 'new'
+    end
+  end
+  plans[i] = p
+end
+if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
+
+local granted = {}
+for i, p in ipairs(plans) do
+  granted[i] = grant(p)
   redis.call('SADD', KEYS[3], p.name)
-  granted[i] = g
 end
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[3], pttl) end
