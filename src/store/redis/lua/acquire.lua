@@ -1,0 +1,157 @@
+-- acquire: takes one or more names for one session, all or nothing.
+--
+-- KEYS[1]  P events
+-- KEYS[2]  P session:ID          the caller's session (must hold req.nonce)
+-- KEYS[3]  P session_claims:ID   the caller's claim index
+-- then for name i = 1..n (in the order of req.names):
+--   KEYS[3i+1] P claim:NAME, KEYS[3i+2] P fence:NAME, KEYS[3i+3] P wake:NAME
+-- then any number of P session:HID: the holders' session keys the caller
+--   supplies (asked for by need_sessions).
+-- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared", ttl_ms,
+--          pid, host, reason, meta: {}, names: [...], dead: [session ids the
+--          caller verified dead on its own host]}
+--
+-- A holder is valid iff its session is not in `dead`, its session key
+-- exists and holds the holder's nonce (or cannot be read: held), and its
+-- claim TTL has not passed by the server's clock. Invalid holders are
+-- dropped (taken over). Re-claiming by the same session and nonce keeps
+-- the fence (a TTL given restarts the expiry). Holding a name exclusively
+-- covers a shared request; a shared holder asking for exclusive gets it
+-- (with a new fence) only when no one else holds the name.
+--
+-- Returns a JSON string:
+--   {"status":"acquired","granted":[{name, fence, already_held, mode,
+--     acquired_ms, expires_ms}]}                       in the order of names
+--   {"status":"busy","name":N,"mode":M,"holder":{...},"holder_pttl_ms":n,
+--     "wake_id":ID}   the first busy name, a valid holder of it, that
+--     holder's session key PTTL, and the last id of P wake:NAME ("0-0")
+--   {"status":"no_session"}   the caller's session key is missing or holds
+--     another nonce
+--   {"status":"need_sessions","sessions":[ids]}   call again with these
+--     holders' session keys added to KEYS
+-- Nothing is written unless the status is "acquired".
+
+local req = cjson.decode(ARGV[1])
+local n = #req.names
+local ttl_ms = req.ttl_ms or 0
+local supplied = {}
+for i = 3 * n + 4, #KEYS do supplied[KEYS[i]] = true end
+local dead = {}
+for _, id in ipairs(req.dead or {}) do dead[id] = true end
+local now = now_us()
+local now_ms = math.floor(now / 1000)
+
+if session_state(KEYS[2]) ~= req.nonce then return encode({status = 'no_session'}) end
+
+local need, asked = {}, {}
+
+-- The last fence given for a name (0 when none).
+local function last_fence(fkey)
+  local prev = redis.call('GET', fkey)
+  if not prev then return 0 end
+  local last = tonumber(prev)
+  if not last or last ~= math.floor(last) then
+    fail('corrupt fence counter at ' .. fkey .. ' (SET it to the last fence given)')
+  end
+  return last
+end
+
+-- Sorts the holders of name i into mine, others (valid) and stale; adds to
+-- `need` the sessions whose keys were not supplied.
+local function plan(i, name)
+  local ckey, fkey = KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local rec = read_claim(ckey)
+  local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
+             stale = {}, mode = rec and rec.mode or req.mode}
+  for _, h in ipairs(rec and rec.holders or {}) do
+    if h.session == req.session then
+      -- Ours: valid while not expired (another nonce is an earlier incarnation).
+      if h.nonce == req.nonce and not expired(h, now_ms) then p.mine = h
+      else p.stale[#p.stale + 1] = h.session end
+    elseif dead[h.session] or expired(h, now_ms) then
+      p.stale[#p.stale + 1] = h.session
+    else
+      local skey = req.prefix .. 'session:' .. h.session
+      if not supplied[skey] then
+        if not asked[h.session] then
+          asked[h.session] = true
+          need[#need + 1] = h.session
+        end
+      else
+        local st = session_state(skey)
+        if st == true or st == h.nonce then
+          p.others[#p.others + 1] = h
+          p.holder_key = p.holder_key or skey
+        else
+          p.stale[#p.stale + 1] = h.session
+        end
+      end
+    end
+  end
+  return p
+end
+
+local function busy_reply(i, p)
+  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 3], '+', '-', 'COUNT', 1)
+  return encode({status = 'busy', name = p.name, mode = p.mode, holder = p.others[1],
+                 holder_pttl_ms = redis.call('PTTL', p.holder_key),
+                 wake_id = last_wake[1] and last_wake[1][1] or '0-0'})
+end
+
+-- Writes the grant of one planned name and returns it.
+local function grant(p)
+  if p.kind == 'again' then
+    local holders = p.others
+    if ttl_ms > 0 then
+      p.mine.ttl_ms = ttl_ms
+      p.mine.expires_ms = now_ms + ttl_ms
+    end
+    if ttl_ms > 0 or #p.stale > 0 then
+      holders[#holders + 1] = p.mine
+      write_claim(p.ckey, p.name, p.mode, holders)
+    end
+    return {name = p.name, fence = p.mine.fence, already_held = true, mode = p.mode,
+            acquired_ms = p.mine.acquired_ms, expires_ms = p.mine.expires_ms}
+  end
+  local fence = math.max(p.last + 1, now)
+  redis.call('SET', p.fkey, int(fence))
+  local h = {session = req.session, nonce = req.nonce, pid = req.pid or 0, host = req.host or '',
+             fence = fence, acquired_ms = now_ms, expires_ms = 0, ttl_ms = ttl_ms,
+             reason = req.reason or '', meta = req.meta or {}}
+  if ttl_ms > 0 then h.expires_ms = now_ms + ttl_ms end
+  local holders = {}
+  if req.mode == 'shared' then holders = p.others end
+  holders[#holders + 1] = h
+  write_claim(p.ckey, p.name, req.mode, holders)
+  local ev = {name = p.name, session = req.session, fence = fence, mode = req.mode}
+  if #p.stale > 0 then ev.took_over = p.stale end
+  add_event(KEYS[1], 'claim.acquired', ev, now_ms)
+  return {name = p.name, fence = fence, already_held = false, mode = req.mode,
+          acquired_ms = now_ms, expires_ms = h.expires_ms}
+end
+
+-- Decide every name first: nothing is written unless all can be taken.
+local plans = {}
+for i, name in ipairs(req.names) do
+  local p = plan(i, name)
+  if #need == 0 then
+    if p.mine and (p.mode == req.mode or p.mode == 'exclusive') then
+      p.kind = 'again'
+    elseif #p.others > 0 and (req.mode == 'exclusive' or p.mode == 'exclusive') then
+      return busy_reply(i, p)
+    else
+      p.kind = 'new'
+    end
+  end
+  plans[i] = p
+end
+if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
+
+local granted = {}
+for i, p in ipairs(plans) do
+  granted[i] = grant(p)
+  redis.call('SADD', KEYS[3], p.name)
+end
+local pttl = redis.call('PTTL', KEYS[2])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[3], pttl) end
+return encode({status = 'acquired', granted = granted})

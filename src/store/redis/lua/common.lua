@@ -1,0 +1,104 @@
+-- Helpers of the Redis backend's scripts, prepended to each of them at build
+-- time (CMakeLists.txt). Definitions only: nothing runs until a script calls
+-- them. Key names are built by the caller and passed in KEYS; a script only
+-- compares names it derives (P session:ID) against KEYS, so every key it
+-- touches is declared.
+
+-- The server's clock in microseconds (exact in a Lua number until 2255).
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- An integer as decimal digits (tostring and cjson keep only 14 digits).
+local function int(n)
+  return string.format('%d', n)
+end
+
+-- JSON of nested tables of strings, booleans and numbers, integers exact.
+-- A table with elements 1..n is an array; any other, even empty, an object
+-- (keys sorted).
+local function encode(v)
+  local t = type(v)
+  if t == 'number' then
+    if v == math.floor(v) and v > -9007199254740992 and v < 9007199254740992 then
+      return int(v)
+    end
+    return cjson.encode(v)
+  elseif t == 'table' then
+    if #v > 0 then
+      local parts = {}
+      for i = 1, #v do parts[i] = encode(v[i]) end
+      return '[' .. table.concat(parts, ',') .. ']'
+    end
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local parts = {}
+    for _, k in ipairs(keys) do
+      parts[#parts + 1] = cjson.encode(k) .. ':' .. encode(v[k])
+    end
+    return '{' .. table.concat(parts, ',') .. '}'
+  end
+  return cjson.encode(v)
+end
+
+local function fail(message)
+  error({err = 'ERR ' .. message})
+end
+
+-- The nonce in the session record at `key`: false when there is no such
+-- key, true when the record cannot be read (its liveness cannot be decided
+-- here: held).
+local function session_state(key)
+  local raw = redis.call('GET', key)
+  if not raw then return false end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or type(rec.nonce) ~= 'string' then return true end
+  return rec.nonce
+end
+
+-- The claim record at `key`, or nil. A record that cannot be read stops the
+-- script before it writes anything.
+local function read_claim(key)
+  local raw = redis.call('GET', key)
+  if not raw then return nil end
+  local ok, rec = pcall(cjson.decode, raw)
+  if not ok or type(rec) ~= 'table' or type(rec.holders) ~= 'table' or
+      (rec.mode ~= 'exclusive' and rec.mode ~= 'shared') then
+    fail('corrupt claim record at ' .. key .. ' (inspect it with GET; DEL drops the claim)')
+  end
+  for _, h in ipairs(rec.holders) do
+    if type(h) ~= 'table' or type(h.session) ~= 'string' or type(h.nonce) ~= 'string' or
+        type(h.fence) ~= 'number' or type(h.expires_ms) ~= 'number' then
+      fail('corrupt holder in the claim record at ' .. key ..
+           ' (inspect it with GET; DEL drops the claim)')
+    end
+  end
+  return rec
+end
+
+local function write_claim(key, name, mode, holders)
+  if #holders == 0 then
+    redis.call('DEL', key)
+  else
+    redis.call('SET', key, encode({name = name, mode = mode, holders = holders}))
+  end
+end
+
+local function expired(h, now_ms)
+  return h.expires_ms > 0 and now_ms >= h.expires_ms
+end
+
+-- Appends {"event": name, "data": {ts_ms, ...fields}} to the capped event stream.
+local function add_event(key, name, fields, now_ms)
+  fields.ts_ms = now_ms
+  redis.call('XADD', key, 'MAXLEN', '~', '10000', '*', 'event', name, 'data', encode(fields))
+end
+
+-- Wakes whoever waits on a name: one entry on its wake stream (see the key
+-- layout in redis_client.hpp).
+local function wake(key, why, fence)
+  redis.call('XADD', key, 'MAXLEN', '~', '100', '*', 'why', why, 'fence', int(fence))
+  redis.call('PEXPIRE', key, 60000)
+end

@@ -1,0 +1,53 @@
+-- release: gives up names, by their owner or by force.
+--
+-- KEYS[1]  P events
+-- KEYS[2]  P session_claims:ID   the caller's claim index
+-- then for name i = 1..n: KEYS[2i+1] P claim:NAME, KEYS[2i+2] P wake:NAME
+-- ARGV[1]  JSON {session, nonce, force: bool, names: [...]}
+--          By owner: removes the holder with this session and nonce.
+--          force: removes every holder (recorded as claim.forced, by session).
+--
+-- Returns a JSON string {"results":[{name, result, sessions}]} in the order
+-- of names, result one of "released" (sessions: the holders removed),
+-- "not_held" (no record), "held_by_other" (a record without the caller as a
+-- holder; not changed). Each release adds an entry to P wake:NAME.
+
+local req = cjson.decode(ARGV[1])
+local now_ms = math.floor(now_us() / 1000)
+local recs = {}
+for i = 1, #req.names do recs[i] = read_claim(KEYS[2 * i + 1]) or false end
+
+local results = {}
+for i, name in ipairs(req.names) do
+  local ckey, wkey, rec = KEYS[2 * i + 1], KEYS[2 * i + 2], recs[i]
+  local r = {name = name, result = 'not_held', sessions = {}}
+  if rec then
+    local keep, removed, top = {}, {}, 0
+    for _, h in ipairs(rec.holders) do
+      if req.force or (h.session == req.session and h.nonce == req.nonce) then
+        removed[#removed + 1] = h.session
+        if h.fence > top then top = h.fence end
+      else
+        keep[#keep + 1] = h
+      end
+    end
+    if #removed == 0 then
+      r.result = 'held_by_other'
+    else
+      write_claim(ckey, name, rec.mode, keep)
+      wake(wkey, req.force and 'forced' or 'released', top)
+      if req.force then
+        add_event(KEYS[1], 'claim.forced', {name = name, by = req.session, holders = removed},
+                  now_ms)
+      else
+        add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
+                  now_ms)
+        redis.call('SREM', KEYS[2], name)
+      end
+      r.result = 'released'
+      r.sessions = removed
+    end
+  end
+  results[i] = r
+end
+return encode({results = results})

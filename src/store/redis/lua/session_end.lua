@@ -1,0 +1,61 @@
+-- session_end: ends a session and releases its claims.
+--
+-- KEYS[1]  P events
+-- KEYS[2]  P session:ID
+-- KEYS[3]  P session_claims:ID
+-- then for name i = 1..n: KEYS[2i+2] P claim:NAME, KEYS[2i+3] P wake:NAME
+--          (the names of the claim index, as the caller read them)
+-- ARGV[1]  JSON {session, nonce, names}
+--
+-- Deletes the session key when it holds the nonce (from then on none of the
+-- session's holders is valid anywhere, whatever is left behind), removes the
+-- holders of this session and nonce from the names given and wakes their
+-- waiters.
+-- Returns a JSON string {"status": S, "released": [names], "remaining":
+-- [names]}: S is "ended", "gone" (no key: claims released anyway) or
+-- "other_incarnation" (another nonce holds the id: key kept); "remaining"
+-- lists names of the index not given (taken meanwhile): call again with them.
+
+local req = cjson.decode(ARGV[1])
+local now_ms = math.floor(now_us() / 1000)
+local st = session_state(KEYS[2])
+local status = 'ended'
+if st == false then status = 'gone' elseif st ~= req.nonce then status = 'other_incarnation' end
+local recs, given = {}, {}
+for i, name in ipairs(req.names) do
+  recs[i] = read_claim(KEYS[2 * i + 2]) or false
+  given[name] = true
+end
+
+if status == 'ended' then redis.call('DEL', KEYS[2]) end
+local released = {}
+for i, name in ipairs(req.names) do
+  local rec = recs[i]
+  if rec then
+    local keep, top = {}, nil
+    for _, h in ipairs(rec.holders) do
+      if h.session == req.session and h.nonce == req.nonce then
+        if not top or h.fence > top then top = h.fence end
+      else
+        keep[#keep + 1] = h
+      end
+    end
+    if top then
+      write_claim(KEYS[2 * i + 2], name, rec.mode, keep)
+      wake(KEYS[2 * i + 3], 'released', top)
+      add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
+                now_ms)
+      released[#released + 1] = name
+    end
+  end
+  redis.call('SREM', KEYS[3], name)
+end
+local remaining = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+  if not given[name] then remaining[#remaining + 1] = name end
+end
+if #remaining == 0 and status ~= 'other_incarnation' then redis.call('DEL', KEYS[3]) end
+if status ~= 'other_incarnation' then
+  add_event(KEYS[1], 'session.ended', {session = req.session}, now_ms)
+end
+return encode({status = status, released = released, remaining = remaining})

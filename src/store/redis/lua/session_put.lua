@@ -1,0 +1,29 @@
+-- session_put: records a session, or refreshes the record of the same
+-- incarnation.
+--
+-- KEYS[1]  P events
+-- KEYS[2]  P session:ID
+-- KEYS[3]  P session_claims:ID
+-- ARGV[1]  the session's JSON record (with string "id" and "nonce")
+-- ARGV[2]  the TTL in ms (> 0): the key's PEXPIRE
+--
+-- Returns a JSON string {"status": S}: "created", "refreshed" (the key held
+-- the same nonce: record replaced, TTL restarted) or "exists" (another
+-- nonce holds the id: nothing changed).
+
+local rec = cjson.decode(ARGV[1])
+local ttl = tonumber(ARGV[2])
+if type(rec.nonce) ~= 'string' or type(rec.id) ~= 'string' or not ttl or ttl <= 0 then
+  fail('session_put: a record with id and nonce and a TTL > 0 are needed')
+end
+local st = session_state(KEYS[2])
+if st ~= false and st ~= rec.nonce then return encode({status = 'exists'}) end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', int(ttl))
+redis.call('PEXPIRE', KEYS[3], int(ttl))
+if st == false then
+  add_event(KEYS[1], 'session.started', {session = rec.id, pid = rec.pid or 0,
+                                         host = rec.host or ''},
+            math.floor(now_us() / 1000))
+  return encode({status = 'created'})
+end
+return encode({status = 'refreshed'})

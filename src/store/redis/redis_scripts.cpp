@@ -1,0 +1,265 @@
+#include "store/redis/redis_scripts.hpp"
+
+#include "core/error.hpp"
+#include "store/redis/lua_scripts.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace loop::redis {
+
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void bad_reply(const RedisClient& c, const lua::Script& s, const std::string& why) {
+    throw Error(Exit::Failure,
+                "redis " + c.endpoint() + ": script " + std::string(s.name) + ": " + why);
+}
+
+// The JSON object a script returns.
+json run(RedisClient& c, const lua::Script& s, const std::vector<std::string>& keys,
+         const std::vector<std::string>& args) {
+    Value v = c.eval(s, keys, args);
+    if (v.type != Value::Type::String) bad_reply(c, s, "the reply is not a string");
+    json j = json::parse(v.str, nullptr, false);
+    if (!j.is_object()) bad_reply(c, s, "the reply is not a JSON object");
+    return j;
+}
+
+// The scripts' encoder writes an empty list as {}.
+json list(const json& j) {
+    if (j.is_array()) return j;
+    return json::array();
+}
+
+std::string str(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t num(const json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
+}
+
+Mode mode_of(const std::string& m) {
+    return m == "shared" ? Mode::Shared : Mode::Exclusive;
+}
+
+std::vector<std::string> strings(const json& j) {
+    std::vector<std::string> out;
+    for (const auto& e : list(j))
+        if (e.is_string()) out.push_back(e.get<std::string>());
+    return out;
+}
+
+Holder holder_of(const json& h) {
+    Holder out;
+    out.session = str(h, "session");
+    out.nonce = str(h, "nonce");
+    out.pid = static_cast<int>(num(h, "pid"));
+    out.fence = static_cast<uint64_t>(num(h, "fence"));
+    out.acquired_ms = num(h, "acquired_ms");
+    out.expires_ms = num(h, "expires_ms");
+    out.ttl_ms = num(h, "ttl_ms");
+    out.reason = str(h, "reason");
+    if (auto m = h.find("meta"); m != h.end() && m->is_object())
+        for (const auto& [key, value] : m->items())
+            if (value.is_string()) out.meta[key] = value.get<std::string>();
+    return out;
+}
+
+Grant grant_of(const json& g) {
+    Grant out;
+    out.name = str(g, "name");
+    out.fence = static_cast<uint64_t>(num(g, "fence"));
+    out.already_held = g.value("already_held", false);
+    out.mode = mode_of(str(g, "mode"));
+    out.acquired_ms = num(g, "acquired_ms");
+    out.expires_ms = num(g, "expires_ms");
+    return out;
+}
+
+Busy busy_of(const json& r) {
+    Busy b;
+    b.name = str(r, "name");
+    b.mode = mode_of(str(r, "mode"));
+    b.holder = holder_of(r["holder"]);
+    b.host = str(r["holder"], "host");
+    b.holder_pttl_ms = num(r, "holder_pttl_ms");
+    b.wake_id = str(r, "wake_id");
+    return b;
+}
+
+std::vector<std::string> sorted_unique(std::vector<std::string> names) {
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+}
+
+} // namespace
+
+PutResult session_put(RedisClient& c, const Keys& k, const SessionRecord& s, int64_t ttl_ms) {
+    std::string text = to_json_text(s);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    json r = run(c, lua::session_put, {k.events(), k.session(s.id), k.session_claims(s.id)},
+                 {text, std::to_string(ttl_ms)});
+    std::string st = str(r, "status");
+    if (st == "created") return PutResult::Created;
+    if (st == "refreshed") return PutResult::Refreshed;
+    if (st == "exists") return PutResult::Exists;
+    bad_reply(c, lua::session_put, "unknown status '" + st + "'");
+}
+
+bool session_heartbeat(RedisClient& c, const Keys& k, const Caller& who, int64_t ttl_ms) {
+    json r = run(c, lua::session_heartbeat, {k.session(who.session), k.session_claims(who.session)},
+                 {who.nonce, std::to_string(ttl_ms)});
+    return str(r, "status") == "ok";
+}
+
+SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who) {
+    SessionEnd out;
+    std::set<std::string> tried;
+    std::vector<std::string> names;
+    Value members = c.command({"SMEMBERS", k.session_claims(who.session)});
+    for (const auto& m : members.elements)
+        names.push_back(m.str);
+    for (bool first = true;; first = false) {
+        names = sorted_unique(std::move(names));
+        std::vector<std::string> keys = {k.events(), k.session(who.session),
+                                         k.session_claims(who.session)};
+        for (const auto& n : names) {
+            keys.push_back(k.claim(n));
+            keys.push_back(k.wake(n));
+            tried.insert(n);
+        }
+        json args = {{"session", who.session}, {"nonce", who.nonce}, {"names", names}};
+        json r = run(c, lua::session_end, keys, {args.dump()});
+        std::string st = str(r, "status");
+        // The first call decides what became of the session key.
+        if (first) {
+            out.status = st == "gone"                ? SessionEnd::Status::Gone
+                         : st == "other_incarnation" ? SessionEnd::Status::OtherIncarnation
+                                                     : SessionEnd::Status::Ended;
+        }
+        for (auto& n : strings(r["released"]))
+            out.released.push_back(std::move(n));
+        // Names taken between SMEMBERS and the script: once more with them.
+        names.clear();
+        for (auto& n : strings(r["remaining"]))
+            if (!tried.count(n)) names.push_back(std::move(n));
+        if (names.empty()) break;
+    }
+    std::sort(out.released.begin(), out.released.end());
+    return out;
+}
+
+AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
+    const std::vector<std::string> names = sorted_unique(a.names);
+    std::vector<std::string> keys = {k.events(), k.session(a.who.session),
+                                     k.session_claims(a.who.session)};
+    for (const auto& n : names) {
+        keys.push_back(k.claim(n));
+        keys.push_back(k.fence(n));
+        keys.push_back(k.wake(n));
+    }
+    json req = {{"prefix", k.prefix},
+                {"session", a.who.session},
+                {"nonce", a.who.nonce},
+                {"mode", mode_name(a.mode)},
+                {"ttl_ms", a.ttl_ms},
+                {"pid", a.pid},
+                {"host", a.host},
+                {"reason", a.reason},
+                {"meta", a.meta.empty() ? json::object() : json(a.meta)},
+                {"names", names},
+                {"dead", a.dead}};
+    const std::string arg = req.dump();
+    std::set<std::string> supplied;
+    // Each round adds the session keys of holders not seen before; holders
+    // that keep changing are a failure, not an endless loop.
+    for (int round = 0; round < 32; ++round) {
+        json r = run(c, lua::acquire, keys, {arg});
+        std::string st = str(r, "status");
+        AcquireResult out;
+        if (st == "acquired") {
+            out.status = AcquireResult::Status::Acquired;
+            for (const auto& g : list(r["granted"]))
+                out.granted.push_back(grant_of(g));
+            return out;
+        }
+        if (st == "busy") {
+            out.status = AcquireResult::Status::Busy;
+            out.busy = busy_of(r);
+            return out;
+        }
+        if (st == "no_session") return out;
+        if (st != "need_sessions") bad_reply(c, lua::acquire, "unknown status '" + st + "'");
+        bool added = false;
+        for (const auto& id : strings(r["sessions"]))
+            if (supplied.insert(id).second) {
+                keys.push_back(k.session(id));
+                added = true;
+            }
+        if (!added) bad_reply(c, lua::acquire, "asked again for session keys it was given");
+    }
+    bad_reply(c, lua::acquire, "the holders kept changing; try again");
+}
+
+std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
+                              const std::vector<std::string>& names_in, bool force) {
+    const std::vector<std::string> names = sorted_unique(names_in);
+    std::vector<std::string> keys = {k.events(), k.session_claims(who.session)};
+    for (const auto& n : names) {
+        keys.push_back(k.claim(n));
+        keys.push_back(k.wake(n));
+    }
+    json req = {{"session", who.session}, {"nonce", who.nonce}, {"force", force}, {"names", names}};
+    json r = run(c, lua::release, keys, {req.dump()});
+    std::vector<Released> out;
+    for (const auto& e : list(r["results"])) {
+        Released rel;
+        rel.name = str(e, "name");
+        std::string res = str(e, "result");
+        rel.result = res == "released"        ? ReleaseResult::Released
+                     : res == "held_by_other" ? ReleaseResult::HeldByOther
+                                              : ReleaseResult::NotHeld;
+        rel.sessions = strings(e["sessions"]);
+        out.push_back(std::move(rel));
+    }
+    return out;
+}
+
+std::vector<Renewed> renew(RedisClient& c, const Keys& k, const Caller& who,
+                           const std::vector<std::string>& names_in, int64_t ttl_ms) {
+    const std::vector<std::string> names = sorted_unique(names_in);
+    std::vector<std::string> keys = {k.events(), k.session(who.session)};
+    for (const auto& n : names)
+        keys.push_back(k.claim(n));
+    json req = {
+        {"session", who.session}, {"nonce", who.nonce}, {"ttl_ms", ttl_ms}, {"names", names}};
+    json r = run(c, lua::renew, keys, {req.dump()});
+    std::vector<Renewed> out;
+    if (str(r, "status") == "no_session") {
+        for (const auto& n : names)
+            out.push_back({n, RenewResult::NoSession, 0});
+        return out;
+    }
+    for (const auto& e : list(r["results"])) {
+        Renewed rn;
+        rn.name = str(e, "name");
+        std::string res = str(e, "result");
+        rn.result = res == "renewed"         ? RenewResult::Renewed
+                    : res == "expired"       ? RenewResult::Expired
+                    : res == "held_by_other" ? RenewResult::HeldByOther
+                                             : RenewResult::NotHeld;
+        rn.expires_ms = num(e, "expires_ms");
+        out.push_back(std::move(rn));
+    }
+    return out;
+}
+
+} // namespace loop::redis

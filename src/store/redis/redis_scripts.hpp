@@ -1,0 +1,112 @@
+// Typed calls of the Redis backend's server-side scripts (lua/*.lua). Every
+// decision is made inside one script; these functions only build the keys
+// and arguments, run it and read its answer. The key layout is described in
+// redis_client.hpp.
+#pragma once
+
+#include "core/records.hpp"
+#include "store/redis/redis_client.hpp"
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loop::redis {
+
+// The names of the keys under one prefix.
+struct Keys {
+    std::string prefix = "loop:";
+
+    std::string events() const { return prefix + "events"; }
+    std::string session(const std::string& id) const { return prefix + "session:" + id; }
+    std::string session_claims(const std::string& id) const {
+        return prefix + "session_claims:" + id;
+    }
+    std::string claim(const std::string& name) const { return prefix + "claim:" + name; }
+    std::string fence(const std::string& name) const { return prefix + "fence:" + name; }
+    std::string wake(const std::string& name) const { return prefix + "wake:" + name; }
+};
+
+// Who asks: a session id and the nonce of its incarnation.
+struct Caller {
+    std::string session;
+    std::string nonce;
+};
+
+enum class PutResult { Created, Refreshed, Exists };
+// Records `s` (its nonce must be set) with PEXPIRE `ttl_ms`.
+PutResult session_put(RedisClient& c, const Keys& k, const SessionRecord& s, int64_t ttl_ms);
+// False when the session is gone (or another incarnation holds the id).
+bool session_heartbeat(RedisClient& c, const Keys& k, const Caller& who, int64_t ttl_ms);
+
+struct SessionEnd {
+    enum class Status { Ended, Gone, OtherIncarnation } status = Status::Ended;
+    std::vector<std::string> released;
+};
+SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who);
+
+struct AcquireArgs {
+    Caller who;
+    std::vector<std::string> names; // checked by the caller; duplicates are dropped
+    Mode mode = Mode::Exclusive;
+    int64_t ttl_ms = 0; // 0: no claim TTL
+    int pid = 0;
+    std::string host;
+    std::string reason;
+    std::map<std::string, std::string> meta;
+    // Sessions the caller verified dead on its own host: their holders are
+    // taken over (deadness is permanent, so this is no check-then-act).
+    std::vector<std::string> dead;
+};
+
+struct Grant {
+    std::string name;
+    uint64_t fence = 0;
+    bool already_held = false;
+    Mode mode = Mode::Exclusive;
+    int64_t acquired_ms = 0;
+    int64_t expires_ms = 0; // 0: no TTL
+};
+
+struct Busy {
+    std::string name;
+    Mode mode = Mode::Exclusive;
+    Holder holder;
+    std::string host;
+    int64_t holder_pttl_ms = -2; // of the holder's session key (-1 none, -2 unknown)
+    std::string wake_id;         // XREAD P wake:NAME from here to wait for a release
+};
+
+struct AcquireResult {
+    enum class Status { Acquired, Busy, NoSession } status = Status::NoSession;
+    std::vector<Grant> granted; // sorted by name
+    std::optional<Busy> busy;
+};
+
+// One attempt (no waiting). Runs the acquire script again, with the
+// holders' session keys it asks for, until it decides.
+AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a);
+
+enum class ReleaseResult { Released, NotHeld, HeldByOther };
+struct Released {
+    std::string name;
+    ReleaseResult result = ReleaseResult::NotHeld;
+    std::vector<std::string> sessions; // the holders removed
+};
+// By owner (`force` false) or every holder (`force`, recorded with who.session).
+std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
+                              const std::vector<std::string>& names, bool force = false);
+
+enum class RenewResult { Renewed, Expired, NotHeld, HeldByOther, NoSession };
+struct Renewed {
+    std::string name;
+    RenewResult result = RenewResult::NotHeld;
+    int64_t expires_ms = 0;
+};
+// `ttl_ms` 0: each holder's own TTL.
+std::vector<Renewed> renew(RedisClient& c, const Keys& k, const Caller& who,
+                           const std::vector<std::string>& names, int64_t ttl_ms = 0);
+
+} // namespace loop::redis
