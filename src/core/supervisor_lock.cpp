@@ -1,6 +1,7 @@
 #include "core/supervisor_lock.hpp"
 
 #include "core/error.hpp"
+#include "os/doctor_fs.hpp"
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 

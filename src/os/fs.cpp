@@ -209,10 +209,6 @@ Status replace_contents(int fd, std::string_view data) {
     return {};
 }
 
-Status truncate_fd(int fd) {
-    return ::ftruncate(fd, 0) == 0 ? Status{} : Status{errno};
-}
-
 Status pwrite_at(int fd, std::string_view data, uint64_t offset) {
     size_t done = 0;
     while (done < data.size()) {

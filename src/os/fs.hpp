@@ -59,8 +59,6 @@ Status pwrite_all(int fd, std::string_view data);
 // Replaces the whole contents of `fd` in place, so that a reader never
 // finds it empty (the first bytes of the new text are there at once).
 Status replace_contents(int fd, std::string_view data);
-// Empties `fd`.
-Status truncate_fd(int fd);
 // Writes all of `data` at `offset`.
 Status pwrite_at(int fd, std::string_view data, uint64_t offset);
 // Cuts (or extends) the file to `size` bytes.
