@@ -28,11 +28,12 @@ int run_with(const Globals& g, const WithOpts& o) {
         throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND [ARG...]");
     AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
-
-    Core core(Home::resolve(g.home));
     // Unless a session is named, this process is the session: two `with`s
     // from one shell exclude each other.
     std::string sid = session_flag_or_env(o.session);
+    if (!sid.empty()) parse_session_ref(sid);
+
+    Core core(Home::resolve(g.home));
     SessionRecord me = sid.empty() ? core.sessions.process_session(os::self_pid(), "with")
                                    : core.sessions.resolve_live(sid, os::self_pid());
     AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
