@@ -188,7 +188,7 @@ run_bounded() {
     run_loop events --json
     expect_status 0
     expect_in "$output" '"name":"b"'
-    run jq -c 'select(.event == "claim.acquired" and .name == "b")' "$LOOP_HOME/events.jsonl"
+    run --separate-stderr jq -cR 'fromjson? | select(.event == "claim.acquired" and .name == "b")' "$LOOP_HOME/events.jsonl"
     [ -n "$output" ] || { echo "claim b's event was swallowed" >&2; cat "$LOOP_HOME/events.jsonl" >&2; false; }
     run_loop doctor
     expect_status 1
