@@ -2,9 +2,26 @@
 // errors to exit codes.
 #include "cmd/cmd.hpp"
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 #include <cstdio>
 #include <cstring>
+
+namespace {
+
+// An option given an empty value ("--ttl ''") is a mistake, never the same
+// as leaving it out: every option that takes a value refuses "".
+void refuse_empty_values(CLI::App& app) {
+    static const CLI::Validator nonempty(
+        [](std::string& v) { return v.empty() ? std::string("must not be empty") : std::string(); },
+        "", "NONEMPTY");
+    for (CLI::Option* opt : app.get_options())
+        if (!opt->get_positional() && opt->get_items_expected_min() > 0) opt->check(nonempty);
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+        refuse_empty_values(*sub);
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
     using namespace loop;
@@ -46,6 +63,7 @@ int main(int argc, char** argv) {
     cmd::add_version_command(app, g, action);
 
     const std::string help_hint = cmd::help_hint(g.verb);
+    refuse_empty_values(app);
     try {
         app.parse(cut, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -58,9 +76,10 @@ int main(int argc, char** argv) {
         std::vector<std::string> rest = app.remaining(true);
         if (dynamic_cast<const CLI::RequiredError*>(&e) && !rest.empty()) {
             std::fprintf(stderr, "loop: unexpected argument '%s'\nRun '%s' for usage.\n",
-                         rest.front().c_str(), help_hint.c_str());
+                         escape_controls(rest.front()).c_str(), help_hint.c_str());
         } else {
-            std::fprintf(stderr, "loop: %s\nRun '%s' for usage.\n", e.what(), help_hint.c_str());
+            std::fprintf(stderr, "loop: %s\nRun '%s' for usage.\n",
+                         escape_controls(e.what()).c_str(), help_hint.c_str());
         }
         return static_cast<int>(Exit::Usage);
     }
@@ -76,10 +95,10 @@ int main(int argc, char** argv) {
     try {
         return action();
     } catch (const Error& e) {
-        std::fprintf(stderr, "loop: %s\n", e.message().c_str());
+        std::fprintf(stderr, "loop: %s\n", escape_controls(e.message()).c_str());
         return static_cast<int>(e.code());
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "loop: internal error: %s\n", e.what());
+        std::fprintf(stderr, "loop: internal error: %s\n", escape_controls(e.what()).c_str());
         return static_cast<int>(Exit::Failure);
     }
 }

@@ -494,6 +494,64 @@ TEST_CASE("an interrupted multi-name acquisition is stale under the lock, a comm
     CHECK(core.store.read("c")->holders[0].session == me.id);
 }
 
+namespace {
+
+// The file store, with writes failing (as on a full disk) once a commit
+// marker was created.
+class FullAfterCommitStore : public ClaimStore {
+  public:
+    explicit FullAfterCommitStore(ClaimStore& inner) : inner_(inner) {}
+    std::unique_ptr<ClaimLock> lock(const std::vector<std::string>& names) override {
+        return inner_.lock(names);
+    }
+    std::optional<ClaimRecord> read(const std::string& name) override { return inner_.read(name); }
+    void write(const ClaimRecord& record) override {
+        if (committed_) throw io_error("cannot write claims/" + record.name, ENOSPC);
+        inner_.write(record);
+    }
+    void erase(const std::string& name) override { inner_.erase(name); }
+    std::vector<std::string> names() override { return inner_.names(); }
+    void commit_txn(const std::string& id, const Anchor& owner) override {
+        inner_.commit_txn(id, owner);
+        committed_ = true;
+    }
+    bool txn_committed(const std::string& id) override { return inner_.txn_committed(id); }
+    std::optional<Anchor> txn_owner(const std::string& id) override { return inner_.txn_owner(id); }
+    void drop_txn(const std::string& id) override { inner_.drop_txn(id); }
+    std::vector<std::string> txns() override { return inner_.txns(); }
+    std::vector<std::string> watch_paths() override { return inner_.watch_paths(); }
+    std::string queue_watch_path(const std::string& name) override {
+        return inner_.queue_watch_path(name);
+    }
+
+  private:
+    ClaimStore& inner_;
+    bool committed_ = false;
+};
+
+} // namespace
+
+TEST_CASE("several names: a failure after the commit marker reports them held, never failed") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    SessionRecord other = core.sessions.start({}, ::getpid());
+    FullAfterCommitStore full(core.store);
+    Claims claims(full, core.sessions, core.events);
+
+    AcquireOutcome out;
+    REQUIRE(code_of_call([&] { out = claims.try_acquire(me, req({"a", "b"})); }) == Exit::Ok);
+    REQUIRE(out.acquired);
+    REQUIRE(out.granted.size() == 2);
+    REQUIRE(out.warnings.size() == 1);
+    CHECK(out.warnings[0].find("held") != std::string::npos);
+    // What the outcome says is true: both are held, by me, for everyone.
+    for (const char* n : {"a", "b"}) {
+        REQUIRE(holder_of(core, n, me));
+        CHECK_FALSE(core.claims.try_acquire(other, req({n})).acquired);
+    }
+}
+
 // Waiting.
 
 TEST_CASE("acquire --wait: wakes when the holder releases") {

@@ -539,10 +539,22 @@ TEST_CASE("doctor: malformed lines of the event log are reported; metrics skip t
     REQUIRE(found.size() == 1);
     CHECK(found[0].kind == "events-bad-line");
     CHECK(found[0].severity == Severity::Problem);
-    CHECK_FALSE(found[0].repairable);
+    CHECK(found[0].repairable);
     CHECK(found[0].problem.find("3 malformed line(s), the first at line 2") != std::string::npos);
     CHECK(found[0].problem.find("\"restarts\" is not a number") != std::string::npos);
     CHECK_FALSE(Doctor::healthy(found));
+
+    // Repair keeps the good lines and moves the bad ones to corrupt/.
+    auto fixed = Doctor(core).repair();
+    REQUIRE(fixed.size() == 1);
+    CHECK(fixed[0].repaired);
+    auto kept = lines_of(read_text(home.sub("events.jsonl")));
+    REQUIRE(kept.size() == 1);
+    CHECK(kept[0].find("\"w.1\"") != std::string::npos);
+    auto aside = list_dir(home.sub("corrupt"));
+    REQUIRE(aside.size() == 1);
+    CHECK(lines_of(read_text(home.sub("corrupt") + "/" + aside[0])).size() == 3);
+    CHECK(Doctor::healthy(Doctor(core).check()));
 }
 
 TEST_CASE("doctor: commit markers of dead processes are cleared") {

@@ -26,7 +26,8 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
     for (const auto& kv : items) {
         auto eq = kv.find('=');
         if (eq == std::string::npos || eq == 0)
-            throw Error(Exit::Usage, "--meta '" + kv + "': expected KEY=VALUE");
+            throw Error(Exit::Usage, "--meta '" + printable(kv, true) + "': expected KEY=VALUE");
+        check_utf8(kv, "--meta");
         out[kv.substr(0, eq)] = kv.substr(eq + 1);
     }
     return out;

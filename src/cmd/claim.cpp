@@ -24,11 +24,15 @@ struct ClaimOpts {
 int run_claim(const Globals& g, const ClaimOpts& o) {
     AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
+    check_utf8(o.reason, "--reason");
     req.reason = o.reason;
     req.meta = parse_meta(o.meta);
+    // Everything the user typed is checked before the home is touched.
+    const std::string sid = session_flag_or_env(o.session);
+    if (!sid.empty()) parse_session_ref(sid);
 
     Core core(Home::resolve(g.home));
-    SessionRecord me = core.sessions.resolve_live(session_flag_or_env(o.session), os::parent_pid());
+    SessionRecord me = core.sessions.resolve_live(sid, os::parent_pid());
     AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
     if (!out.acquired) return static_cast<int>(Exit::Busy);
     if (o.json) {
@@ -89,8 +93,9 @@ int run_renew(const Globals& g, const RenewOpts& o) {
         ttl = parse_duration_or_throw(o.ttl, "--ttl");
         if (ttl == kInfinite) ttl = 0;
     }
-    Core core(Home::resolve(g.home));
     std::string sid = session_flag_or_env(o.session);
+    if (!sid.empty()) parse_session_ref(sid);
+    Core core(Home::resolve(g.home));
     SessionRecord me = core.sessions.resolve_live(sid, os::parent_pid());
     for (const auto& gr : core.claims.renew(me, names, ttl)) {
         if (gr.holder.expires_ms > 0)

@@ -67,7 +67,7 @@ int run_events(const Globals& g, const EventsOpts& o) {
     off_t offset = 0;
     std::string buf;
     for (;;) {
-        if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
             if (o.follow && !watching_file) watching_file = waiter.watch_file(path, &err);
             struct stat st;

@@ -31,6 +31,7 @@ int run_start(const Globals& g, const StartOpts& o) {
         if (opts.ttl_ms == 0 && !opts.pid)
             throw Error(Exit::Usage, "--ttl: must be positive for a session without --pid");
     }
+    check_utf8(o.label, "--label");
     opts.label = o.label;
     Core core(Home::resolve(g.home));
     SessionRecord s = core.sessions.start(opts, os::parent_pid());

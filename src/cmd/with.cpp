@@ -117,13 +117,15 @@ int run_with(const Globals& g, const WithOpts& o) {
                                  "[ARG...] (see 'loop _ with --help')");
     AcquireRequest req = make_request(o.names, o.shared, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
+    check_utf8(o.reason, "--reason");
     req.reason = o.reason;
     req.meta = parse_meta(o.meta);
-
-    Core core(Home::resolve(g.home));
     // Unless a session is named, this process is the session: two `with`s
     // from one shell exclude each other.
     std::string sid = session_flag_or_env(o.session);
+    if (!sid.empty()) parse_session_ref(sid);
+
+    Core core(Home::resolve(g.home));
     SessionRecord me = sid.empty() ? core.sessions.process_session(os::self_pid(), "with")
                                    : core.sessions.resolve_live(sid, os::self_pid());
     AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);

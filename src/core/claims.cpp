@@ -256,12 +256,20 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         // The marker is the commit point: before it, a crash leaves every new
         // holder of this call stale; after it, all of them are valid.
         store_.commit_txn(txn, anchor_of(os::self_pid(), sessions_.probe()));
-        for (auto& rec : written_new) {
-            for (auto& h : rec.holders)
-                if (h.txn == txn) h.txn.clear();
-            store_.write(rec);
+        // From here on every name is held: a failure to tidy up (a full
+        // disk) must not report a failure, it leaves a marker doctor clears.
+        try {
+            for (auto& rec : written_new) {
+                for (auto& h : rec.holders)
+                    if (h.txn == txn) h.txn.clear();
+                store_.write(rec);
+            }
+            store_.drop_txn(txn);
+        } catch (const Error& e) {
+            out.warnings.push_back("all names are held, but the commit marker " + txn +
+                                   " could not be cleaned up (" + e.message() +
+                                   "); 'loop doctor --repair' clears it");
         }
-        store_.drop_txn(txn);
     }
     for (auto& g : out.granted) {
         g.holder.txn.clear();

@@ -240,7 +240,7 @@ void Doctor::check_fences(std::vector<Finding>& out) {
         std::string problem;
         if (!text) {
             if (err == ENOENT) continue;
-            problem = std::string("cannot read it: ") + std::strerror(err);
+            problem = std::string("cannot read it: ") + os::read_error_text(err);
         } else if (!fence_text_ok(*text)) {
             problem = "corrupt fence counter (not a whole number below 2^64), so every claim "
                       "of '" +
@@ -336,7 +336,7 @@ void Doctor::check_txns(std::vector<Finding>& out) {
         if (!text && err == ENOENT) continue; // dropped meanwhile
         x.kind = "corrupt-txn";
         x.problem = text ? "corrupt commit marker (expected 'PID START-TICKS BOOT-ID')"
-                         : std::string("cannot read it: ") + std::strerror(err);
+                         : std::string("cannot read it: ") + os::read_error_text(err);
         x.fix = "clear the claims that refer to it (under their locks), then remove it";
         out.push_back(std::move(x));
     }
@@ -359,9 +359,12 @@ void Doctor::check_supervisor_lock(std::vector<Finding>& out) {
     out.push_back(std::move(x));
 }
 
+// The event log is read whole for its line check up to this size; a larger
+// one is reported for rotation (check_events) instead.
+
 void Doctor::check_event_lines(std::vector<Finding>& out) {
     int err = 0;
-    auto text = os::read_file_at(home_.root(), "events.jsonl", &err);
+    auto text = os::read_file_at(home_.root(), "events.jsonl", &err, kEventsReadMax);
     if (!text) return;
     size_t bad = 0, line_no = 0, first = 0;
     std::string first_problem;
@@ -370,6 +373,10 @@ void Doctor::check_event_lines(std::vector<Finding>& out) {
         size_t nl = text->find('\n', start);
         if (nl == std::string::npos) break; // a line being written
         ++line_no;
+        if (nl == start) { // an empty line (two writers ending one torn line)
+            start = nl + 1;
+            continue;
+        }
         if (auto p = event_line_problem(text->substr(start, nl - start))) {
             if (bad++ == 0) {
                 first = line_no;
@@ -386,7 +393,8 @@ void Doctor::check_event_lines(std::vector<Finding>& out) {
     x.problem = std::to_string(bad) + " malformed line(s), the first at line " +
                 std::to_string(first) + " (" + first_problem +
                 "); `loop events` and the metrics skip them";
-    x.fix = "none: the log is append-only; correct or remove the line(s) by hand";
+    x.fix = "move the malformed lines to " + home_.path() + "/corrupt/ and keep the others";
+    x.repairable = true;
     out.push_back(std::move(x));
 }
 

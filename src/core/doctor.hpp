@@ -80,11 +80,15 @@ class Doctor {
     void check_supervisor_lock(std::vector<Finding>& out);
     void check_events(std::vector<Finding>& out);
     void check_event_lines(std::vector<Finding>& out);
+    // The event log is read whole up to this size for its line check; a
+    // larger one is reported for rotation (check_events) instead.
+    static constexpr uint64_t kEventsReadMax = uint64_t{256} << 20;
 
     void repair_one(Finding& f, std::vector<Finding>& all);
     void repair_claim_holders(const std::string& name, std::vector<Finding>& all);
     void repair_dead_worker(Finding& f);
     void repair_corrupt_txn(Finding& f);
+    void repair_event_lines(Finding& f);
     void repair_dead_txns(std::vector<Finding>& all);
     std::string move_aside(int dir, const char* sub, const std::string& name);
 

@@ -96,7 +96,7 @@ std::optional<std::string> record_defect(int dir, const std::string& name,
             *gone = true;
             return std::nullopt;
         }
-        return std::string("cannot read it: ") + std::strerror(err);
+        return std::string("cannot read it: ") + os::read_error_text(err);
     }
     if (auto p = name_problem(name))
         return std::string("its file name ") + *p + ", so it is no " + what;

@@ -3,6 +3,7 @@
 #include "core/doctor_detail.hpp"
 
 #include "core/error.hpp"
+#include "core/events.hpp"
 #include "core/supervisor_lock.hpp"
 #include "core/text.hpp"
 #include "os/doctor_fs.hpp"
@@ -131,6 +132,12 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
         }
     } else if (f.kind == "corrupt-fence") {
         int err = 0;
+        // A directory, FIFO or symlink in place of the counter cannot be
+        // rewritten: it goes aside, and a new counter is reset below.
+        std::string moved;
+        auto facts = os::facts_at(home_.locks(), f.subject, &err);
+        if (facts && facts->type != os::FileFacts::Type::File)
+            moved = "moved to " + move_aside(home_.locks(), "locks", f.subject) + ", ";
         os::Fd fd = os::open_lock_file(home_.locks(), f.subject, &err);
         if (!fd) throw io_error("cannot open " + f.path, err);
         os::Status s = os::lock_exclusive(fd.get());
@@ -157,7 +164,7 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
             f.repaired = false;
             throw io_error("cannot write " + f.path, s.err);
         }
-        f.outcome = "reset to " + std::to_string(next) + "; the next claim gets fence " +
+        f.outcome = moved + "reset to " + std::to_string(next) + "; the next claim gets fence " +
                     std::to_string(next + 1);
     } else if (f.kind == "stale" || f.kind == "unknown-session") {
         repair_claim_holders(f.subject, all);
@@ -195,12 +202,53 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
             throw io_error("cannot empty " + f.path, s.err);
         }
         f.outcome = "emptied (the file stays: it is only a lock)";
+    } else if (f.kind == "events-bad-line") {
+        repair_event_lines(f);
     } else if (f.kind == "events-size") {
         os::Status s = os::rename_at(home_.root(), "events.jsonl", home_.root(), "events.jsonl.1");
         if (!s.ok() && s.err != ENOENT) throw io_error("cannot rotate " + f.path, s.err);
         f.repaired = true;
         f.outcome = s.ok() ? "rotated to " + path_of("", "events.jsonl.1") : "already gone";
     }
+}
+
+// Keeps the well-formed lines of the event log and moves the others to
+// corrupt/. The log has no lock: an event appended between the read and
+// the rename would be lost, so the size is compared just before it.
+void Doctor::repair_event_lines(Finding& f) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+        int err = 0;
+        auto text = os::read_file_at(home_.root(), "events.jsonl", &err, kEventsReadMax);
+        if (!text) throw io_error("cannot read " + f.path, err);
+        std::string good, bad;
+        size_t start = 0;
+        while (start < text->size()) {
+            size_t nl = text->find('\n', start);
+            if (nl == std::string::npos) nl = text->size(); // torn last line
+            std::string line = text->substr(start, nl - start);
+            start = nl + 1;
+            if (line.empty()) continue;
+            (event_line_problem(line) ? bad : good) += line + "\n";
+        }
+        if (bad.empty()) {
+            f.repaired = true;
+            f.outcome = "no malformed line left";
+            return;
+        }
+        const std::string saved = "events.jsonl." + format_time(os::now_ms()) + ".bad";
+        os::Status s = os::create_file_at(corrupt_dir(), saved, bad);
+        if (!s.ok()) throw io_error("cannot write " + path_of("corrupt", saved), s.err);
+        auto now = os::facts_at(home_.root(), "events.jsonl", &err);
+        if (now && static_cast<uint64_t>(now->size) == text->size()) {
+            s = os::replace_file_at(home_.root(), "events.jsonl", good);
+            if (!s.ok()) throw io_error("cannot rewrite " + f.path, s.err);
+            f.repaired = true;
+            f.outcome = "malformed lines moved to " + path_of("corrupt", saved);
+            return;
+        }
+        os::unlink_at(corrupt_dir(), saved); // appended meanwhile: read it again
+    }
+    throw Error(Exit::Failure, f.path + ": it keeps growing; repair it when nothing is running");
 }
 
 void Doctor::repair_claim_holders(const std::string& name, std::vector<Finding>& all) {

@@ -34,7 +34,7 @@ std::optional<std::string> event_line_problem(const std::string& line) {
 
 std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string& path) {
     std::map<std::pair<std::string, int>, int> out;
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return out;
     std::string partial;
     char buf[65536];

@@ -29,6 +29,15 @@ std::vector<std::string> record_names(int dir, const std::string& what) {
     return out;
 }
 
+// A record that exists but cannot be read: held (never taken for free),
+// and the message says how to get the home working again.
+[[noreturn]] void unreadable(const std::string& path, int err) {
+    std::string msg = "cannot read " + path + ": " + os::read_error_text(err);
+    if (err == os::kNotRegular || err == os::kTooLarge || err == ELOOP)
+        msg += "; run 'loop doctor --repair' to move it aside";
+    throw Error(Exit::Failure, msg);
+}
+
 // Fails loudly where exclusion cannot be guaranteed.
 void lock_or_throw(int fd, const std::string& path) {
     os::Status s = os::lock_exclusive(fd);
@@ -47,8 +56,10 @@ class FileClaimLock : public ClaimLock {
         int dir = home.locks();
         for (const auto& n : names) {
             int err = 0;
-            os::Fd fd = os::open_lock_file(dir, n, &err);
+            bool read_only = false;
+            os::Fd fd = os::open_lock_file(dir, n, &err, &read_only);
             if (!fd) throw io_error("cannot open " + path_of(n), err);
+            read_only_ = read_only_ || read_only;
             lock_or_throw(fd.get(), path_of(n));
             held_.push_back({n, std::move(fd)});
         }
@@ -103,6 +114,7 @@ class FileClaimLock : public ClaimLock {
             if (parse_fence_counter(text, &last) == CounterText::Corrupt) return;
             write_at(fd, name, header_text(last, "-"), 0);
         }
+        if (read_only_) throw io_error("cannot write " + path_of(name), EROFS);
         const std::string body = queue_to_text(q);
         write_at(fd, name, body, kLockHeaderSize);
         os::Status s = os::set_size(fd, kLockHeaderSize + body.size());
@@ -130,6 +142,7 @@ class FileClaimLock : public ClaimLock {
         return *text;
     }
     void write_at(int fd, const std::string& name, const std::string& data, uint64_t at) const {
+        if (read_only_) throw io_error("cannot write " + path_of(name), EROFS);
         os::Status s = os::pwrite_at(fd, data, at);
         if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
     }
@@ -137,6 +150,7 @@ class FileClaimLock : public ClaimLock {
     Home& home_;
     const std::string& boot_;
     std::vector<Held> held_;
+    bool read_only_ = false; // some lock file could only be opened for reading
 };
 
 } // namespace
@@ -155,7 +169,7 @@ std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
     const std::string path = home_.sub_path("claims") + "/" + name;
     if (!text) {
         if (err == ENOENT) return std::nullopt;
-        throw io_error("cannot read " + path, err);
+        unreadable(path, err);
     }
     ClaimRecord rec = claim_from_json_text(*text, path);
     // A record is valid only under its own file name: a copy under another
@@ -231,7 +245,7 @@ std::optional<SessionRecord> FileSessionRegistry::read(const std::string& id) {
     const std::string path = home_.sub_path("sessions") + "/" + id;
     if (!text) {
         if (err == ENOENT) return std::nullopt;
-        throw io_error("cannot read " + path, err);
+        unreadable(path, err);
     }
     return session_from_json_text(*text, path);
 }

@@ -4,9 +4,9 @@
 #include "os/fs.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 namespace loop {
@@ -32,6 +32,30 @@ Home::Home(std::string path) : path_(std::move(path)) {
         root_ = os::open_dir(AT_FDCWD, path_, &err, false);
     }
     if (!root_) throw io_error("cannot open home " + path_, err);
+    check_trusted();
+}
+
+// Like ssh and tmux: a home another user owns, or may write to, can have
+// its records swapped under a claimer, so it is not used at all.
+void Home::check_trusted() const {
+    os::DirOwner o;
+    unsigned me = 0;
+    os::Status s = os::owner_of(root_.get(), &o, &me);
+    if (!s.ok()) throw io_error("cannot examine home " + path_, s.err);
+    if (o.uid != me)
+        throw Error(Exit::Failure, "home " + path_ + " is owned by uid " + std::to_string(o.uid) +
+                                       ", not by this user (uid " + std::to_string(me) +
+                                       "), so it is not safe to use; use a home of your own "
+                                       "(--home or LOOP_HOME), or 'chown " +
+                                       std::to_string(me) + " " + path_ + "'");
+    if (o.mode & 022) {
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%04o", o.mode & 07777);
+        throw Error(Exit::Failure, "home " + path_ + " has mode " + mode +
+                                       ": others can write to it, so it is not safe to use; "
+                                       "fix it with 'chmod 700 " +
+                                       path_ + "'");
+    }
 }
 
 int Home::sub(os::Fd& slot, const char* name) {
@@ -39,14 +63,15 @@ int Home::sub(os::Fd& slot, const char* name) {
     int err = 0;
     slot = os::open_dir(root_.get(), name, &err);
     if (!slot && err == ENOENT) {
-        if (::mkdirat(root_.get(), name, 0700) != 0 && errno != EEXIST)
-            throw io_error("cannot create " + sub_path(name), errno);
+        os::Status s = os::make_subdir_at(root_.get(), name, 0700);
+        if (!s.ok() && s.err != EEXIST) throw io_error("cannot create " + sub_path(name), s.err);
         slot = os::open_dir(root_.get(), name, &err);
     }
     if (!slot) {
         if (err == ELOOP || err == ENOTDIR)
-            throw Error(Exit::Failure,
-                        sub_path(name) + " is not a directory (a symlink?); move it away");
+            throw Error(Exit::Failure, sub_path(name) +
+                                           " is a symlink or not a directory, which is not "
+                                           "followed; move it away ('loop doctor' shows it)");
         throw io_error("cannot open " + sub_path(name), err);
     }
     return slot.get();

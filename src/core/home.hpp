@@ -12,7 +12,8 @@ class Home {
     // --home DIR, $LOOP_HOME, $XDG_STATE_HOME/loop, ~/.local/state/loop.
     static std::string resolve(const std::string& flag);
 
-    // Opens the home, creating it (mode 0700) on first use.
+    // Opens the home, creating it (mode 0700) on first use. Throws
+    // Error(Failure) when another user owns it or others may write to it.
     explicit Home(std::string path);
 
     const std::string& path() const { return path_; }
@@ -30,6 +31,7 @@ class Home {
 
   private:
     int sub(os::Fd& slot, const char* name);
+    void check_trusted() const;
 
     std::string path_;
     os::Fd root_, claims_, locks_, sessions_, txns_, logs_;

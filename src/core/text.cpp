@@ -1,6 +1,7 @@
 #include "core/text.hpp"
 
 #include "core/error.hpp"
+#include "os/fs.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -9,7 +10,7 @@
 namespace loop {
 
 Error io_error(const std::string& what, int err) {
-    return Error(Exit::Failure, what + ": " + std::strerror(err));
+    return Error(Exit::Failure, what + ": " + os::read_error_text(err));
 }
 
 std::optional<std::string> name_problem(std::string_view name) {
@@ -48,6 +49,59 @@ std::string printable(std::string_view s, bool keep_utf8) {
         }
     }
     if (s.size() > 60) out += "...";
+    return out;
+}
+
+std::optional<size_t> invalid_utf8_at(std::string_view s) {
+    size_t i = 0;
+    while (i < s.size()) {
+        const unsigned char c = static_cast<unsigned char>(s[i]);
+        size_t len = 0;
+        uint32_t cp = 0, min = 0;
+        if (c < 0x80) {
+            ++i;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (i + len > s.size()) return i;
+        for (size_t k = 1; k < len; ++k) {
+            const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+            if ((cc & 0xc0) != 0x80) return i;
+            cp = (cp << 6) | (cc & 0x3f);
+        }
+        // Overlong forms, UTF-16 surrogates and values past U+10FFFF are
+        // not UTF-8 (and JSON cannot carry them).
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
+        i += len;
+    }
+    return std::nullopt;
+}
+
+void check_utf8(std::string_view text, const char* what) {
+    if (auto at = invalid_utf8_at(text))
+        throw Error(Exit::Usage, std::string(what) + ": '" + printable(text) +
+                                     "' is not valid UTF-8 (at byte " + std::to_string(*at) + ")");
+}
+
+std::string escape_controls(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (unsigned char c : s) {
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\x%02x", c);
+            out += buf;
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
     return out;
 }
 
@@ -99,15 +153,18 @@ std::optional<int64_t> parse_duration(std::string_view t) {
     } else {
         return std::nullopt;
     }
-    if (whole > INT64_MAX / mult - 1) return std::nullopt; // would overflow
-    return whole * mult + frac * mult / frac_div;
+    if (whole > kMaxDurationMs / mult) return std::nullopt; // past the bound (or an overflow)
+    const int64_t ms = whole * mult + frac * mult / frac_div;
+    if (ms > kMaxDurationMs) return std::nullopt;
+    return ms;
 }
 
 int64_t parse_duration_or_throw(std::string_view text, const char* flag) {
     auto d = parse_duration(text);
     if (!d) {
         throw Error(Exit::Usage, std::string(flag) + ": bad duration '" + printable(text) +
-                                     "': use 250ms, 10s, 5m, 2h, inf or a number of seconds");
+                                     "': use 250ms, 10s, 5m, 2h, inf or a number of seconds (at "
+                                     "most 36500d, 100 years)");
     }
     return *d;
 }

@@ -21,8 +21,21 @@ void check_name(std::string_view name, const char* what);
 // unless `keep_utf8`, bytes outside ASCII) as \xNN.
 std::string printable(std::string_view s, bool keep_utf8 = false);
 
+// Where `s` stops being valid UTF-8, or nullopt when it is.
+std::optional<size_t> invalid_utf8_at(std::string_view s);
+// Throws Error(Usage) naming `what` ("--reason") when `text` is not UTF-8.
+void check_utf8(std::string_view text, const char* what);
+
+// `s` with control bytes other than newline and tab (and DEL) as \xNN, so
+// that a message never carries raw terminal escapes.
+std::string escape_controls(std::string_view s);
+
+// The longest duration accepted: 100 years (36500 days).
+constexpr int64_t kMaxDurationMs = int64_t{36500} * 86'400'000;
+
 // Durations: "250ms", "10s", "5m", "2h", "inf", bare number = seconds.
-// Returns milliseconds; -1 means infinite. nullopt when malformed.
+// Returns milliseconds; -1 means infinite. nullopt when malformed or
+// longer than kMaxDurationMs.
 constexpr int64_t kInfinite = -1;
 std::optional<int64_t> parse_duration(std::string_view text);
 // Throws Error(Usage) mentioning the flag.

@@ -75,6 +75,21 @@ Status make_dirs(const std::string& path, unsigned mode) {
     return {};
 }
 
+Status owner_of(int fd, DirOwner* out, unsigned* euid) {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return {errno};
+    out->uid = st.st_uid;
+    out->mode = st.st_mode & 07777;
+    out->is_dir = S_ISDIR(st.st_mode);
+    *euid = ::geteuid();
+    return {};
+}
+
+Status make_subdir_at(int dir, const std::string& name, unsigned mode) {
+    if (::mkdirat(dir, name.c_str(), mode) != 0) return {errno};
+    return {};
+}
+
 Fd open_dir(int dir, const std::string& path, int* err, bool nofollow) {
     int flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0);
     Fd fd(::openat(dir, path.c_str(), flags));
@@ -82,13 +97,29 @@ Fd open_dir(int dir, const std::string& path, int* err, bool nofollow) {
     return fd;
 }
 
-std::optional<std::string> read_file_at(int dir, const std::string& name, int* err) {
-    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+std::optional<std::string> read_file_at(int dir, const std::string& name, int* err,
+                                        uint64_t max_bytes) {
+    // O_NONBLOCK: opening a FIFO never waits for a writer.
+    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd) {
         *err = errno;
         return std::nullopt;
     }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) {
+        *err = errno;
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        *err = kNotRegular;
+        return std::nullopt;
+    }
+    if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+        *err = kTooLarge;
+        return std::nullopt;
+    }
     std::string out;
+    out.reserve(static_cast<size_t>(st.st_size));
     char buf[4096];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
@@ -98,10 +129,24 @@ std::optional<std::string> read_file_at(int dir, const std::string& name, int* e
             return std::nullopt;
         }
         if (n == 0) break;
+        // A file that grows while it is read is cut off at the bound too.
+        if (out.size() + static_cast<size_t>(n) > max_bytes) {
+            *err = kTooLarge;
+            return std::nullopt;
+        }
         out.append(buf, static_cast<size_t>(n));
     }
     *err = 0;
     return out;
+}
+
+std::string read_error_text(int err, uint64_t max_bytes) {
+    if (err == kNotRegular) return "not a regular file";
+    if (err == kTooLarge)
+        return "larger than " + std::to_string(max_bytes / 1024) +
+               " KiB, more than a record can be";
+    if (err == ELOOP) return "a symlink, which is not followed";
+    return std::strerror(err);
 }
 
 Status replace_file_at(int dir, const std::string& name, std::string_view data) {
@@ -153,8 +198,18 @@ std::vector<std::string> list_dir(int dir, int* err) {
     return out;
 }
 
-Fd open_lock_file(int dir, const std::string& name, int* err) {
-    Fd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+Fd open_lock_file(int dir, const std::string& name, int* err, bool* read_only) {
+    const int flags = O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    Fd fd(::openat(dir, name.c_str(), O_RDWR | O_CREAT | flags, 0600));
+    // On a read-only filesystem an existing lock still serialises readers;
+    // a write through it fails (EBADF), which the caller reports as EROFS.
+    if (!fd && errno == EROFS && read_only) {
+        fd = Fd(::openat(dir, name.c_str(), O_RDONLY | flags));
+        if (fd)
+            *read_only = true;
+        else
+            errno = EROFS;
+    }
     if (!fd) *err = errno;
     return fd;
 }
@@ -238,9 +293,21 @@ Status sync_fd(int fd) {
 }
 
 Status append_line_at(int dir, const std::string& name, std::string_view line) {
-    Fd fd(
-        ::openat(dir, name.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+    Fd fd(::openat(dir, name.c_str(),
+                   O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
     if (!fd) return {errno};
+    // A line torn by an earlier failed write (a full disk) has no '\n':
+    // start on a line of our own, so that this one is not swallowed by it.
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return {errno};
+    if (!S_ISREG(st.st_mode)) return {kNotRegular};
+    if (st.st_size > 0) {
+        char last = '\n';
+        ssize_t n;
+        while ((n = ::pread(fd.get(), &last, 1, st.st_size - 1)) < 0 && errno == EINTR) {
+        }
+        if (n == 1 && last != '\n') return write_all(fd.get(), "\n" + std::string(line));
+    }
     return write_all(fd.get(), line);
 }
 

@@ -19,6 +19,18 @@ struct Status {
     bool ok() const { return err == 0; }
 };
 
+// Who owns an open directory and whether others may write to it.
+struct DirOwner {
+    unsigned uid = 0;
+    unsigned mode = 0; // permission bits
+    bool is_dir = false;
+};
+// One fstat(2) of `fd`, plus the effective uid to compare with.
+Status owner_of(int fd, DirOwner* out, unsigned* euid);
+
+// mkdirat(2); EEXIST is reported as such.
+Status make_subdir_at(int dir, const std::string& name, unsigned mode);
+
 // mkdir -p with the given mode for every created component.
 Status make_dirs(const std::string& path, unsigned mode);
 
@@ -26,9 +38,23 @@ Status make_dirs(const std::string& path, unsigned mode);
 // for the last component when `nofollow`.
 Fd open_dir(int dir, const std::string& path, int* err, bool nofollow = true);
 
-// Reads a whole small file relative to `dir`. Returns nullopt and sets *err
-// (ENOENT when absent).
-std::optional<std::string> read_file_at(int dir, const std::string& name, int* err);
+// The largest record loop reads whole (claims, sessions, markers).
+constexpr uint64_t kMaxRecordBytes = 1 << 20;
+
+// Reads a whole small regular file relative to `dir`, never blocking (a
+// FIFO is opened O_NONBLOCK and refused) and never reading more than
+// `max_bytes`. Returns nullopt and sets *err: ENOENT when absent, ELOOP
+// for a symlink, kNotRegular when it is not a regular file, kTooLarge when
+// it is larger than `max_bytes`.
+// Not errno values: pass read errors to read_error_text, not strerror.
+constexpr int kNotRegular = 0x10000;
+constexpr int kTooLarge = 0x10001;
+std::optional<std::string> read_file_at(int dir, const std::string& name, int* err,
+                                        uint64_t max_bytes = kMaxRecordBytes);
+
+// What an error of read_file_at means, for a message: strerror, or
+// "not a regular file", "larger than ...".
+std::string read_error_text(int err, uint64_t max_bytes = kMaxRecordBytes);
 
 // Writes `data` under a temp name in `dir`, then renames it over `name`:
 // readers see the old or the new content, never a partial one.
@@ -44,7 +70,9 @@ Status unlink_at(int dir, const std::string& name);
 std::vector<std::string> list_dir(int dir, int* err);
 
 // Opens (creating if needed) a lock file relative to `dir` for read/write.
-Fd open_lock_file(int dir, const std::string& name, int* err);
+// With `read_only`, an existing lock file on a read-only filesystem is
+// opened for reading only, and *read_only set.
+Fd open_lock_file(int dir, const std::string& name, int* err, bool* read_only = nullptr);
 
 // flock(LOCK_EX). Retries on EINTR. Returns the errno on failure
 // (ENOLCK, EOPNOTSUPP on filesystems that cannot lock).
@@ -66,7 +94,8 @@ Status set_size(int fd, uint64_t size);
 // fsync(2): the file's data, or a directory's entries, are on the disk.
 Status sync_fd(int fd);
 
-// Appends one record with a single write(2) to an O_APPEND file.
+// Appends one record with a single write(2) to an O_APPEND file, starting
+// it with '\n' when the file does not end with one (a torn last line).
 Status append_line_at(int dir, const std::string& name, std::string_view line);
 
 // Age in milliseconds of a file's last modification, or nullopt.
