@@ -132,6 +132,15 @@ void Supervisor::check_adopted() {
     }
 }
 
+void Supervisor::start_timer(Replica& r, uv_timer_t*& timer, uv_timer_cb cb, int64_t ms) {
+    if (!timer) {
+        timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
+        uv_timer_init(&loop_, timer);
+        timer->data = &r;
+    }
+    uv_timer_start(timer, cb, static_cast<uint64_t>(std::max<int64_t>(ms, 0)), 0);
+}
+
 void Supervisor::stop(Replica& r, bool remove) {
     r.remove_when_stopped = r.remove_when_stopped || remove;
     switch (r.state) {
@@ -155,19 +164,14 @@ void Supervisor::stop(Replica& r, bool remove) {
     spdlog::info("{}: stopping (pid {}, SIG{})", r.id, r.pid,
                  sigabbrev_np(r.spec.stop_signal) ? sigabbrev_np(r.spec.stop_signal) : "?");
     kill_tree(r, r.spec.stop_signal);
-    if (!r.timer) {
-        r.timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
-        uv_timer_init(&loop_, r.timer);
-        r.timer->data = &r;
-    }
-    uv_timer_start(
-        r.timer,
+    start_timer(
+        r, r.timer,
         [](uv_timer_t* t) {
             Replica& rr = *static_cast<Replica*>(t->data);
             if (rr.state != Replica::State::Stopping) return;
             rr.sup->stop_timed_out(rr);
         },
-        static_cast<uint64_t>(std::max<int64_t>(r.spec.stop_timeout_ms, 0)), 0);
+        r.spec.stop_timeout_ms);
 }
 
 void Supervisor::stop_timed_out(Replica& r) {
@@ -277,19 +281,14 @@ void Supervisor::schedule_restart(Replica& r) {
     }
     r.failures++;
     r.restarts++;
-    if (!r.timer) {
-        r.timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
-        uv_timer_init(&loop_, r.timer);
-        r.timer->data = &r;
-    }
     spdlog::info("{}: restarting in {}", r.id, format_age(delay));
-    uv_timer_start(
-        r.timer,
+    start_timer(
+        r, r.timer,
         [](uv_timer_t* t) {
             Replica& rr = *static_cast<Replica*>(t->data);
             if (rr.state == Replica::State::Backoff && !rr.sup->stopping_) rr.sup->start(rr);
         },
-        static_cast<uint64_t>(delay), 0);
+        delay);
 }
 
 int Supervisor::watch_pidfd(Replica& r) {

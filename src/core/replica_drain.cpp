@@ -53,18 +53,13 @@ bool Supervisor::begin_drain(Replica& r, int wait_status, bool known) {
         spdlog::info("{}: main process exited, stopping {} process(es) left of it (SIG{}, "
                      "SIGKILL after {})",
                      r.id, n, signal_name(r.spec.stop_signal), format_age(r.spec.stop_timeout_ms));
-        if (!r.timer) {
-            r.timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
-            uv_timer_init(&loop_, r.timer);
-            r.timer->data = &r;
-        }
-        uv_timer_start(
-            r.timer,
+        start_timer(
+            r, r.timer,
             [](uv_timer_t* t) {
                 Replica& rr = *static_cast<Replica*>(t->data);
                 if (rr.draining) rr.sup->drain_timed_out(rr);
             },
-            static_cast<uint64_t>(std::max<int64_t>(r.spec.stop_timeout_ms, 0)), 0);
+            r.spec.stop_timeout_ms);
     }
     signal_leftovers(r, left, r.spec.stop_signal);
     drain_check(r);
@@ -141,18 +136,13 @@ void Supervisor::drain_check(Replica& r) {
         r.drain_watches.push_back(std::move(w));
     }
     if (unwatched) {
-        if (!r.drain_timer) {
-            r.drain_timer = static_cast<uv_timer_t*>(std::calloc(1, sizeof(uv_timer_t)));
-            uv_timer_init(&loop_, r.drain_timer);
-            r.drain_timer->data = &r;
-        }
-        uv_timer_start(
-            r.drain_timer,
+        start_timer(
+            r, r.drain_timer,
             [](uv_timer_t* t) {
                 Replica& rr = *static_cast<Replica*>(t->data);
                 rr.sup->drain_check(rr);
             },
-            100, 0);
+            100);
     }
 }
 

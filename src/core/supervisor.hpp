@@ -91,6 +91,8 @@ class Supervisor {
     void end_session(Replica& r);
     void adopt_or_reap_existing();
     void kill_tree(Replica& r, int sig);
+    // Starts one of r's timers (created on first use) to fire once after `ms`.
+    void start_timer(Replica& r, uv_timer_t*& timer, uv_timer_cb cb, int64_t ms);
 
     // replica_drain.cpp: what is left of an incarnation whose main process died.
     std::string session_env(const Replica& r) const; // "LOOP_SESSION_ID=id@nonce"
