@@ -35,7 +35,11 @@ os::Leftovers Supervisor::leftovers_of(const Replica& r) const {
     // subreaper): escaped ones are among our own descendants. An adopted
     // worker's may be anywhere.
     int under = r.own_child && subreaper_ ? os::self_pid() : 0;
-    return os::leftovers(r.pid, r.nonce.empty() ? "" : session_env(r), under);
+    std::vector<int> live;
+    if (under)
+        for (const auto& [id, other] : replicas_)
+            if (other.get() != &r && other->own_child && other->pid > 0) live.push_back(other->pid);
+    return os::leftovers(r.pid, r.nonce.empty() ? "" : session_env(r), under, live);
 }
 
 bool Supervisor::begin_drain(Replica& r, int wait_status, bool known) {

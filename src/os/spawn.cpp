@@ -12,11 +12,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 
 extern char** environ;
 
@@ -224,28 +226,96 @@ std::vector<int> descendants_outside_group(int pid, int pgid) {
     return descendants(pid, pgid);
 }
 
-Leftovers leftovers(int pgid, const std::string& env_entry, int under) {
-    std::vector<ProcRow> rows = process_table();
-    std::vector<char> candidate;
-    if (under > 0) {
-        // Only descendants of `under` are looked at.
-        std::map<int, std::vector<size_t>> kids;
+std::optional<std::vector<int>> children_of(int pid) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR* d = ::opendir(path);
+    if (!d) return std::nullopt;
+    std::vector<int> out;
+    bool listed = false;
+    while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char file[320];
+        std::snprintf(file, sizeof file, "/proc/%d/task/%s/children", pid, e->d_name);
+        int fd = ::open(file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;
+        listed = true;
+        std::string text;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(fd, buf, sizeof buf)) > 0)
+            text.append(buf, static_cast<size_t>(n));
+        ::close(fd);
+        for (const char* p = text.c_str(); *p;) {
+            char* end;
+            long v = std::strtol(p, &end, 10);
+            if (end == p) break;
+            if (v > 0) out.push_back(static_cast<int>(v));
+            p = end;
+        }
+    }
+    ::closedir(d);
+    if (!listed) return std::nullopt;
+    return out;
+}
+
+namespace {
+
+// Marks the rows of the subtrees rooted at `roots` (the roots included when
+// `with_roots`).
+std::vector<char> subtrees(const std::vector<ProcRow>& rows, const std::vector<int>& roots,
+                           bool with_roots) {
+    std::map<int, std::vector<size_t>> kids;
+    for (size_t i = 0; i < rows.size(); ++i)
+        kids[rows[i].ppid].push_back(i);
+    std::vector<char> mark(rows.size(), 0);
+    std::vector<int> todo = roots;
+    if (with_roots)
         for (size_t i = 0; i < rows.size(); ++i)
-            kids[rows[i].ppid].push_back(i);
-        candidate.assign(rows.size(), 0);
-        std::vector<int> todo{under};
-        while (!todo.empty()) {
-            int p = todo.back();
-            todo.pop_back();
-            auto it = kids.find(p);
-            if (it == kids.end()) continue;
-            for (size_t i : it->second) {
-                candidate[i] = 1;
-                todo.push_back(rows[i].pid);
-            }
+            if (std::find(roots.begin(), roots.end(), rows[i].pid) != roots.end()) mark[i] = 1;
+    while (!todo.empty()) {
+        int p = todo.back();
+        todo.pop_back();
+        auto it = kids.find(p);
+        if (it == kids.end()) continue;
+        for (size_t i : it->second) {
+            if (mark[i]) continue;
+            mark[i] = 1;
+            todo.push_back(rows[i].pid);
+        }
+    }
+    return mark;
+}
+
+} // namespace
+
+Leftovers leftovers(int pgid, const std::string& env_entry, int under,
+                    const std::vector<int>& known_children) {
+    // Cheap answers first, so that a worker's death costs no /proc scan in
+    // the common case: an empty group is one kill(2); below a subreaper,
+    // escaped descendants can only hang under a child that is not a known
+    // one (they were reparented to it).
+    const bool group_maybe = pgid > 1 && (::kill(-pgid, 0) == 0 || errno == EPERM);
+    bool need_env = !env_entry.empty();
+    std::vector<int> roots;
+    bool with_roots = false;
+    if (need_env && under > 0) {
+        if (auto kids = children_of(under)) {
+            for (int k : *kids)
+                if (std::find(known_children.begin(), known_children.end(), k) ==
+                    known_children.end())
+                    roots.push_back(k);
+            need_env = !roots.empty();
+            with_roots = true;
+        } else {
+            roots.push_back(under);
         }
     }
     Leftovers out;
+    if (!group_maybe && !need_env) return out;
+    std::vector<ProcRow> rows = process_table();
+    std::vector<char> candidate;
+    if (need_env && under > 0) candidate = subtrees(rows, roots, with_roots);
     const int self = ::getpid();
     for (size_t i = 0; i < rows.size(); ++i) {
         const ProcRow& r = rows[i];
@@ -254,7 +324,7 @@ Leftovers leftovers(int pgid, const std::string& env_entry, int under) {
             out.group.push_back(r.pid);
             continue;
         }
-        if (env_entry.empty() || (under > 0 && !candidate[i])) continue;
+        if (!need_env || (under > 0 && !candidate[i])) continue;
         char path[64];
         std::snprintf(path, sizeof path, "/proc/%d/environ", r.pid);
         int fd = ::open(path, O_RDONLY | O_CLOEXEC);

@@ -7,6 +7,7 @@
 #include "os/fd.hpp"
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,7 +57,14 @@ struct Leftovers {
     std::vector<int> escaped; // outside it, carrying `env_entry`
     bool empty() const { return group.empty() && escaped.empty(); }
 };
-Leftovers leftovers(int pgid, const std::string& env_entry, int under);
+// `known_children`: children of `under` that are none of it (the live
+// workers), whose subtrees need no look.
+Leftovers leftovers(int pgid, const std::string& env_entry, int under,
+                    const std::vector<int>& known_children = {});
+
+// The direct children of `pid` (of all its threads), from
+// /proc/PID/task/*/children; nullopt where the kernel does not list them.
+std::optional<std::vector<int>> children_of(int pid);
 
 // SIGPIPE ignored: a peer that goes away makes a write fail with EPIPE.
 void ignore_sigpipe();
