@@ -142,7 +142,7 @@ announced() {
 }
 
 @test "loop-claims(7) has its sections in the order its opening announces" {
-    local ann=() heads=() subs=() h a order=()
+    local ann=() heads=() subs=() h order=()
     mapfile -t ann < <(announced "$CLAIMS")
     mapfile -t heads < <(headings "$CLAIMS")
     mapfile -t subs < <(sed -nE 's/^\.Ss (.*)$/\1/p' "$CLAIMS" | sed -E 's/^"(.*)"$/\1/')
