@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
-# The manual page man/loop.1: well-formed, renders, and documents every verb
-# and flag the binary has.
+# The manual pages: well-formed, man/loop.1 renders and documents every verb
+# and flag the binary has, and the pages read in the order they announce.
 
 # shellcheck disable=SC2154 # $status, $output, $lines and $stderr come from run
 load helpers
@@ -8,7 +8,10 @@ load helpers
 setup() {
     loop_setup
     PAGE=$LOOP_SOURCE_DIR/man/loop.1
-    [ -f "$PAGE" ]
+    CLAIMS=$LOOP_SOURCE_DIR/man/loop-claims.7
+    PAGES=("$PAGE" "$LOOP_SOURCE_DIR/man/loop-playbook.5" "$CLAIMS")
+    local p
+    for p in "${PAGES[@]}"; do [ -f "$p" ]; done
 }
 
 # subcommands HELP-ARGS...: the subcommand names listed by `loop ARGS --help`.
@@ -23,15 +26,18 @@ flags() {
         grep -oE '^ +(-[A-Za-z],)?--[a-z][a-z-]*' | tr -d ' ' | tr ',' '\n' | grep -vx -- '-h\|--help'
 }
 
-@test "mandoc -T lint reports no errors or warnings" {
+@test "mandoc -T lint reports no errors or warnings on any page" {
     command -v mandoc >/dev/null || skip "mandoc is not installed"
-    run mandoc -T lint -W warning "$PAGE"
-    [ "$status" -eq 0 ] || { show; false; }
-    [ -z "$output" ]
-    # Style notes are fine; nothing worse.
-    run mandoc -T lint "$PAGE"
-    run grep -E 'WARNING|ERROR|UNSUPP|BADARG' <<<"$output"
-    [ "$status" -eq 1 ] || { show; false; }
+    local p
+    for p in "${PAGES[@]}"; do
+        run mandoc -T lint -W warning "$p"
+        [ "$status" -eq 0 ] || { show; false; }
+        [ -z "$output" ] || { show; false; }
+        # Style notes are fine; nothing worse.
+        run mandoc -T lint "$p"
+        run grep -E 'WARNING|ERROR|UNSUPP|BADARG' <<<"$output"
+        [ "$status" -eq 1 ] || { show; false; }
+    done
 }
 
 @test "man -l renders the page" {
@@ -114,4 +120,61 @@ flags() {
     grep -q 'export LOOP_SESSION_ID=$(loop _ session start)' "$PAGE"
     grep -q '^\* \* \* \* \* loop reap >/dev/null$' "$PAGE"
     grep -q '^\.Xr flock 1' "$PAGE"
+}
+
+@test "the supervise entry starts with what it does, options after" {
+    # The first text line of the entry, after its synopsis line.
+    local first
+    first=$(awk '/^\.It Cm supervise /{ on = 1; next } on && !/^\./ { print; exit }' "$PAGE")
+    [[ "$first" == "Run the workers declared in"* ]] || { echo "supervise starts with: $first" >&2; false; }
+}
+
+# headings FILE: the section and subsection titles of FILE, in order.
+headings() {
+    sed -nE 's/^\.S[hs] (.*)$/\1/p' "$1" | sed -E 's/^"(.*)"$/\1/'
+}
+
+# announced FILE: the sections the opening of FILE's DESCRIPTION refers to
+# with .Sx, in the order it names them.
+announced() {
+    awk '/^\.Sh DESCRIPTION/ { on = 1; next } on && /^\.S[hs] / { exit } on' "$1" |
+        sed -nE 's/^(.* )?\.?Sx (.*)$/\2/p' | sed -E 's/( [][(),.;:])+$//; s/^"(.*)"$/\1/'
+}
+
+@test "loop-claims(7) has its sections in the order its opening announces" {
+    local ann=() heads=() subs=() h order=()
+    mapfile -t ann < <(announced "$CLAIMS")
+    mapfile -t heads < <(headings "$CLAIMS")
+    mapfile -t subs < <(sed -nE 's/^\.Ss (.*)$/\1/p' "$CLAIMS" | sed -E 's/^"(.*)"$/\1/')
+    [ "${#ann[@]}" -ge 5 ] || { echo "the opening announces ${#ann[@]} sections" >&2; false; }
+    [ "${#subs[@]}" -ge 5 ]
+    # Every subsection of the description is announced...
+    for h in "${subs[@]}"; do
+        printf '%s\n' "${ann[@]}" | grep -qxF -- "$h" || { echo "not announced: $h" >&2; false; }
+    done
+    # ...and the announced ones exist and come in the announced order.
+    for h in "${heads[@]}"; do
+        printf '%s\n' "${ann[@]}" | grep -qxF -- "$h" && order+=("$h")
+    done
+    [ "$(printf '%s\n' "${order[@]}")" = "$(printf '%s\n' "${ann[@]}")" ] || {
+        echo "announced: ${ann[*]}" >&2
+        echo "in order:  ${order[*]}" >&2
+        false
+    }
+}
+
+@test "the pages share one date and one date style" {
+    local p d dates=() stamps
+    for p in "${PAGES[@]}"; do
+        d=$(sed -n 's/^\.Dd //p' "$p")
+        [[ "$d" =~ ^(January|February|March|April|May|June|July|August|September|October|November|December)\ [1-9][0-9]?,\ [0-9]{4}$ ]] ||
+            { echo "$p: .Dd $d is not 'Month D, YYYY'" >&2; false; }
+        dates+=("$d")
+    done
+    [ "$(printf '%s\n' "${dates[@]}" | sort -u | wc -l)" -eq 1 ] || { printf '.Dd %s\n' "${dates[@]}" >&2; false; }
+    # Dates in the text are RFC 3339 in UTC, as the JSON output writes them.
+    stamps=$(cat "${PAGES[@]}" | grep -oE '[0-9]{4}-[0-9]{2}-[0-9]{2}[^ ]*' || true)
+    [ -n "$stamps" ]
+    run grep -vxE '[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z' <<<"$stamps"
+    [ "$status" -eq 1 ] || { echo "not RFC 3339 UTC: $output" >&2; false; }
 }
