@@ -116,3 +116,16 @@ JSON
     [ "$WAIT_STATUS" -eq 0 ]
     grep -q '^loop_supervisor_up 0' "$TEST_DIR/m.prom"
 }
+
+@test "metrics: busy --wait 0 tries are all counted but do not drown the event log" {
+    skip "not fixed yet: every busy try still appends claim.contended (fails: 50 events for 50 tries)"
+    "$LOOP" _ claim x >/dev/null
+    new_session
+    for i in $(seq 1 50); do
+        run "$LOOP" _ claim x --session "$SID" --wait 0
+        [ "$status" -eq 1 ]
+    done
+    [ "$(metric loop_claim_contentions_total)" = 50 ]
+    n=$(grep -c '"event":"claim.contended"' "$LOOP_HOME/events.jsonl")
+    [ "$n" -le 3 ] || { echo "$n claim.contended events for 50 tries" >&2; false; }
+}
