@@ -533,7 +533,7 @@ TEST_CASE("doctor: malformed lines of the event log are reported; metrics skip t
     std::string text;
     REQUIRE_NOTHROW(text = render_metrics(core, counters, true));
     CHECK(counters.restarts["w"] == 1);
-    CHECK(counters.acquisitions == 0);
+    CHECK(counters.acquisitions.empty());
 
     auto found = Doctor(core).check();
     REQUIRE(found.size() == 1);

@@ -329,7 +329,16 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         if (on_wait) on_wait(out);
         const int64_t now_mono = os::monotonic_ms();
         int64_t left = wait_ms < 0 ? -1 : start + wait_ms - now_mono;
-        if (wait_ms >= 0 && left <= 0) return out;
+        if (wait_ms >= 0 && left <= 0) {
+            nlohmann::json ev = {
+                {"names", req.names}, {"session", me.id}, {"waited_ms", now_mono - start}};
+            if (!out.blockers.empty()) {
+                ev["name"] = out.blockers.front().name;
+                ev["holder"] = out.blockers.front().holder.session;
+            }
+            events_.append("claim.timeout", std::move(ev));
+            return out;
+        }
 
         // Sleep until something can have changed: a file event, a holder's
         // exit, a TTL running out; a periodic re-check covers holders we

@@ -4,9 +4,7 @@
 #include "core/events.hpp"
 #include "core/supervisor_lock.hpp"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include "os/fs.hpp"
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -14,25 +12,62 @@
 namespace loop {
 
 void EventCounters::update(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return;
-    struct stat st;
-    if (::fstat(fd, &st) == 0 && st.st_size < offset_) { // rotated or truncated: start over
+    long long size = 0;
+    auto text = os::read_from(path, offset_, &size);
+    if (!text) return;
+    if (size < offset_) { // rotated or truncated: start over
         *this = EventCounters();
+        text = os::read_from(path, 0, &size);
+        if (!text) return;
     }
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::pread(fd, buf, sizeof buf, offset_)) > 0) {
-        offset_ += n;
-        partial_.append(buf, static_cast<size_t>(n));
-        size_t start = 0, nl;
-        while ((nl = partial_.find('\n', start)) != std::string::npos) {
-            count(partial_.substr(start, nl - start));
-            start = nl + 1;
-        }
-        partial_.erase(0, start);
+    offset_ += static_cast<long long>(text->size());
+    partial_ += *text;
+    size_t start = 0, nl;
+    while ((nl = partial_.find('\n', start)) != std::string::npos) {
+        count(partial_.substr(start, nl - start));
+        start = nl + 1;
     }
-    ::close(fd);
+    partial_.erase(0, start);
+}
+
+namespace {
+
+// A label value taken from `value`, or "other" once `seen` holds `cap`
+// others: the number of series stays bounded whatever the names are.
+std::string bounded(std::set<std::string>& seen, size_t cap, std::string value) {
+    if (seen.count(value)) return value;
+    if (seen.size() >= cap) return "other";
+    seen.insert(value);
+    return value;
+}
+
+} // namespace
+
+std::string EventCounters::type_of(const std::string& name) {
+    auto colon = name.find(':');
+    if (colon == std::string::npos || colon == 0) return "none";
+    return bounded(types_, kMaxTypes, name.substr(0, colon));
+}
+
+std::string EventCounters::worker_of(const std::string& session) {
+    // Worker sessions are <worker>.<n>; worker names never contain '.', and
+    // no other session id ends in '.' and digits.
+    auto dot = session.rfind('.');
+    if (dot == std::string::npos || dot == 0 || dot + 1 == session.size() ||
+        session.find('.') != dot ||
+        session.find_first_not_of("0123456789", dot + 1) != std::string::npos)
+        return "none";
+    return bounded(workers_, kMaxWorkers, session.substr(0, dot));
+}
+
+EventCounters::Labels EventCounters::labels_of(const nlohmann::json& j, const char* name_field) {
+    auto str = [&](const char* f) {
+        auto it = j.find(f);
+        return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    std::string worker = str("worker");
+    return {type_of(str(name_field)),
+            worker.empty() ? worker_of(str("session")) : bounded(workers_, kMaxWorkers, worker)};
 }
 
 void EventCounters::count(const std::string& line) {
@@ -45,7 +80,7 @@ void EventCounters::count(const std::string& line) {
     if (j.is_discarded() || event_problem(j)) return;
     const std::string ev = j["event"].get<std::string>();
     if (ev == "claim.acquired") {
-        acquisitions++;
+        acquisitions[labels_of(j, "name")]++;
         if (auto it = j.find("waited_ms"); it != j.end() && it->is_number()) {
             double s = it->get<double>() / 1000.0;
             wait_count++;
@@ -53,14 +88,22 @@ void EventCounters::count(const std::string& line) {
             for (size_t i = 0; i < kWaitBuckets.size(); ++i)
                 if (s <= kWaitBuckets[i]) wait_buckets[i]++;
         }
+    } else if (ev == "claim.released") {
+        releases[labels_of(j, "name")]++;
     } else if (ev == "claim.contended") {
-        contentions++;
+        // One event can stand for several tries (`tries`, see claims.cpp).
+        uint64_t n = 1;
+        if (auto it = j.find("tries"); it != j.end() && it->is_number_unsigned())
+            n = it->get<uint64_t>();
+        contentions[labels_of(j, "name")] += n;
+    } else if (ev == "claim.timeout") {
+        timeouts[labels_of(j, "name")]++;
     } else if (ev == "claim.reaped") {
-        reaped_dead++;
+        reaped_dead[labels_of(j, "name")]++;
     } else if (ev == "claim.expired") {
-        reaped_ttl++;
+        reaped_ttl[labels_of(j, "name")]++;
     } else if (ev == "claim.forced") {
-        forced++;
+        forced[labels_of(j, "name")]++;
     } else if (ev == "session.started") {
         auto w = j.find("worker");
         auto n = j.find("restarts");
@@ -103,15 +146,27 @@ std::string label_value(const std::string& v) {
     return out;
 }
 
+std::string labels(const EventCounters::Labels& l, const std::string& more = "") {
+    return "{" + more + "type=\"" + label_value(l.first) + "\",worker=\"" + label_value(l.second) +
+           "\"}";
+}
+
+void series(std::string& out, const char* name, const EventCounters::Series& s,
+            const std::string& more = "") {
+    for (const auto& [l, n] : s)
+        out += name + labels(l, more) + " " + std::to_string(n) + "\n";
+}
+
 } // namespace
 
 std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> supervisor_up) {
     c.update(core.events.path());
-    uint64_t exclusive = 0, shared = 0;
+    EventCounters::Series exclusive, shared;
     std::vector<std::string> errors;
     for (const auto& v : core.claims.all(&errors)) {
         if (v.verdict.life == Life::Dead) continue;
-        (v.mode == Mode::Shared ? shared : exclusive)++;
+        (v.mode == Mode::Shared ? shared
+                                : exclusive)[{c.type_of(v.name), c.worker_of(v.holder.session)}]++;
     }
     uint64_t alive = 0;
     for (const auto& id : core.registry.ids()) {
@@ -130,13 +185,18 @@ std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> sup
 
     std::string o;
     metric(o, "loop_claims_active", "gauge", "Claims held by live sessions, by mode.");
-    o += "loop_claims_active{mode=\"exclusive\"} " + std::to_string(exclusive) + "\n";
-    o += "loop_claims_active{mode=\"shared\"} " + std::to_string(shared) + "\n";
+    series(o, "loop_claims_active", exclusive, "mode=\"exclusive\",");
+    series(o, "loop_claims_active", shared, "mode=\"shared\",");
     metric(o, "loop_claim_acquisitions_total", "counter", "Claims acquired.");
-    o += "loop_claim_acquisitions_total " + std::to_string(c.acquisitions) + "\n";
+    series(o, "loop_claim_acquisitions_total", c.acquisitions);
+    metric(o, "loop_claim_releases_total", "counter", "Claims released by their holder.");
+    series(o, "loop_claim_releases_total", c.releases);
     metric(o, "loop_claim_contentions_total", "counter",
            "Claim attempts that found the name held by another session.");
-    o += "loop_claim_contentions_total " + std::to_string(c.contentions) + "\n";
+    series(o, "loop_claim_contentions_total", c.contentions);
+    metric(o, "loop_claim_timeouts_total", "counter",
+           "Claims with --wait that gave up before they got the name.");
+    series(o, "loop_claim_timeouts_total", c.timeouts);
     metric(o, "loop_claim_wait_seconds", "histogram",
            "How long claims taken with --wait waited before they were acquired.");
     for (size_t i = 0; i < c.kWaitBuckets.size(); ++i)
@@ -147,11 +207,10 @@ std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> sup
     o += "loop_claim_wait_seconds_count " + std::to_string(c.wait_count) + "\n";
     metric(o, "loop_claims_reaped_total", "counter",
            "Stale claims removed, by reason (dead session or expired TTL).");
-    o +=
-        "loop_claims_reaped_total{reason=\"dead_session\"} " + std::to_string(c.reaped_dead) + "\n";
-    o += "loop_claims_reaped_total{reason=\"ttl\"} " + std::to_string(c.reaped_ttl) + "\n";
+    series(o, "loop_claims_reaped_total", c.reaped_dead, "reason=\"dead_session\",");
+    series(o, "loop_claims_reaped_total", c.reaped_ttl, "reason=\"ttl\",");
     metric(o, "loop_claims_forced_total", "counter", "Claims released with --force.");
-    o += "loop_claims_forced_total " + std::to_string(c.forced) + "\n";
+    series(o, "loop_claims_forced_total", c.forced);
     metric(o, "loop_sessions_alive", "gauge", "Sessions whose process or heartbeat is alive.");
     o += "loop_sessions_alive " + std::to_string(alive) + "\n";
     metric(o, "loop_worker_restarts_total", "counter", "Restarts of supervised workers.");

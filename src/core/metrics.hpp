@@ -8,8 +8,11 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 
 namespace loop {
 
@@ -20,21 +23,43 @@ class EventCounters {
     static constexpr std::array<double, 11> kWaitBuckets = {0.005, 0.01, 0.05, 0.1, 0.5, 1,
                                                             5,     10,   30,   60,  300};
 
+    // At most this many distinct `type` label values; later ones are "other".
+    static constexpr size_t kMaxTypes = 50;
+    static constexpr size_t kMaxWorkers = 50;
+
+    // The labels of a claim series: {type, worker}.
+    using Labels = std::pair<std::string, std::string>;
+    using Series = std::map<Labels, uint64_t>;
+
     void update(const std::string& events_path);
     // One event line (exposed for tests).
     void count(const std::string& line);
 
-    uint64_t acquisitions = 0;
-    uint64_t contentions = 0;
-    uint64_t reaped_dead = 0;
-    uint64_t reaped_ttl = 0;
-    uint64_t forced = 0;
+    // The `type` label of a claim name: the part before the first ':',
+    // "none" without one, "other" once kMaxTypes values are taken.
+    std::string type_of(const std::string& name);
+    // The `worker` label of a session id: <worker> for a supervised
+    // worker's session (<worker>.<n>), "none" for any other, "other" once
+    // kMaxWorkers values are taken.
+    std::string worker_of(const std::string& session);
+
+    Series acquisitions;
+    Series releases;
+    Series contentions;
+    Series timeouts;
+    Series reaped_dead;
+    Series reaped_ttl;
+    Series forced;
     std::map<std::string, uint64_t> restarts; // by worker
     std::array<uint64_t, kWaitBuckets.size()> wait_buckets{};
     uint64_t wait_count = 0;
     double wait_sum = 0;
 
   private:
+    Labels labels_of(const nlohmann::json& event, const char* name_field);
+
+    std::set<std::string> types_;
+    std::set<std::string> workers_;
     long long offset_ = 0;
     std::string partial_;
 };

@@ -331,4 +331,20 @@ bool is_directory_at(int dir, const std::string& name) {
     return S_ISDIR(st.st_mode);
 }
 
+std::optional<std::string> read_from(const std::string& path, long long offset, long long* size) {
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) return std::nullopt;
+    struct stat st;
+    *size = ::fstat(fd.get(), &st) == 0 ? static_cast<long long>(st.st_size) : offset;
+    if (*size < offset) return std::string();
+    std::string out;
+    char buf[65536];
+    ssize_t n;
+    while ((n = ::pread(fd.get(), buf, sizeof buf, offset)) > 0) {
+        offset += n;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    return out;
+}
+
 } // namespace loop::os

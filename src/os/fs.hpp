@@ -81,6 +81,12 @@ Status lock_shared(int fd);
 // Non-blocking exclusive lock: EWOULDBLOCK when held elsewhere.
 Status try_lock_exclusive(int fd);
 
+// What was appended to the file at `path` (not following a symlink) from
+// byte `offset` on; `*size` is the file's size when it was opened (smaller
+// than `offset`: it was truncated or replaced). nullopt when it cannot be
+// opened.
+std::optional<std::string> read_from(const std::string& path, long long offset, long long* size);
+
 // Reads/writes a small fixed-position text at offset 0.
 std::optional<std::string> pread_all(int fd, int* err);
 Status pwrite_all(int fd, std::string_view data);
