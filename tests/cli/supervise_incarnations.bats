@@ -6,17 +6,30 @@
 
 load supervise_helpers
 
-# --- the process group outlives the main process -------------------------
-
-@test "supervise: a dead worker's claims go only when its process group is gone, also across a supervisor restart" {
+# Starts the supervisor on leftover.json and waits for its worker: $main is
+# the worker's main process, $child the child it leaves in its group.
+start_leftover_worker() {
     export OUT_DIR="$TEST_DIR/out"
-    mkdir "$OUT_DIR"
+    mkdir -p "$OUT_DIR"
     start_sup "$PLAYBOOKS/leftover.json"
     wait_workers item 1
     main=$(live_pid item 1)
     wait_for test -s "$OUT_DIR/old"
     child=$(cat "$OUT_DIR/old")
     track "$child"
+}
+
+# The replacement got the claim only after the old child was gone.
+expect_clean_handover() {
+    wait_for test -s "$OUT_DIR/result"
+    [ "$(cat "$OUT_DIR/result")" = clean ]
+    gone "$child"
+}
+
+# --- the process group outlives the main process -------------------------
+
+@test "supervise: a dead worker's claims go only when its process group is gone, also across a supervisor restart" {
+    start_leftover_worker
     wait_for test -f "$LOOP_HOME/claims/item"
     # No supervisor, then the worker's main process dies: its child goes on.
     kill -KILL "$SUP"
@@ -34,27 +47,16 @@ load supervise_helpers
     expect_status 1
     # A new supervisor stops the leftover before the replacement claims.
     start_sup "$PLAYBOOKS/leftover.json"
-    wait_for test -s "$OUT_DIR/result"
-    [ "$(cat "$OUT_DIR/result")" = clean ]
-    gone "$child"
+    expect_clean_handover
     [ "$(cat "$OUT_DIR/term")" = term ]
     stop_sup
     [ "$SUP_STATUS" -eq 0 ]
 }
 
 @test "supervise: a worker whose main process dies has the rest of its group stopped before its claims go" {
-    export OUT_DIR="$TEST_DIR/out"
-    mkdir "$OUT_DIR"
-    start_sup "$PLAYBOOKS/leftover.json"
-    wait_workers item 1
-    main=$(live_pid item 1)
-    wait_for test -s "$OUT_DIR/old"
-    child=$(cat "$OUT_DIR/old")
-    track "$child"
+    start_leftover_worker
     kill -KILL "$main"
-    wait_for test -s "$OUT_DIR/result"
-    [ "$(cat "$OUT_DIR/result")" = clean ]
-    gone "$child"
+    expect_clean_handover
     # It was stopped with the worker's stop_signal, not killed outright.
     [ "$(cat "$OUT_DIR/term")" = term ]
     stop_sup
