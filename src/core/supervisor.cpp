@@ -125,6 +125,7 @@ int Supervisor::run() {
         spdlog::warn("cannot watch {}: {}; outside holders are checked every sweep", claims_dir,
                      uv_strerror(rc));
 
+    watch_event_log();
     if (!options_.metrics_listen.empty()) {
         metrics_server_ = std::make_unique<MetricsServer>(
             &loop_, options_.metrics_listen,
@@ -290,33 +291,6 @@ void Supervisor::sweep() {
     }
     rotate_logs();
     scan_holders();
-}
-
-void Supervisor::publish_metrics() {
-    if (options_.metrics_file.empty()) return;
-    std::string text;
-    try {
-        text = render_metrics(core_, counters_, !finished_);
-    } catch (const Error& e) {
-        spdlog::warn("metrics: {}", e.message());
-        return;
-    } catch (const std::exception& e) {
-        spdlog::warn("metrics: {}", e.what());
-        return;
-    }
-    if (text == last_metrics_) return;
-    const std::string& path = options_.metrics_file;
-    std::string dir = path.find('/') == std::string::npos ? "." : path.substr(0, path.rfind('/'));
-    if (dir.empty()) dir = "/";
-    std::string name = path.substr(path.rfind('/') + 1);
-    int err = 0;
-    os::Fd d = os::open_dir(AT_FDCWD, dir, &err, false);
-    os::Status st = d ? os::replace_file_at(d.get(), name, text) : os::Status{err};
-    if (!st.ok()) {
-        spdlog::warn("cannot write {}: {}", path, std::strerror(st.err));
-        return;
-    }
-    last_metrics_ = std::move(text);
 }
 
 void Supervisor::reserve_descriptors() {

@@ -118,6 +118,9 @@ class Supervisor {
     void arm_expiry_timer(int64_t next_ms);
     void rotate_logs();
     void publish_metrics();
+    // Counters follow the event log: an append the claim files do not show
+    // (a busy try, a release racing its scan) still reaches --metrics-file.
+    void watch_event_log();
     std::map<std::string, std::string> worker_env(const Replica& r) const;
     Replica& slot(const std::string& worker, int index);
 
@@ -129,8 +132,8 @@ class Supervisor {
     std::string last_metrics_;
     uv_loop_t loop_{};
     uv_signal_t sig_chld_{}, sig_hup_{}, sig_term_{}, sig_int_{};
-    uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{};
-    uv_fs_event_t claims_watch_{};
+    uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{}, metrics_timer_{};
+    uv_fs_event_t claims_watch_{}, events_watch_{};
     std::map<std::string, std::unique_ptr<Replica>> replicas_;
     // Outside claim holders watched by pidfd: session id -> poll handle.
     struct Watched {

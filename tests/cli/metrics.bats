@@ -117,6 +117,23 @@ JSON
     grep -q '^loop_supervisor_up 0' "$TEST_DIR/m.prom"
 }
 
+@test "supervise: --metrics-file follows the event log, not only claim files" {
+    # A counter can move without any claim file changing (an appended
+    # event, a busy try): the file must still catch up.
+    mkdir -p "$TEST_DIR/pb"
+    cat >"$TEST_DIR/pb/p.json" <<'JSON'
+{ "reap_interval": "1h", "workers": { "w": { "command": ["sleep", "1000"] } } }
+JSON
+    start_bg "$TEST_DIR/sup.log" "$LOOP" supervise "$TEST_DIR/pb/p.json" --metrics-file "$TEST_DIR/m.prom"
+    sup=$BG
+    wait_for grep -q '^loop_supervisor_up 1' "$TEST_DIR/m.prom" || { cat "$TEST_DIR/sup.log"; false; }
+    printf '{"ts":"2026-01-01T00:00:00Z","event":"claim.acquired","name":"late:n","session":"s","fence":1}\n' >>"$LOOP_HOME/events.jsonl"
+    wait_for grep -q '^loop_claim_acquisitions_total{type="late",worker="none"} 1' "$TEST_DIR/m.prom"
+    kill -TERM "$sup"
+    wait_exit "$sup"
+    [ "$WAIT_STATUS" -eq 0 ]
+}
+
 @test "metrics: busy --wait 0 tries are all counted but do not drown the event log" {
     skip "not fixed yet: every busy try still appends claim.contended (fails: 50 events for 50 tries)"
     "$LOOP" _ claim x >/dev/null
