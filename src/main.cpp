@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
     app.add_option("--home", g.home,
                    "State directory (default: $LOOP_HOME, "
                    "$XDG_STATE_HOME/loop, ~/.local/state/loop)");
+    app.add_option("--backend", g.backend,
+                   "Where claims live: file (default) or redis://HOST[:PORT][/DB] "
+                   "(default: $LOOP_BACKEND, then the home's config.json)");
     cmd::Action action;
     CLI::App* u = app.add_subcommand("_", "Verbs for scripts: claim, unclaim, renew, with, "
                                           "owner, session");
@@ -51,6 +54,7 @@ int main(int argc, char** argv) {
     u->fallthrough();
     cmd::add_claim_commands(*u, g, action);
     cmd::add_with_command(*u, g, action);
+    cmd::add_keeper_command(*u, g, action);
     cmd::add_session_commands(*u, app, g, action);
     cmd::add_list_commands(app, g, action);
     cmd::add_reap_command(app, g, action);

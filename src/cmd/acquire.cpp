@@ -33,10 +33,11 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
     return out;
 }
 
-AcquireOutcome acquire_reporting(Core& core, const SessionRecord& me, const AcquireRequest& req,
-                                 int64_t wait_ms, const std::string& wait_text) {
+AcquireOutcome acquire_reporting(Backend& backend, const SessionRecord& me,
+                                 const AcquireRequest& req, int64_t wait_ms,
+                                 const std::string& wait_text) {
     WaitStatusLine status;
-    AcquireOutcome out = core.claims.acquire(me, req, wait_ms, status.callback());
+    AcquireOutcome out = backend.acquire(me, req, wait_ms, status.callback());
     status.finish();
     print_warnings(out.warnings);
     if (!out.acquired) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "core/core.hpp"
+#include "store/backend.hpp"
 
 #include <map>
 #include <string>
@@ -20,7 +21,8 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
 // Acquires, waiting up to `wait_text` (already validated into `wait_ms`);
 // a status line on a TTY while waiting; warnings and, when busy, one line
 // per blocker on stderr.
-AcquireOutcome acquire_reporting(Core& core, const SessionRecord& me, const AcquireRequest& req,
-                                 int64_t wait_ms, const std::string& wait_text);
+AcquireOutcome acquire_reporting(Backend& backend, const SessionRecord& me,
+                                 const AcquireRequest& req, int64_t wait_ms,
+                                 const std::string& wait_text);
 
 } // namespace loop::cmd

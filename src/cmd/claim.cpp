@@ -31,9 +31,9 @@ int run_claim(const Globals& g, const ClaimOpts& o) {
     const std::string sid = session_flag_or_env(o.session);
     if (!sid.empty()) parse_session_ref(sid);
 
-    Core core(Home::resolve(g.home));
-    SessionRecord me = core.sessions.resolve_live(sid, os::parent_pid());
-    AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
+    auto backend = backend_of(g);
+    SessionRecord me = backend->resolve_live(sid, os::parent_pid());
+    AcquireOutcome out = acquire_reporting(*backend, me, req, wait, o.wait);
     if (!out.acquired) return static_cast<int>(Exit::Busy);
     if (o.json) {
         nlohmann::json arr = nlohmann::json::array();
@@ -60,23 +60,9 @@ struct UnclaimOpts {
 int run_unclaim(const Globals& g, const UnclaimOpts& o) {
     auto names = normalize_names(o.names);
     std::string text = session_flag_or_env(o.session);
-    SessionRef ref;
-    if (!text.empty()) ref = parse_session_ref(text);
-    Core core(Home::resolve(g.home));
-    if (text.empty()) {
-        // The calling process's implicit session, without creating one.
-        int pid = core.sessions.implicit_anchor(os::parent_pid());
-        ref.id = Sessions::process_session_id(pid, os::proc_info(pid).start_ticks);
-    }
-    std::optional<std::string> nonce = ref.nonce;
-    if (auto s = core.sessions.find(ref.id)) {
-        if (ref.nonce && *ref.nonce != s->nonce)
-            throw Error(Exit::Usage, "session " + text +
-                                         " is dead: a later incarnation replaced it; its "
-                                         "claims are not yours to release");
-        nonce = s->nonce;
-    }
-    for (const auto& n : core.claims.release(ref.id, nonce, names, o.force))
+    if (!text.empty()) parse_session_ref(text);
+    auto backend = backend_of(g);
+    for (const auto& n : backend->release(text, os::parent_pid(), names, o.force))
         std::printf("released %s\n", n.c_str());
     return 0;
 }
@@ -95,9 +81,9 @@ int run_renew(const Globals& g, const RenewOpts& o) {
     }
     std::string sid = session_flag_or_env(o.session);
     if (!sid.empty()) parse_session_ref(sid);
-    Core core(Home::resolve(g.home));
-    SessionRecord me = core.sessions.resolve_live(sid, os::parent_pid());
-    for (const auto& gr : core.claims.renew(me, names, ttl)) {
+    auto backend = backend_of(g);
+    SessionRecord me = backend->resolve_live(sid, os::parent_pid());
+    for (const auto& gr : backend->renew(me, names, ttl)) {
         if (gr.holder.expires_ms > 0)
             std::printf("renewed %s (expires %s)\n", gr.name.c_str(),
                         format_time(gr.holder.expires_ms).c_str());
@@ -114,8 +100,7 @@ struct OwnerOpts {
 
 int run_owner(const Globals& g, const OwnerOpts& o) {
     check_name(o.name, "claim name");
-    Core core(Home::resolve(g.home));
-    auto holders = core.claims.holders(o.name);
+    auto holders = backend_of(g)->holders(o.name);
     std::vector<HolderView> live;
     for (auto& h : holders)
         if (h.verdict.life != Life::Dead) live.push_back(std::move(h));

@@ -4,14 +4,18 @@
 
 #include <CLI/CLI.hpp>
 
+#include "store/backend.hpp"
+
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace loop::cmd {
 
 struct Globals {
-    std::string home; // --home
+    std::string home;    // --home
+    std::string backend; // --backend
     // The verb on the command line ("claim", "reap", ...), or "" when
     // unknown: only that verb's subcommand is built, which keeps the
     // start-up of `loop _ claim` short. "" builds them all (help, errors).
@@ -37,8 +41,16 @@ std::string find_verb(int argc, char** argv);
 // "loop reap --help", or "loop --help" when the verb is unknown.
 std::string help_hint(const std::string& verb);
 
+// The backend of this invocation: --backend, $LOOP_BACKEND, the home's
+// config.json, or the file backend of the home.
+std::unique_ptr<Backend> backend_of(const Globals& g);
+// For a verb that runs on the file backend only (for now): Error(Usage)
+// naming the verb and the backend in use when it is another one.
+void require_file_backend(const Globals& g, const char* verb);
+
 void add_claim_commands(CLI::App& underscore, Globals& g, Action& action);
 void add_with_command(CLI::App& underscore, Globals& g, Action& action);
+void add_keeper_command(CLI::App& underscore, Globals& g, Action& action);
 void add_session_commands(CLI::App& underscore, CLI::App& app, Globals& g, Action& action);
 void add_list_commands(CLI::App& app, Globals& g, Action& action);
 void add_reap_command(CLI::App& app, Globals& g, Action& action);

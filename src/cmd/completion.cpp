@@ -30,7 +30,7 @@ _loop_subs_of() {
 
 _loop_flags_of() {
     case $1 in
-    '') _loop_r='--home=' ;;
+    '') _loop_r='--home= --backend=' ;;
     '_ claim') _loop_r='--session= --wait= --ttl= --shared --reason= --meta= --json' ;;
     '_ unclaim') _loop_r='--session= --force' ;;
     '_ renew') _loop_r='--ttl= --session=' ;;
@@ -80,7 +80,7 @@ _loop_parse() {
         -*=*) ;;
         -*)
             _loop_flags_of "$_loop_path"
-            _loop_in "$w=" "$_loop_r --home=" && _loop_want=$w
+            _loop_in "$w=" "$_loop_r --home= --backend=" && _loop_want=$w
             ;;
         *)
             _loop_subs_of "$_loop_path"

@@ -15,6 +15,7 @@ struct DoctorOpts {
 };
 
 int run_doctor(const Globals& g, const DoctorOpts& o) {
+    require_file_backend(g, "loop doctor");
     Core core(Home::resolve(g.home));
     Doctor doctor(core);
     std::vector<Finding> findings = o.repair ? doctor.repair() : doctor.check();

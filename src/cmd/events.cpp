@@ -57,6 +57,7 @@ int run_events(const Globals& g, const EventsOpts& o) {
         int64_t d = parse_duration_or_throw(o.since, "--since");
         since_ms = d == kInfinite ? 0 : os::now_ms() - d;
     }
+    require_file_backend(g, "loop events");
     Core core(Home::resolve(g.home));
     const std::string path = core.events.path();
     os::ChangeWaiter waiter;

@@ -15,9 +15,8 @@ namespace loop::cmd {
 namespace {
 
 int run_claims(const Globals& g, bool json) {
-    Core core(Home::resolve(g.home));
     std::vector<std::string> errors;
-    auto all = core.claims.all(&errors);
+    auto all = backend_of(g)->all(&errors);
     if (json) {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& v : all)
@@ -42,18 +41,10 @@ int run_claims(const Globals& g, bool json) {
 }
 
 int run_sessions(const Globals& g, bool json) {
-    Core core(Home::resolve(g.home));
-    auto ids = core.registry.ids();
-    std::sort(ids.begin(), ids.end());
     std::vector<std::string> errors;
     std::vector<std::pair<SessionRecord, Verdict>> list;
-    for (const auto& id : ids) {
-        try {
-            if (auto s = core.registry.read(id)) list.push_back({*s, core.sessions.verdict(*s)});
-        } catch (const Error& e) {
-            errors.push_back(e.message());
-        }
-    }
+    for (auto& v : backend_of(g)->sessions(&errors))
+        list.push_back({std::move(v.record), std::move(v.verdict)});
     if (json) {
         nlohmann::json arr = nlohmann::json::array();
         for (const auto& [s, v] : list)

@@ -11,6 +11,7 @@ void add_metrics_command(CLI::App& app, Globals& g, Action& action) {
     if (CLI::App* m = subcommand(app, g, "metrics", "Print metrics (Prometheus text format)")) {
         m->callback([&g, &action] {
             action = [&g] {
+                require_file_backend(g, "loop metrics");
                 Core core(Home::resolve(g.home));
                 EventCounters counters;
                 std::string text = render_metrics(core, counters);

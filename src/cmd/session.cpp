@@ -33,10 +33,10 @@ int run_start(const Globals& g, const StartOpts& o) {
     }
     check_utf8(o.label, "--label");
     opts.label = o.label;
-    Core core(Home::resolve(g.home));
-    SessionRecord s = core.sessions.start(opts, os::parent_pid());
+    auto backend = backend_of(g);
+    SessionRecord s = backend->start_session(opts, os::parent_pid());
     if (o.json) {
-        print_json(session_json(s, core.sessions.verdict(s)));
+        print_json(session_json(s, backend->verdict(s)));
     } else {
         std::printf("%s\n", s.id.c_str());
     }
@@ -73,8 +73,7 @@ void add_session_commands(CLI::App& u, CLI::App& app, Globals& g, Action& action
             action = [&g, hb_id] {
                 std::string id = id_or_env(*hb_id, "heartbeat");
                 parse_session_ref(id);
-                Core core(Home::resolve(g.home));
-                core.sessions.heartbeat(id);
+                backend_of(g)->heartbeat(id);
                 return 0;
             };
         });
@@ -85,12 +84,12 @@ void add_session_commands(CLI::App& u, CLI::App& app, Globals& g, Action& action
         end->callback([&g, &action, end_id] {
             action = [&g, end_id] {
                 std::string id = id_or_env(*end_id, "end");
-                SessionRef ref = parse_session_ref(id);
-                Core core(Home::resolve(g.home));
-                auto ended = core.sessions.end(id);
-                for (const auto& n : core.claims.release_session(ref.id))
+                parse_session_ref(id);
+                bool was_running = false;
+                for (const auto& n : backend_of(g)->end_session(id, &was_running))
                     std::printf("released %s\n", n.c_str());
-                if (!ended) std::fprintf(stderr, "loop: session %s was not running\n", id.c_str());
+                if (!was_running)
+                    std::fprintf(stderr, "loop: session %s was not running\n", id.c_str());
                 return 0;
             };
         });

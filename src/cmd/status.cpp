@@ -20,25 +20,18 @@ namespace loop::cmd {
 namespace {
 
 int run_status(const Globals& g, bool json) {
-    Core core(Home::resolve(g.home));
+    auto backend = backend_of(g);
+    Home home(Home::resolve(g.home));
     const int64_t now = os::now_ms();
-    auto sup = read_supervisor(core.home, core.sessions.probe());
+    auto sup = read_supervisor(home, ProcessProbe::system());
     std::vector<std::string> errors;
-    auto claims = core.claims.all(&errors);
+    auto claims = backend->all(&errors);
     std::map<std::string, int> held;
     for (const auto& c : claims)
         if (c.verdict.life != Life::Dead) held[c.holder.session]++;
     std::vector<std::pair<SessionRecord, Verdict>> sessions;
-    auto ids = core.registry.ids();
-    std::sort(ids.begin(), ids.end());
-    for (const auto& id : ids) {
-        try {
-            if (auto s = core.registry.read(id))
-                sessions.push_back({*s, core.sessions.verdict(*s)});
-        } catch (const Error& e) {
-            errors.push_back(e.message());
-        }
-    }
+    for (auto& v : backend->sessions(&errors))
+        sessions.push_back({std::move(v.record), std::move(v.verdict)});
 
     if (json) {
         nlohmann::json j;

@@ -48,6 +48,7 @@ void set_up_logging(const SuperviseOpts& o) {
 }
 
 int run_supervise(const Globals& g, const SuperviseOpts& o) {
+    require_file_backend(g, "loop supervise");
     Playbook pb = load_playbook(o.playbook.empty() ? default_playbook() : o.playbook);
     std::string home = Home::resolve(g.home);
     if (!home.empty() && home[0] != '/') {

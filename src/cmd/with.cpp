@@ -47,7 +47,7 @@ std::string fences_of(const std::vector<Granted>& granted) {
 
 // Waits for COMMAND while keeping the claims. The claim lost, or nullopt
 // once COMMAND exited.
-std::optional<LostClaim> keep_while_running(Core& core, os::GroupChild& child,
+std::optional<LostClaim> keep_while_running(Backend& backend, os::GroupChild& child,
                                             ClaimKeeper& keeper) {
     os::ChangeWaiter watch;
     bool watching = false;
@@ -60,7 +60,7 @@ std::optional<LostClaim> keep_while_running(Core& core, os::GroupChild& child,
         if (child.wait(static_cast<int>(timeout), watching ? watch.fd() : -1)) return std::nullopt;
         if (!watching && os::monotonic_ms() - started >= kWatchAfterMs) {
             int err = 0;
-            watch.watch_dirs(core.store.watch_paths(), &err); // without: the periodic check
+            watch.watch_dirs(backend.watch_paths(), &err); // without: the periodic check
             watching = true;
         }
         watch.take_changes();
@@ -71,11 +71,11 @@ std::optional<LostClaim> keep_while_running(Core& core, os::GroupChild& child,
 // Runs COMMAND in a process group of its own, recorded in the session when
 // it is with's own (so the claims live while anything of the group does).
 // Returns with's exit code; `release` gets the claims to release after.
-int run_command(Core& core, const SessionRecord& me, bool own_session,
+int run_command(Backend& backend, const SessionRecord& me, bool own_session,
                 const std::vector<Granted>& granted, const std::vector<std::string>& argv,
                 const os::EnvVars& env, std::vector<std::string>* still_held) {
     os::GroupChild child(argv, env);
-    if (child.pid() > 0 && own_session) core.sessions.set_group(me, child.pid());
+    if (child.pid() > 0 && own_session) backend.set_group(me, child.pid());
     if (child.pid() < 0 || !child.start()) {
         std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", argv[0].c_str(),
                      std::strerror(child.err()));
@@ -83,8 +83,11 @@ int run_command(Core& core, const SessionRecord& me, bool own_session,
             still_held->push_back(gr.name);
         return child.err() == ENOENT ? 127 : 126;
     }
-    ClaimKeeper keeper(core.claims, core.sessions.probe(), me, granted);
-    std::optional<LostClaim> lost = keep_while_running(core, child, keeper);
+    ClaimKeeper keeper(
+        [&backend](const std::string& n) { return backend.holders(n); },
+        [&backend, &me](const std::string& n, int64_t ttl) { backend.renew(me, {n}, ttl); },
+        backend.probe(), me, granted);
+    std::optional<LostClaim> lost = keep_while_running(backend, child, keeper);
     if (lost)
         std::fprintf(stderr, "loop: with: lost claim %s: %s\n", lost->name.c_str(),
                      lost->why.c_str());
@@ -95,15 +98,17 @@ int run_command(Core& core, const SessionRecord& me, bool own_session,
 
 // Releases what with took and still holds; a claim another session has by
 // now is not ours to release, and nothing to report.
-void release_quietly(Core& core, const SessionRecord& me, const std::vector<std::string>& names) {
+void release_quietly(Backend& backend, const SessionRecord& me,
+                     const std::vector<std::string>& names) {
     if (names.empty()) return;
+    const std::string ref = pinned_ref(me);
     try {
-        core.claims.release(me.id, me.nonce, names, false);
+        backend.release(ref, 0, names, false);
     } catch (const Error& e) {
         if (e.code() != Exit::Busy) throw;
         for (const auto& n : names) {
             try {
-                core.claims.release(me.id, me.nonce, {n}, false);
+                backend.release(ref, 0, {n}, false);
             } catch (const Error& each) {
                 if (each.code() != Exit::Busy) throw;
             }
@@ -125,28 +130,28 @@ int run_with(const Globals& g, const WithOpts& o) {
     std::string sid = session_flag_or_env(o.session);
     if (!sid.empty()) parse_session_ref(sid);
 
-    Core core(Home::resolve(g.home));
-    SessionRecord me = sid.empty() ? core.sessions.process_session(os::self_pid(), "with")
-                                   : core.sessions.resolve_live(sid, os::self_pid());
-    AcquireOutcome out = acquire_reporting(core, me, req, wait, o.wait);
+    auto backend = backend_of(g);
+    SessionRecord me = sid.empty() ? backend->own_session(os::self_pid(), "with")
+                                   : backend->resolve_live(sid, os::self_pid());
+    AcquireOutcome out = acquire_reporting(*backend, me, req, wait, o.wait);
     if (!out.acquired) {
-        if (sid.empty()) core.sessions.end(me.id);
+        if (sid.empty()) backend->forget_session(me);
         return o.conflict_exit;
     }
 
     os::EnvVars env = {{"LOOP_CLAIM_FENCE", fences_of(out.granted)},
-                       {"LOOP_HOME", core.home.path()}};
+                       {"LOOP_HOME", Home::resolve(g.home)}};
     if (!sid.empty()) env.push_back({"LOOP_SESSION_ID", sid});
 
     std::vector<std::string> held;
-    int code = run_command(core, me, sid.empty(), out.granted, g.trailing, env, &held);
+    int code = run_command(*backend, me, sid.empty(), out.granted, g.trailing, env, &held);
     // What the session held before with stays held.
     std::vector<std::string> release;
     for (const auto& gr : out.granted)
         if (!gr.already_held && std::find(held.begin(), held.end(), gr.name) != held.end())
             release.push_back(gr.name);
-    release_quietly(core, me, release);
-    if (sid.empty()) core.sessions.end(me.id);
+    release_quietly(*backend, me, release);
+    if (sid.empty()) backend->forget_session(me);
     return code;
 }
 

@@ -7,7 +7,13 @@ namespace loop {
 
 ClaimKeeper::ClaimKeeper(Claims& claims, const ProcessProbe& probe, const SessionRecord& me,
                          const std::vector<Granted>& granted)
-    : claims_(claims), probe_(probe), me_(me) {
+    : ClaimKeeper([&claims](const std::string& n) { return claims.holders(n); },
+                  [&claims, me](const std::string& n, int64_t ttl) { claims.renew(me, {n}, ttl); },
+                  probe, me, granted) {}
+
+ClaimKeeper::ClaimKeeper(HoldersFn holders, RenewFn renew, const ProcessProbe& probe,
+                         const SessionRecord& me, const std::vector<Granted>& granted)
+    : holders_(std::move(holders)), renew_(std::move(renew)), probe_(probe), me_(me) {
     const int64_t now = probe_.boot_ms();
     for (const auto& g : granted)
         kept_.push_back({g.name, g.holder.ttl_ms, now, false});
@@ -28,7 +34,7 @@ int64_t ClaimKeeper::next_due_ms() const {
 std::optional<std::string> ClaimKeeper::why_lost(Kept& k) {
     std::vector<HolderView> holders;
     try {
-        holders = claims_.holders(k.name);
+        holders = holders_(k.name);
     } catch (const Error& e) {
         if (e.code() != Exit::Failure) throw;
         // Unreadable: nobody else can take it either; the TTL bounds it.
@@ -53,7 +59,7 @@ std::optional<std::string> ClaimKeeper::why_lost(Kept& k) {
 std::optional<std::string> ClaimKeeper::renew_if_due(Kept& k) {
     if (k.ttl_ms <= 0 || probe_.boot_ms() < k.renewed_boot_ms + k.ttl_ms / 3) return std::nullopt;
     try {
-        claims_.renew(me_, {k.name}, k.ttl_ms);
+        renew_(k.name, k.ttl_ms);
         k.renewed_boot_ms = probe_.boot_ms();
     } catch (const Error& e) {
         if (e.code() == Exit::Busy) return e.message();

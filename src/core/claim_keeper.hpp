@@ -6,6 +6,7 @@
 
 #include "core/claims.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,7 +20,15 @@ struct LostClaim {
 
 class ClaimKeeper {
   public:
+    // How it looks at and renews a claim, on any backend: the holders of
+    // a name, and renewing one of `me`'s names (Error(Busy) when not held).
+    using HoldersFn = std::function<std::vector<HolderView>(const std::string&)>;
+    using RenewFn = std::function<void(const std::string&, int64_t ttl_ms)>;
+
     // `granted`: what the acquisition returned; `probe`: the clocks.
+    ClaimKeeper(HoldersFn holders, RenewFn renew, const ProcessProbe& probe,
+                const SessionRecord& me, const std::vector<Granted>& granted);
+    // Over the file backend's claims.
     ClaimKeeper(Claims& claims, const ProcessProbe& probe, const SessionRecord& me,
                 const std::vector<Granted>& granted);
 
@@ -45,7 +54,8 @@ class ClaimKeeper {
     std::optional<std::string> why_lost(Kept& k);
     std::optional<std::string> renew_if_due(Kept& k);
 
-    Claims& claims_;
+    HoldersFn holders_;
+    RenewFn renew_;
     const ProcessProbe& probe_;
     SessionRecord me_;
     std::vector<Kept> kept_;

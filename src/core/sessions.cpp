@@ -54,16 +54,20 @@ Verdict Sessions::verdict(const SessionRecord& s) const {
     return session_verdict(s, probe_.wall_ms(), probe_);
 }
 
-int Sessions::implicit_anchor(int pid) const {
+int implicit_anchor_of(int pid, const ProcessProbe& probe) {
     // A forked copy shares its parent's program and command line and is not
     // the leader of a process group of its own (a job is).
     for (int depth = 0; depth < 16; ++depth) {
-        os::ProcInfo info = probe_.info(pid);
+        os::ProcInfo info = probe.info(pid);
         if (info.state != os::ProcInfo::State::Running || info.pgid == pid || info.ppid <= 1) break;
         if (!os::same_program(pid, info.ppid)) break;
         pid = info.ppid;
     }
     return pid;
+}
+
+int Sessions::implicit_anchor(int pid) const {
+    return implicit_anchor_of(pid, probe_);
 }
 
 SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {

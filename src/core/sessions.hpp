@@ -92,4 +92,7 @@ class Sessions {
 
 std::string new_nonce();
 
+// Sessions::implicit_anchor with another probe (any engine's implicit session).
+int implicit_anchor_of(int pid, const ProcessProbe& probe);
+
 } // namespace loop

@@ -90,8 +90,9 @@ RedisClient::RedisClient(const BackendUrl& url, int64_t command_timeout_ms)
                   std::to_string(url_.connect_timeout_ms) + " ms)";
         fail("cannot connect: " + why);
     }
-    const int64_t cmd_ms = command_timeout_ms > 0 ? command_timeout_ms : url_.connect_timeout_ms;
-    if (redisSetTimeout(c, timeval_of(cmd_ms)) != REDIS_OK) fail("cannot set the command timeout");
+    command_timeout_ms_ = command_timeout_ms > 0 ? command_timeout_ms : url_.connect_timeout_ms;
+    if (redisSetTimeout(c, timeval_of(command_timeout_ms_)) != REDIS_OK)
+        fail("cannot set the command timeout");
     if (!url_.user.empty()) {
         send({"AUTH", url_.user, url_.password}, true);
     } else if (!url_.password.empty()) {
@@ -149,6 +150,15 @@ Value RedisClient::send(const std::vector<std::string>& argv, bool throw_on_erro
 
 Value RedisClient::command(const std::vector<std::string>& argv) {
     return send(argv, true);
+}
+
+Value RedisClient::command_blocking(const std::vector<std::string>& argv, int64_t block_ms) {
+    if (!ctx_->c) fail("connection closed after an earlier error");
+    if (redisSetTimeout(ctx_->c.get(), timeval_of(block_ms + command_timeout_ms_)) != REDIS_OK)
+        fail("cannot set the command timeout");
+    Value v = send(argv, true);
+    if (ctx_->c) redisSetTimeout(ctx_->c.get(), timeval_of(command_timeout_ms_));
+    return v;
 }
 
 Value RedisClient::eval(const lua::Script& script, const std::vector<std::string>& keys,

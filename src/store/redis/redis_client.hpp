@@ -33,6 +33,11 @@
 //                          100, PEXPIRE 60 s). A waiter blocks with XREAD BLOCK
 //                          from the id a busy acquire returned (wake_id), so a
 //                          release between its try and its wait is not missed.
+//   P host:HOST            set of the anchored sessions of host HOST (its
+//                          identity key, host_identity.hpp) that its keeper
+//                          heartbeats; added by acquire, dropped by the keeper.
+//   P keeper:HOST          "PID NONCE" of the keeper of HOST while it runs,
+//                          PEXPIRE session_ttl (keeper.hpp).
 //   P events               stream, capped (XADD MAXLEN ~ 10000): one entry per
 //                          state change, fields `event` (claim.acquired, ...)
 //                          and `data` (a JSON object with ts_ms and the
@@ -76,6 +81,9 @@ class RedisClient {
 
     // One command; an error reply throws.
     Value command(const std::vector<std::string>& argv);
+    // A command the server may hold up to `block_ms` (XREAD BLOCK): the
+    // reply is awaited that long plus the usual timeout.
+    Value command_blocking(const std::vector<std::string>& argv, int64_t block_ms);
     // EVALSHA of the embedded script; on NOSCRIPT loads it (SCRIPT LOAD) and
     // retries once.
     Value eval(const lua::Script& script, const std::vector<std::string>& keys,
@@ -91,6 +99,7 @@ class RedisClient {
 
     BackendUrl url_;
     std::string endpoint_;
+    int64_t command_timeout_ms_ = 0;
     std::unique_ptr<Context> ctx_;
 };
 

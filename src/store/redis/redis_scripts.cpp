@@ -90,6 +90,7 @@ Busy busy_of(const json& r) {
     b.holder = holder_of(r["holder"]);
     b.host = str(r["holder"], "host");
     b.holder_pttl_ms = num(r, "holder_pttl_ms");
+    b.ttl_left_ms = r.contains("ttl_left_ms") ? num(r, "ttl_left_ms") : -1;
     b.wake_id = str(r, "wake_id");
     return b;
 }
@@ -160,7 +161,8 @@ SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who) {
 AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
     const std::vector<std::string> names = sorted_unique(a.names);
     std::vector<std::string> keys = {k.events(), k.session(a.who.session),
-                                     k.session_claims(a.who.session)};
+                                     k.session_claims(a.who.session), k.host(a.host_key),
+                                     k.keeper(a.host_key)};
     for (const auto& n : names) {
         keys.push_back(k.claim(n));
         keys.push_back(k.fence(n));
@@ -177,6 +179,11 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
                 {"meta", a.meta.empty() ? json::object() : json(a.meta)},
                 {"names", names},
                 {"dead", a.dead}};
+    if (!a.create.empty()) {
+        req["create"] = a.create;
+        req["create_ttl_ms"] = a.create_ttl_ms;
+    }
+    if (!a.host_key.empty()) req["keep"] = true;
     const std::string arg = req.dump();
     std::set<std::string> supplied;
     // Each round adds the session keys of holders not seen before; holders
@@ -189,6 +196,9 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
             out.status = AcquireResult::Status::Acquired;
             for (const auto& g : list(r["granted"]))
                 out.granted.push_back(grant_of(g));
+            out.created = r.value("created", false);
+            out.added = r.value("added", false);
+            out.keeper = str(r, "keeper");
             return out;
         }
         if (st == "busy") {
@@ -210,7 +220,8 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
 }
 
 std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
-                              const std::vector<std::string>& names_in, bool force) {
+                              const std::vector<std::string>& names_in, bool force,
+                              std::string* refused) {
     const std::vector<std::string> names = sorted_unique(names_in);
     std::vector<std::string> keys = {k.events(), k.session_claims(who.session)};
     for (const auto& n : names) {
@@ -218,8 +229,11 @@ std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
         keys.push_back(k.wake(n));
     }
     json req = {{"session", who.session}, {"nonce", who.nonce}, {"force", force}, {"names", names}};
+    if (refused) req["strict"] = true;
     json r = run(c, lua::release, keys, {req.dump()});
     std::vector<Released> out;
+    if (refused) *refused = str(r, "refused");
+    if (refused && !refused->empty()) return out;
     for (const auto& e : list(r["results"])) {
         Released rel;
         rel.name = str(e, "name");

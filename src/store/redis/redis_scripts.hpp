@@ -27,6 +27,8 @@ struct Keys {
     std::string claim(const std::string& name) const { return prefix + "claim:" + name; }
     std::string fence(const std::string& name) const { return prefix + "fence:" + name; }
     std::string wake(const std::string& name) const { return prefix + "wake:" + name; }
+    std::string host(const std::string& host_key) const { return prefix + "host:" + host_key; }
+    std::string keeper(const std::string& host_key) const { return prefix + "keeper:" + host_key; }
 };
 
 // Who asks: a session id and the nonce of its incarnation.
@@ -59,6 +61,12 @@ struct AcquireArgs {
     // Sessions the caller verified dead on its own host: their holders are
     // taken over (deadness is permanent, so this is no check-then-act).
     std::vector<std::string> dead;
+    // The caller's session record (JSON), stored with PEXPIRE create_ttl_ms
+    // when its key is missing ("" : never created here).
+    std::string create;
+    int64_t create_ttl_ms = 0;
+    // The host whose keeper looks after the session ("" : none).
+    std::string host_key;
 };
 
 struct Grant {
@@ -76,6 +84,7 @@ struct Busy {
     Holder holder;
     std::string host;
     int64_t holder_pttl_ms = -2; // of the holder's session key (-1 none, -2 unknown)
+    int64_t ttl_left_ms = -1;    // until the holder lapses by a TTL (-1: no TTL)
     std::string wake_id;         // XREAD P wake:NAME from here to wait for a release
 };
 
@@ -83,6 +92,9 @@ struct AcquireResult {
     enum class Status { Acquired, Busy, NoSession } status = Status::NoSession;
     std::vector<Grant> granted; // sorted by name
     std::optional<Busy> busy;
+    bool created = false; // the session key was created
+    bool added = false;   // the session is new in P host:HOST
+    std::string keeper;   // P keeper:HOST ("PID NONCE"), "" when none runs
 };
 
 // One attempt (no waiting). Runs the acquire script again, with the
@@ -96,8 +108,11 @@ struct Released {
     std::vector<std::string> sessions; // the holders removed
 };
 // By owner (`force` false) or every holder (`force`, recorded with who.session).
+// With `refused` (and no force): all or nothing; a name with a record the
+// caller does not hold stops it, unchanged, with that name in *refused.
 std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
-                              const std::vector<std::string>& names, bool force = false);
+                              const std::vector<std::string>& names, bool force = false,
+                              std::string* refused = nullptr);
 
 enum class RenewResult { Renewed, Expired, NotHeld, HeldByOther, NoSession };
 struct Renewed {

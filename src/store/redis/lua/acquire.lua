@@ -3,13 +3,18 @@
 -- KEYS[1]  P events
 -- KEYS[2]  P session:ID          the caller's session (must hold req.nonce)
 -- KEYS[3]  P session_claims:ID   the caller's claim index
+-- KEYS[4]  P host:HOST           the sessions a host's keeper looks after
+-- KEYS[5]  P keeper:HOST         that keeper's "PID NONCE", while it runs
 -- then for name i = 1..n (in the order of req.names):
---   KEYS[3i+1] P claim:NAME, KEYS[3i+2] P fence:NAME, KEYS[3i+3] P wake:NAME
+--   KEYS[3i+3] P claim:NAME, KEYS[3i+4] P fence:NAME, KEYS[3i+5] P wake:NAME
 -- then any number of P session:HID: the holders' session keys the caller
 --   supplies (asked for by need_sessions).
 -- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared", ttl_ms,
 --          pid, host, reason, meta: {}, names: [...], dead: [session ids the
---          caller verified dead on its own host]}
+--          caller verified dead on its own host], create: the caller's
+--          session record (JSON text) to store when its key is missing,
+--          create_ttl_ms: that key's PEXPIRE, keep: true to add the session
+--          to P host:HOST}
 --
 -- A holder is valid iff its session is not in `dead`, its session key
 -- exists and holds the holder's nonce (or cannot be read: held), and its
@@ -21,10 +26,14 @@
 --
 -- Returns a JSON string:
 --   {"status":"acquired","granted":[{name, fence, already_held, mode,
---     acquired_ms, expires_ms}]}                       in the order of names
+--     acquired_ms, expires_ms}], "created": the session key was created,
+--     "added": the session is new in P host:HOST, "keeper": the value of
+--     P keeper:HOST or ""}                              in the order of names
 --   {"status":"busy","name":N,"mode":M,"holder":{...},"holder_pttl_ms":n,
---     "wake_id":ID}   the first busy name, a valid holder of it, that
---     holder's session key PTTL, and the last id of P wake:NAME ("0-0")
+--     "ttl_left_ms":n, "wake_id":ID}   the first busy name, a valid holder
+--     of it, that holder's session key PTTL, the time until that holder
+--     lapses by a TTL (its session key's or its claim's; -1: none), and the
+--     last id of P wake:NAME ("0-0")
 --   {"status":"no_session"}   the caller's session key is missing or holds
 --     another nonce
 --   {"status":"need_sessions","sessions":[ids]}   call again with these
@@ -35,13 +44,15 @@ local req = cjson.decode(ARGV[1])
 local n = #req.names
 local ttl_ms = req.ttl_ms or 0
 local supplied = {}
-for i = 3 * n + 4, #KEYS do supplied[KEYS[i]] = true end
+for i = 3 * n + 6, #KEYS do supplied[KEYS[i]] = true end
 local dead = {}
 for _, id in ipairs(req.dead or {}) do dead[id] = true end
 local now = now_us()
 local now_ms = math.floor(now / 1000)
 
-if session_state(KEYS[2]) ~= req.nonce then return encode({status = 'no_session'}) end
+local own = session_state(KEYS[2])
+local create = own == false and type(req.create) == 'string'
+if own ~= req.nonce and not create then return encode({status = 'no_session'}) end
 
 local need, asked = {}, {}
 
@@ -59,7 +70,7 @@ end
 -- Sorts the holders of name i into mine, others (valid) and stale; adds to
 -- `need` the sessions whose keys were not supplied.
 local function plan(i, name)
-  local ckey, fkey = KEYS[3 * i + 1], KEYS[3 * i + 2]
+  local ckey, fkey = KEYS[3 * i + 3], KEYS[3 * i + 4]
   local rec = read_claim(ckey)
   local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
              stale = {}, mode = rec and rec.mode or req.mode}
@@ -92,9 +103,16 @@ local function plan(i, name)
 end
 
 local function busy_reply(i, p)
-  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 3], '+', '-', 'COUNT', 1)
-  return encode({status = 'busy', name = p.name, mode = p.mode, holder = p.others[1],
-                 holder_pttl_ms = redis.call('PTTL', p.holder_key),
+  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 5], '+', '-', 'COUNT', 1)
+  local h = p.others[1]
+  local pttl = redis.call('PTTL', p.holder_key)
+  local left = pttl >= 0 and pttl or -1
+  if h.expires_ms > 0 then
+    local claim_left = math.max(h.expires_ms - now_ms, 0)
+    if left < 0 or claim_left < left then left = claim_left end
+  end
+  return encode({status = 'busy', name = p.name, mode = p.mode, holder = h,
+                 holder_pttl_ms = pttl, ttl_left_ms = left,
                  wake_id = last_wake[1] and last_wake[1][1] or '0-0'})
 end
 
@@ -147,6 +165,17 @@ for i, name in ipairs(req.names) do
 end
 if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
 
+if create then
+  local ttl = tonumber(req.create_ttl_ms)
+  if not ttl or ttl <= 0 then fail('acquire: create_ttl_ms must be > 0') end
+  redis.call('SET', KEYS[2], req.create, 'PX', int(ttl))
+  local rec = cjson.decode(req.create)
+  add_event(KEYS[1], 'session.started', {session = req.session, pid = req.pid or 0,
+                                         host = rec.host or ''}, now_ms)
+end
+local added = false
+if req.keep then added = redis.call('SADD', KEYS[4], req.session) == 1 end
+
 local granted = {}
 for i, p in ipairs(plans) do
   granted[i] = grant(p)
@@ -154,4 +183,5 @@ for i, p in ipairs(plans) do
 end
 local pttl = redis.call('PTTL', KEYS[2])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[3], pttl) end
-return encode({status = 'acquired', granted = granted})
+return encode({status = 'acquired', granted = granted, created = create, added = added,
+               keeper = redis.call('GET', KEYS[5]) or ''})

@@ -6,6 +6,9 @@
 -- ARGV[1]  JSON {session, nonce, force: bool, names: [...]}
 --          By owner: removes the holder with this session and nonce.
 --          force: removes every holder (recorded as claim.forced, by session).
+--          strict (without force): changes nothing when a name has a record
+--          the caller is no holder of, and returns {"refused": NAME}; the
+--          caller judges that name's holders and calls again without it.
 --
 -- Returns a JSON string {"results":[{name, result, sessions}]} in the order
 -- of names, result one of "released" (sessions: the holders removed),
@@ -16,6 +19,16 @@ local req = cjson.decode(ARGV[1])
 local now_ms = math.floor(now_us() / 1000)
 local recs = {}
 for i = 1, #req.names do recs[i] = read_claim(KEYS[2 * i + 1]) or false end
+
+if req.strict and not req.force then
+  for i, name in ipairs(req.names) do
+    local mine = not recs[i]
+    for _, h in ipairs(recs[i] and recs[i].holders or {}) do
+      if h.session == req.session and h.nonce == req.nonce then mine = true end
+    end
+    if not mine then return encode({refused = name}) end
+  end
+end
 
 local results = {}
 for i, name in ipairs(req.names) do

@@ -1,0 +1,87 @@
+// Where claims and sessions live, as the verbs see it: one interface, one
+// implementation per storage engine (src/store/file/, src/store/redis/).
+// What a verb prints and which exit code it returns is the same on every
+// engine; only how a decision is made atomically differs (the home's lock
+// files, or one server-side script).
+#pragma once
+
+#include "core/claims.hpp"
+#include "core/sessions.hpp"
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace loop {
+
+struct SessionView {
+    SessionRecord record;
+    Verdict verdict;
+};
+
+class Backend {
+  public:
+    virtual ~Backend() = default;
+
+    // "file" or "redis", for messages.
+    virtual const char* kind() const = 0;
+
+    // The session a claim made now belongs to: `ref` (an id the user gave:
+    // it must be known, the same incarnation, alive: otherwise
+    // Error(Usage)), or the implicit session of the process `implicit_pid`.
+    virtual SessionRecord resolve_live(const std::string& ref, int implicit_pid) = 0;
+    // The session of process `pid` itself, of kind `kind` (`with`: the
+    // with process is the session), created by its first claim.
+    virtual SessionRecord own_session(int pid, const std::string& kind) = 0;
+    // Records that `me` owns process group `pgid` (with's command): the
+    // session lives while a member of it lives. Error(Usage) once it ended.
+    virtual void set_group(const SessionRecord& me, int pgid) = 0;
+    // Ends a session whose claims were released (with's own, at its end);
+    // a session that is gone already is no error.
+    virtual void forget_session(const SessionRecord& me) = 0;
+    // Directories whose changes may mean a claim changed (empty: look
+    // periodically).
+    virtual std::vector<std::string> watch_paths() = 0;
+    // The clocks and process facts liveness is judged with.
+    virtual const ProcessProbe& probe() const = 0;
+    // loop _ session start.
+    virtual SessionRecord start_session(const StartOptions& opts, int caller_pid) = 0;
+    // Error(Busy) when the session is dead or gone.
+    virtual void heartbeat(const std::string& ref) = 0;
+    // Ends the session and releases its claims (returned); *was_running is
+    // false when there was no such session.
+    virtual std::vector<std::string> end_session(const std::string& ref, bool* was_running) = 0;
+    // Every session, sorted by id; unreadable records land in `errors`.
+    virtual std::vector<SessionView> sessions(std::vector<std::string>* errors) = 0;
+    virtual Verdict verdict(const SessionRecord& s) = 0;
+
+    // Takes all of req.names or none, waiting up to `wait_ms` (0: one try,
+    // kInfinite: forever); `on_wait` before each wait (a progress line).
+    virtual AcquireOutcome acquire(const SessionRecord& me, const AcquireRequest& req,
+                                   int64_t wait_ms,
+                                   const std::function<void(const AcquireOutcome&)>& on_wait) = 0;
+    // Releases `names` held by the session `ref` names ("" : the implicit
+    // session of `implicit_pid`, never created for this). Held by another
+    // live session: Error(Busy) unless `force`. Returns what was released.
+    virtual std::vector<std::string> release(const std::string& ref, int implicit_pid,
+                                             const std::vector<std::string>& names, bool force) = 0;
+    // Error(Busy) for a name `me` does not hold.
+    virtual std::vector<Granted> renew(const SessionRecord& me,
+                                       const std::vector<std::string>& names, int64_t ttl_ms) = 0;
+    // The holders of `name` (dead ones included, with their verdict).
+    virtual std::vector<HolderView> holders(const std::string& name) = 0;
+    // Every holder of every claim; unreadable records land in `errors`.
+    virtual std::vector<HolderView> all(std::vector<std::string>* errors) = 0;
+};
+
+// The backend of this invocation: `--backend` (`flag`), else $LOOP_BACKEND,
+// else "backend" in the home's config.json, else the file backend of the
+// home. Error(Usage) for a malformed URL or config; the home is opened
+// (and checked) in every case: it keeps the logs and the keeper's lock.
+std::unique_ptr<Backend> open_backend(const std::string& home_flag, const std::string& flag);
+// The backend URL text that choice ends at ("" : the file backend).
+std::string chosen_backend(const std::string& home_path, const std::string& flag);
+
+} // namespace loop

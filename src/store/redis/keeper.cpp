@@ -1,0 +1,212 @@
+#include "store/redis/keeper.hpp"
+
+#include "core/error.hpp"
+#include "core/liveness.hpp"
+#include "core/sessions.hpp"
+#include "core/text.hpp"
+#include "os/detach.hpp"
+#include "os/fs.hpp"
+#include "os/proc.hpp"
+#include "os/spawn.hpp"
+#include "store/redis/host_identity.hpp"
+#include "store/redis/lua_scripts.hpp"
+#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_scripts.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+
+namespace loop::redis {
+
+namespace {
+
+void say(const std::string& what) {
+    std::fprintf(stderr, "%s loop keeper[%d]: %s\n", format_time(os::now_ms()).c_str(),
+                 os::self_pid(), what.c_str());
+    std::fflush(stderr);
+}
+
+bool flag_of(RedisClient& c, const lua::Script& s, const std::vector<std::string>& keys,
+             const std::vector<std::string>& args, const char* field) {
+    Value v = c.eval(s, keys, args);
+    auto j = nlohmann::json::parse(v.str, nullptr, false);
+    return j.is_object() && j.value(field, false);
+}
+
+// The lock file that makes the keeper one per home, backend and host (a
+// home bind-mounted into a container or pid namespace is another host).
+std::string lock_name(const BackendUrl& url, const HostIdentity& host) {
+    uint64_t h = 14695981039346656037ull;
+    for (unsigned char ch :
+         url.endpoint() + "/" + std::to_string(url.db) + "/" + url.prefix + "/" + host.key) {
+        h ^= ch;
+        h *= 1099511628211ull;
+    }
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "keeper-%016llx.lock", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+struct Keeper {
+    RedisClient* c = nullptr;
+    Keys k;
+    HostIdentity host;
+    ProcessProbe probe;
+    int64_t session_ttl_ms = 0;
+
+    // One look at every session of the host: heartbeats the live, ends the
+    // dead, drops those that hold nothing. Returns the pids to watch.
+    std::vector<int> pass() {
+        std::vector<int> pids;
+        Value members = c->command({"SMEMBERS", k.host(host.key)});
+        for (const auto& m : members.elements)
+            if (auto pid = look_after(m.str)) pids.push_back(pid);
+        return pids;
+    }
+
+    int look_after(const std::string& id) {
+        Value raw = c->command({"GET", k.session(id)});
+        std::optional<SessionRecord> s;
+        if (raw.type == Value::Type::String) {
+            try {
+                s = session_from_json_text(raw.str, k.session(id));
+            } catch (const Error& e) {
+                say(e.message());
+            }
+        }
+        if (!s || !s->anchor) {
+            c->command({"SREM", k.host(host.key), id});
+            return 0;
+        }
+        SessionRecord process_only = *s;
+        process_only.ttl_ms = 0;
+        Verdict v = session_verdict(process_only, probe.wall_ms(), probe);
+        if (v.life == Life::Dead) {
+            SessionEnd e = session_end(*c, k, {s->id, s->nonce});
+            c->command({"SREM", k.host(host.key), id});
+            say("session " + id + " is dead (" + v.why + "): ended, released " +
+                std::to_string(e.released.size()) + " claim(s)");
+            return 0;
+        }
+        if (s->kind != "explicit" &&
+            flag_of(*c, lua::keeper_drop, {k.host(host.key), k.session_claims(id)}, {id},
+                    "dropped"))
+            return 0;
+        // Undecidable here (it should not be: same host) is held.
+        if (s->ttl_ms == 0 && !session_heartbeat(*c, k, {s->id, s->nonce}, session_ttl_ms))
+            c->command({"SREM", k.host(host.key), id});
+        return s->anchor->pid;
+    }
+};
+
+bool claim_keeper_key(RedisClient& c, const Keys& k, const HostIdentity& host,
+                      const std::string& value, int64_t ttl_ms) {
+    Value set = c.command({"SET", k.keeper(host.key), value, "PX", std::to_string(ttl_ms), "NX"});
+    if (set.type == Value::Type::Status) return true;
+    Value cur = c.command({"GET", k.keeper(host.key)});
+    int other = cur.type == Value::Type::String ? std::atoi(cur.str.c_str()) : 0;
+    if (other > 0 && other != os::self_pid() &&
+        os::proc_info(other).state == os::ProcInfo::State::Running)
+        return false; // it looks after this host
+    c.command({"SET", k.keeper(host.key), value, "PX", std::to_string(ttl_ms)});
+    return true;
+}
+
+} // namespace
+
+void ensure_keeper(Home& home, const std::string& url_text, const std::string& keeper_value,
+                   bool added) {
+    if (!keeper_value.empty()) {
+        if (added) os::send_signal(std::atoi(keeper_value.c_str()), SIGUSR1);
+        return;
+    }
+    try {
+        home.logs();
+        os::spawn_detached(os::self_exe(), {"loop", "--home", home.path(), "_", "keeper"},
+                           {{"LOOP_BACKEND", url_text}}, home.sub_path("logs") + "/keeper.log");
+    } catch (const Error&) {
+        // The claim stands; the session lives by its TTL until a keeper runs.
+    }
+}
+
+int run_keeper(Home& home, const BackendUrl& url) {
+    Keeper kp;
+    kp.k.prefix = url.prefix;
+    kp.probe = ProcessProbe::system();
+    kp.host = host_identity(kp.probe);
+    const std::string name = lock_name(url, kp.host);
+    int err = 0;
+    os::Fd lock = os::open_lock_file(home.root(), name, &err);
+    if (!lock) throw io_error("cannot open " + home.path() + "/" + name, err);
+    if (!os::try_lock_exclusive(lock.get()).ok()) return 0; // one runs for this home
+    (void)os::replace_contents(lock.get(), std::to_string(os::self_pid()) + "\n");
+
+    os::HelperWaiter waiter({SIGUSR1, SIGTERM, SIGINT, SIGHUP});
+    kp.session_ttl_ms = url.session_ttl_ms;
+    const std::string value = std::to_string(os::self_pid()) + " " + new_nonce();
+    const int tick = static_cast<int>(std::clamp<int64_t>(url.session_ttl_ms / 3, 50, 10'000));
+
+    std::unique_ptr<RedisClient> client;
+    bool joined = false;
+    int64_t failing_since = 0;
+    for (;;) {
+        try {
+            if (!client) client = std::make_unique<RedisClient>(url);
+            kp.c = client.get();
+            if (!joined) {
+                if (!claim_keeper_key(*client, kp.k, kp.host, value, url.session_ttl_ms)) return 0;
+                joined = true;
+                say("looking after host " + kp.host.name + " (" + kp.host.key + ") on " +
+                    url.redacted());
+            } else {
+                Value cur = client->command({"GET", kp.k.keeper(kp.host.key)});
+                if (cur.type == Value::Type::String && cur.str != value) {
+                    say("another keeper took over");
+                    return 0;
+                }
+                client->command({"SET", kp.k.keeper(kp.host.key), value, "PX",
+                                 std::to_string(url.session_ttl_ms)});
+            }
+            std::vector<int> pids = kp.pass();
+            if (pids.empty() &&
+                flag_of(*client, lua::keeper_leave,
+                        {kp.k.host(kp.host.key), kp.k.keeper(kp.host.key)}, {value}, "left")) {
+                say("nothing local holds a claim: done");
+                return 0;
+            }
+            waiter.watch(pids);
+            failing_since = 0;
+        } catch (const Error& e) {
+            say(e.message());
+            client.reset();
+            if (failing_since == 0) failing_since = os::monotonic_ms();
+            if (os::monotonic_ms() - failing_since > url.session_ttl_ms) {
+                say("redis unreachable for a whole session ttl: the sessions it kept have "
+                    "expired; exiting");
+                return 3;
+            }
+        }
+        os::HelperWaiter::Wake w = waiter.wait(tick);
+        for (int sig : w.signals) {
+            if (sig == SIGUSR1) continue;
+            // Stopped: the sessions live on their TTL; the next claim starts another.
+            if (client) {
+                try {
+                    Value cur = client->command({"GET", kp.k.keeper(kp.host.key)});
+                    if (cur.type == Value::Type::String && cur.str == value)
+                        client->command({"DEL", kp.k.keeper(kp.host.key)});
+                } catch (const Error&) {
+                }
+            }
+            say("stopped by signal " + std::to_string(sig));
+            return 0;
+        }
+    }
+}
+
+} // namespace loop::redis

@@ -1,0 +1,131 @@
+// Taking claims on Redis: one script call per attempt, and between attempts
+// a blocking read of the busy name's wake stream (a release writes to it),
+// capped by the holder's remaining TTL (an expiry writes nothing).
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+#include "store/redis/keeper.hpp"
+#include "store/redis/redis_backend.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+namespace loop::redis {
+
+namespace {
+
+// Each blocking read is also bounded, so a waiter notices its own
+// session's end (and a server that went away) in this time at the latest.
+constexpr int64_t kMaxBlockMs = 5'000;
+
+Granted granted_of(const Grant& g, const SessionRecord& me, const AcquireRequest& req) {
+    Granted out;
+    out.name = g.name;
+    out.mode = g.mode;
+    out.already_held = g.already_held;
+    out.holder.session = me.id;
+    out.holder.nonce = me.nonce;
+    out.holder.pid = me.anchor ? me.anchor->pid : 0;
+    out.holder.fence = g.fence;
+    out.holder.acquired_ms = g.acquired_ms;
+    out.holder.expires_ms = g.expires_ms;
+    out.holder.ttl_ms = req.ttl_ms;
+    out.holder.reason = req.reason;
+    out.holder.meta = req.meta;
+    return out;
+}
+
+} // namespace
+
+HolderView RedisBackend::blocker_of(const Busy& b) {
+    HolderView v;
+    v.name = b.name;
+    v.mode = b.mode;
+    v.holder = b.holder;
+    v.verdict = {Life::Alive, "alive"};
+    try {
+        v.session = read_session(b.holder.session);
+    } catch (const Error& e) {
+        v.verdict = {Life::Unknown, e.message()};
+        return v;
+    }
+    if (v.session) v.verdict = verdict(*v.session);
+    return v;
+}
+
+AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireRequest& req,
+                                     bool create) {
+    AcquireArgs a;
+    a.who = {me.id, me.nonce};
+    a.names = req.names;
+    a.mode = req.mode;
+    a.ttl_ms = req.ttl_ms;
+    a.pid = me.anchor ? me.anchor->pid : 0;
+    a.host = host_.key;
+    a.reason = req.reason;
+    a.meta = req.meta;
+    if (create) {
+        a.create = to_json_text(me);
+        if (!a.create.empty() && a.create.back() == '\n') a.create.pop_back();
+        a.create_ttl_ms = url_.session_ttl_ms;
+    }
+    if (me.anchor && me.ttl_ms == 0) a.host_key = host_.key;
+    for (int round = 0; round < 16; ++round) {
+        AcquireResult r = redis::acquire(client(), keys_, a);
+        if (r.status != AcquireResult::Status::Busy || r.busy->host != host_.key) return r;
+        // A holder on this host: judged here, as on the file backend.
+        HolderView v = blocker_of(*r.busy);
+        if (!v.session || v.verdict.life != Life::Dead) return r;
+        if (std::find(a.dead.begin(), a.dead.end(), v.holder.session) != a.dead.end()) return r;
+        a.dead.push_back(v.holder.session);
+    }
+    throw Error(Exit::Failure, "redis " + client().endpoint() + ": the holders kept changing");
+}
+
+AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireRequest& req_in,
+                                     int64_t wait_ms,
+                                     const std::function<void(const AcquireOutcome&)>& on_wait) {
+    AcquireRequest req = req_in;
+    req.names = normalize_names(req.names);
+    // Only the implicit session is created by its first claim; any other
+    // must exist (session start) and is refused once it has ended.
+    const bool create = !implicit_id_.empty() && me.id == implicit_id_;
+    const int64_t deadline = wait_ms == kInfinite ? INT64_MAX : os::monotonic_ms() + wait_ms;
+    for (;;) {
+        if (create && me.anchor && anchor_verdict(*me.anchor, probe_).life == Life::Dead)
+            throw Error(Exit::Usage, "session " + me.id + " died while waiting; nothing was taken");
+        AcquireResult r = try_once(me, req, create);
+        AcquireOutcome out;
+        if (r.status == AcquireResult::Status::NoSession)
+            throw Error(Exit::Usage, "session " + me.id + " has ended or expired on redis " +
+                                         client().endpoint() + "; nothing was taken");
+        if (r.status == AcquireResult::Status::Acquired) {
+            out.acquired = true;
+            for (const auto& g : r.granted)
+                out.granted.push_back(granted_of(g, me, req));
+            after_grant(me, r);
+            return out;
+        }
+        const Busy& b = *r.busy;
+        out.blockers.push_back(blocker_of(b));
+        const int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - os::monotonic_ms();
+        if (wait_ms == 0 || left <= 0) return out;
+        if (on_wait) on_wait(out);
+        int64_t block = std::min<int64_t>(left, kMaxBlockMs);
+        if (b.ttl_left_ms >= 0) block = std::min<int64_t>(block, b.ttl_left_ms + 1);
+        block = std::max<int64_t>(block, 1);
+        client().command_blocking({"XREAD", "COUNT", "1", "BLOCK", std::to_string(block), "STREAMS",
+                                   keys_.wake(b.name), b.wake_id},
+                                  block);
+    }
+}
+
+void RedisBackend::after_grant(const SessionRecord& me, const AcquireResult& r) {
+    // A session the host's keeper looks after: make sure one runs, and let
+    // it know of a session it has not seen yet.
+    if (!me.anchor || me.ttl_ms != 0) return;
+    ensure_keeper(home_, url_text_, r.keeper, r.added);
+}
+
+} // namespace loop::redis

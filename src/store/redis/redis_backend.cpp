@@ -1,0 +1,387 @@
+#include "store/redis/redis_backend.hpp"
+
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "os/proc.hpp"
+#include "store/redis/keeper.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace loop::redis {
+
+using nlohmann::json;
+
+RedisBackend::RedisBackend(const std::string& home_path, BackendUrl url, std::string url_text)
+    : home_(home_path), url_(std::move(url)), url_text_(std::move(url_text)),
+      probe_(ProcessProbe::system()) {
+    keys_.prefix = url_.prefix;
+    host_ = host_identity(probe_);
+}
+
+RedisClient& RedisBackend::client() {
+    if (!client_) client_ = std::make_unique<RedisClient>(url_);
+    return *client_;
+}
+
+std::optional<SessionRecord> RedisBackend::read_session(const std::string& id) {
+    Value v = client().command({"GET", keys_.session(id)});
+    if (v.type != Value::Type::String) return std::nullopt;
+    return session_from_json_text(v.str, "redis " + client().endpoint() + " " + keys_.session(id));
+}
+
+Verdict RedisBackend::verdict(const SessionRecord& s) {
+    // Its key exists (or it would not be here): the TTL is Redis's. Only
+    // the process can make it dead, where it can be judged.
+    if (!s.anchor) return {Life::Alive, "alive by its heartbeat (key in redis)"};
+    SessionRecord process_only = s;
+    process_only.ttl_ms = 0;
+    Verdict v = session_verdict(process_only, probe_.wall_ms(), probe_);
+    if (v.life == Life::Unknown)
+        return {Life::Alive, "on host " + (s.host.empty() ? std::string("?") : s.host) +
+                                 ": alive while its key in redis lives (" + v.why + ")"};
+    return v;
+}
+
+SessionRecord RedisBackend::implicit_session(int pid) {
+    return process_session(implicit_anchor_of(pid, probe_), "process");
+}
+
+SessionRecord RedisBackend::own_session(int pid, const std::string& kind) {
+    return process_session(pid, kind);
+}
+
+void RedisBackend::set_group(const SessionRecord& me, int pgid) {
+    std::optional<SessionRecord> s = read_session(me.id);
+    if (!s && me.id == implicit_id_) s = me; // not stored before its first claim
+    if (!s || s->nonce != me.nonce)
+        throw Error(Exit::Usage, "session " + me.id + " has ended; its command is not started");
+    s->pgid = pgid;
+    if (session_put(client(), keys_, *s, url_.session_ttl_ms) == PutResult::Exists)
+        throw Error(Exit::Usage, "session " + me.id + " was replaced; its command is not started");
+}
+
+void RedisBackend::forget_session(const SessionRecord& me) {
+    if (me.id == implicit_id_ && !read_session(me.id)) return; // never stored
+    session_end(client(), keys_, {me.id, me.nonce});
+    client().command({"SREM", keys_.host(host_.key), me.id});
+}
+
+SessionRecord RedisBackend::process_session(int anchor_pid, const std::string& kind) {
+    SessionRecord s;
+    s.anchor = anchor_of(anchor_pid, probe_);
+    s.id = implicit_session_id(anchor_pid, s.anchor->start_ticks, host_.key);
+    s.nonce = implicit_nonce(anchor_pid, s.anchor->start_ticks, host_.key);
+    s.kind = kind;
+    s.host = host_.name;
+    s.boot_id = probe_.boot_id;
+    s.started_ms = probe_.wall_ms();
+    implicit_id_ = s.id;
+    return s;
+}
+
+SessionRecord RedisBackend::resolve_live(const std::string& text, int implicit_pid) {
+    if (text.empty()) return implicit_session(implicit_pid);
+    SessionRef ref = parse_session_ref(text);
+    std::optional<SessionRecord> s = read_session(ref.id);
+    if (!s)
+        throw Error(Exit::Usage, "session " + ref.id + " is unknown or has ended on redis " +
+                                     client().endpoint() +
+                                     ": start one with 'loop _ session start'");
+    if (ref.nonce && *ref.nonce != s->nonce)
+        throw Error(Exit::Usage, "session " + text +
+                                     " is dead: a later incarnation replaced it; start a new one");
+    Verdict v = verdict(*s);
+    if (v.life == Life::Dead)
+        throw Error(Exit::Usage, "session " + ref.id + " is dead (" + v.why + "): start a new one");
+    return *s;
+}
+
+SessionRecord RedisBackend::start_session(const StartOptions& opts, int caller_pid) {
+    SessionRecord s;
+    s.kind = "explicit";
+    s.nonce = new_nonce();
+    s.host = host_.name;
+    s.label = opts.label;
+    s.ttl_ms = opts.ttl_ms;
+    s.boot_id = probe_.boot_id;
+    s.started_ms = probe_.wall_ms();
+    s.heartbeat_ms = s.started_ms;
+    if (opts.pid || opts.ttl_ms == 0) s.anchor = anchor_of(opts.pid.value_or(caller_pid), probe_);
+    int64_t key_ttl = s.ttl_ms > 0 ? s.ttl_ms : url_.session_ttl_ms;
+    for (int attempt = 0; attempt < 8; ++attempt) {
+        s.id = opts.id_prefix + "-" + new_nonce().substr(0, 8);
+        if (session_put(client(), keys_, s, key_ttl) != PutResult::Created) continue;
+        // Anchored sessions are kept alive by the host's keeper.
+        if (s.anchor && s.ttl_ms == 0) {
+            Value added = client().command({"SADD", keys_.host(host_.key), s.id});
+            Value keeper = client().command({"GET", keys_.keeper(host_.key)});
+            ensure_keeper(home_, url_text_, keeper.type == Value::Type::String ? keeper.str : "",
+                          added.integer == 1);
+        }
+        return s;
+    }
+    throw Error(Exit::Failure, "redis " + client().endpoint() + ": no free session id");
+}
+
+void RedisBackend::heartbeat(const std::string& text) {
+    SessionRef ref = parse_session_ref(text);
+    std::optional<SessionRecord> s = read_session(ref.id);
+    if (!s) throw Error(Exit::Busy, "session " + ref.id + " is unknown or has ended");
+    if (ref.nonce && *ref.nonce != s->nonce)
+        throw Error(Exit::Busy, "session " + text + " is dead: a later incarnation replaced it");
+    Verdict v = verdict(*s);
+    if (v.life == Life::Dead)
+        throw Error(Exit::Busy, "session " + ref.id + " is dead (" + v.why + ")");
+    int64_t ttl = s->ttl_ms > 0 ? s->ttl_ms : url_.session_ttl_ms;
+    if (!session_heartbeat(client(), keys_, {s->id, s->nonce}, ttl))
+        throw Error(Exit::Busy, "session " + ref.id + " ended meanwhile");
+}
+
+std::vector<std::string> RedisBackend::end_session(const std::string& text, bool* was_running) {
+    SessionRef ref = parse_session_ref(text);
+    std::string nonce;
+    if (ref.nonce) {
+        nonce = *ref.nonce;
+    } else if (auto s = read_session(ref.id)) {
+        nonce = s->nonce;
+    }
+    if (nonce.empty()) {
+        if (was_running) *was_running = false;
+        return {};
+    }
+    SessionEnd e = session_end(client(), keys_, {ref.id, nonce});
+    if (e.status == SessionEnd::Status::OtherIncarnation)
+        throw Error(Exit::Usage,
+                    "session " + text + " names an earlier incarnation: nothing was ended");
+    if (was_running) *was_running = e.status == SessionEnd::Status::Ended;
+    client().command({"SREM", keys_.host(host_.key), ref.id});
+    return e.released;
+}
+
+Caller RedisBackend::caller_of(const std::string& text, int implicit_pid) {
+    if (text.empty()) {
+        SessionRecord me = implicit_session(implicit_pid);
+        return {me.id, me.nonce};
+    }
+    SessionRef ref = parse_session_ref(text);
+    if (ref.nonce) return {ref.id, *ref.nonce};
+    std::optional<SessionRecord> s = read_session(ref.id);
+    // An ended session holds nothing valid: releasing by id alone is
+    // still its own claims (the scripts match the session and any nonce
+    // only when none is known).
+    return {ref.id, s ? s->nonce : std::string()};
+}
+
+std::vector<std::string> RedisBackend::release(const std::string& text, int implicit_pid,
+                                               const std::vector<std::string>& names_in,
+                                               bool force) {
+    std::vector<std::string> names = normalize_names(names_in);
+    Caller who = caller_of(text, implicit_pid);
+    // All or nothing, as on the file backend: a name held by someone else
+    // stops the call unless every holder of it is dead (then it is not
+    // ours to release, and the others go on).
+    for (size_t round = 0; round <= names.size(); ++round) {
+        std::string refused;
+        auto results =
+            redis::release(client(), keys_, who, names, force, force ? nullptr : &refused);
+        if (refused.empty()) {
+            std::vector<std::string> out;
+            for (const auto& r : results)
+                if (r.result == ReleaseResult::Released) out.push_back(r.name);
+            return out;
+        }
+        for (const auto& h : holders(refused))
+            if (h.holder.session != who.session && h.verdict.life != Life::Dead)
+                throw Error(Exit::Busy, "un" + describe_blocker(h, os::now_ms()) +
+                                            "; only the holder can release it (or use --force)");
+        names.erase(std::remove(names.begin(), names.end(), refused), names.end());
+    }
+    return {};
+}
+
+std::vector<Granted> RedisBackend::renew(const SessionRecord& me,
+                                         const std::vector<std::string>& names_in, int64_t ttl_ms) {
+    std::vector<std::string> names = normalize_names(names_in);
+    std::vector<Granted> out;
+    for (const auto& r : redis::renew(client(), keys_, {me.id, me.nonce}, names, ttl_ms)) {
+        switch (r.result) {
+        case RenewResult::Renewed: {
+            Granted g;
+            g.name = r.name;
+            g.holder.session = me.id;
+            g.holder.expires_ms = r.expires_ms;
+            g.already_held = true;
+            out.push_back(std::move(g));
+            break;
+        }
+        case RenewResult::Expired:
+            throw Error(Exit::Busy, "renew " + r.name +
+                                        ": the claim expired and may have been taken; claim it "
+                                        "again");
+        case RenewResult::NoSession:
+            throw Error(Exit::Busy,
+                        "renew " + r.name + ": session " + me.id + " has ended; claim it again");
+        default:
+            throw Error(Exit::Busy,
+                        "renew " + r.name + ": not held by session " + me.id + "; claim it first");
+        }
+    }
+    return out;
+}
+
+std::optional<ClaimRecord> claim_of_json(const std::string& text) {
+    json j = json::parse(text, nullptr, false);
+    if (!j.is_object() || !j.contains("holders") || !j["holders"].is_array()) return std::nullopt;
+    ClaimRecord rec;
+    rec.name = j.value("name", "");
+    rec.mode = j.value("mode", "") == "shared" ? Mode::Shared : Mode::Exclusive;
+    for (const auto& h : j["holders"]) {
+        if (!h.is_object()) return std::nullopt;
+        Holder out;
+        out.session = h.value("session", "");
+        out.nonce = h.value("nonce", "");
+        out.pid = h.value("pid", 0);
+        out.fence = h.value("fence", uint64_t{0});
+        out.acquired_ms = h.value("acquired_ms", int64_t{0});
+        out.expires_ms = h.value("expires_ms", int64_t{0});
+        out.ttl_ms = h.value("ttl_ms", int64_t{0});
+        out.reason = h.value("reason", "");
+        if (auto m = h.find("meta"); m != h.end() && m->is_object())
+            for (const auto& [key, value] : m->items())
+                if (value.is_string()) out.meta[key] = value.get<std::string>();
+        rec.holders.push_back(std::move(out));
+    }
+    return rec;
+}
+
+std::vector<HolderView> RedisBackend::views_of(const std::vector<ClaimRecord>& recs) {
+    std::set<std::string> ids;
+    for (const auto& r : recs)
+        for (const auto& h : r.holders)
+            ids.insert(h.session);
+    std::map<std::string, std::optional<SessionRecord>> sessions;
+    if (!ids.empty()) {
+        std::vector<std::string> argv = {"MGET"};
+        for (const auto& id : ids)
+            argv.push_back(keys_.session(id));
+        Value v = client().command(argv);
+        size_t i = 0;
+        for (const auto& id : ids) {
+            const Value* e = i < v.elements.size() ? &v.elements[i] : nullptr;
+            ++i;
+            std::optional<SessionRecord> s;
+            if (e && e->type == Value::Type::String) {
+                try {
+                    s = session_from_json_text(e->str, keys_.session(id));
+                } catch (const Error&) {
+                }
+            }
+            sessions[id] = std::move(s);
+        }
+    }
+    const int64_t now = probe_.wall_ms();
+    std::vector<HolderView> out;
+    for (const auto& r : recs) {
+        for (const auto& h : r.holders) {
+            HolderView view;
+            view.name = r.name;
+            view.mode = r.mode;
+            view.holder = h;
+            view.session = sessions[h.session];
+            if (!view.session || view.session->nonce != h.nonce) {
+                view.verdict = {Life::Dead, "its session ended or expired"};
+            } else if (h.expires_ms > 0 && now >= h.expires_ms) {
+                view.verdict = {Life::Dead,
+                                "ttl expired " + format_age(now - h.expires_ms) + " ago"};
+            } else {
+                view.verdict = verdict(*view.session);
+            }
+            out.push_back(std::move(view));
+        }
+    }
+    return out;
+}
+
+std::vector<HolderView> RedisBackend::holders(const std::string& name) {
+    check_name(name, "claim name");
+    Value v = client().command({"GET", keys_.claim(name)});
+    if (v.type != Value::Type::String) return {};
+    auto rec = claim_of_json(v.str);
+    if (!rec)
+        throw Error(Exit::Failure, "redis " + client().endpoint() + ": corrupt claim record at " +
+                                       keys_.claim(name) + " (inspect it with GET)");
+    rec->name = name;
+    return views_of({*rec});
+}
+
+std::vector<std::string> RedisBackend::scan(const std::string& pattern) {
+    std::vector<std::string> out;
+    std::string cursor = "0";
+    do {
+        Value v = client().command({"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"});
+        if (v.elements.size() != 2) break;
+        cursor = v.elements[0].str;
+        for (const auto& k : v.elements[1].elements)
+            out.push_back(k.str);
+    } while (cursor != "0");
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<HolderView> RedisBackend::all(std::vector<std::string>* errors) {
+    const std::string claim_prefix = keys_.claim("");
+    std::vector<ClaimRecord> recs;
+    std::vector<std::string> keys = scan(claim_prefix + "*");
+    for (size_t at = 0; at < keys.size(); at += 500) {
+        std::vector<std::string> argv = {"MGET"};
+        size_t end = std::min(keys.size(), at + 500);
+        argv.insert(argv.end(), keys.begin() + static_cast<long>(at),
+                    keys.begin() + static_cast<long>(end));
+        Value v = client().command(argv);
+        for (size_t i = 0; i < v.elements.size() && at + i < end; ++i) {
+            if (v.elements[i].type != Value::Type::String) continue; // released meanwhile
+            auto rec = claim_of_json(v.elements[i].str);
+            if (!rec) {
+                if (errors)
+                    errors->push_back("redis " + client().endpoint() +
+                                      ": corrupt claim record at " + keys[at + i] +
+                                      " (inspect it with GET)");
+                continue;
+            }
+            rec->name = keys[at + i].substr(claim_prefix.size());
+            recs.push_back(std::move(*rec));
+        }
+    }
+    return views_of(recs);
+}
+
+std::vector<SessionView> RedisBackend::sessions(std::vector<std::string>* errors) {
+    const std::string session_prefix = keys_.session("");
+    std::vector<SessionView> out;
+    std::vector<std::string> keys = scan(session_prefix + "*");
+    for (size_t at = 0; at < keys.size(); at += 500) {
+        std::vector<std::string> argv = {"MGET"};
+        size_t end = std::min(keys.size(), at + 500);
+        argv.insert(argv.end(), keys.begin() + static_cast<long>(at),
+                    keys.begin() + static_cast<long>(end));
+        Value v = client().command(argv);
+        for (size_t i = 0; i < v.elements.size() && at + i < end; ++i) {
+            if (v.elements[i].type != Value::Type::String) continue;
+            try {
+                SessionRecord s = session_from_json_text(v.elements[i].str, keys[at + i]);
+                Verdict vd = verdict(s);
+                out.push_back({std::move(s), std::move(vd)});
+            } catch (const Error& e) {
+                if (errors) errors->push_back(e.message());
+            }
+        }
+    }
+    return out;
+}
+
+} // namespace loop::redis

@@ -1,0 +1,80 @@
+// The Redis backend (SPEC section 6): the verbs' claims and sessions on a
+// shared Redis, every decision one server-side script (redis_scripts.hpp).
+//
+// Liveness: a holder is valid while its session key lives in Redis. On its
+// own host a session is judged as on the file backend (its process, pid
+// plus start time, and its process group): a claimer that finds a local
+// holder dead passes it as dead to the acquire script, and the host's keeper
+// (keeper.hpp) heartbeats live local sessions and ends dead ones. Another
+// host's session is alive until its key's TTL runs out.
+#pragma once
+
+#include "core/home.hpp"
+#include "store/backend.hpp"
+#include "store/redis/backend_url.hpp"
+#include "store/redis/host_identity.hpp"
+#include "store/redis/redis_client.hpp"
+#include "store/redis/redis_scripts.hpp"
+
+#include <memory>
+#include <string>
+
+namespace loop::redis {
+
+class RedisBackend : public Backend {
+  public:
+    // `url_text` is what the user gave (passed on to a keeper it starts).
+    RedisBackend(const std::string& home_path, BackendUrl url, std::string url_text);
+
+    const char* kind() const override { return "redis"; }
+    SessionRecord resolve_live(const std::string& ref, int implicit_pid) override;
+    SessionRecord own_session(int pid, const std::string& kind) override;
+    void set_group(const SessionRecord& me, int pgid) override;
+    void forget_session(const SessionRecord& me) override;
+    std::vector<std::string> watch_paths() override { return {}; }
+    const ProcessProbe& probe() const override { return probe_; }
+    SessionRecord start_session(const StartOptions& opts, int caller_pid) override;
+    void heartbeat(const std::string& ref) override;
+    std::vector<std::string> end_session(const std::string& ref, bool* was_running) override;
+    std::vector<SessionView> sessions(std::vector<std::string>* errors) override;
+    Verdict verdict(const SessionRecord& s) override;
+    AcquireOutcome acquire(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
+                           const std::function<void(const AcquireOutcome&)>& on_wait) override;
+    std::vector<std::string> release(const std::string& ref, int implicit_pid,
+                                     const std::vector<std::string>& names, bool force) override;
+    std::vector<Granted> renew(const SessionRecord& me, const std::vector<std::string>& names,
+                               int64_t ttl_ms) override;
+    std::vector<HolderView> holders(const std::string& name) override;
+    std::vector<HolderView> all(std::vector<std::string>* errors) override;
+
+  private:
+    RedisClient& client();
+    // The record of session `id` in Redis, nullopt when its key is gone.
+    std::optional<SessionRecord> read_session(const std::string& id);
+    // The caller's implicit session (built here; stored by the first claim).
+    SessionRecord implicit_session(int pid);
+    // The session of process `anchor_pid` itself.
+    SessionRecord process_session(int anchor_pid, const std::string& kind);
+    Caller caller_of(const std::string& ref, int implicit_pid);
+    // One attempt; a local holder found dead is passed as dead and tried again.
+    AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create);
+    HolderView blocker_of(const Busy& b);
+    void after_grant(const SessionRecord& me, const AcquireResult& r);
+    std::vector<HolderView> views_of(const std::vector<ClaimRecord>& recs);
+    std::vector<std::string> scan(const std::string& pattern);
+
+    Home home_;
+    BackendUrl url_;
+    std::string url_text_;
+    Keys keys_;
+    ProcessProbe probe_;
+    HostIdentity host_;
+    std::unique_ptr<RedisClient> client_;
+    std::string implicit_id_; // the implicit session built by this call
+};
+
+// A claim record as the scripts store it (P claim:NAME), nullopt when
+// `text` is not one.
+std::optional<ClaimRecord> claim_of_json(const std::string& text);
+
+} // namespace loop::redis

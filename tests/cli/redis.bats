@@ -1,0 +1,144 @@
+#!/usr/bin/env bats
+# The Redis backend beyond the claims contract (claims_contract.bats runs
+# that on both backends): choosing it, its failures, the host keeper, and
+# hosts that cannot judge each other.
+
+load helpers
+
+setup_file() { start_redis; }
+teardown_file() { stop_redis; }
+
+setup() {
+    loop_setup
+    [ -n "${REDIS_SOCK:-}" ] || skip "no redis-server"
+    use_redis_prefix 5s
+}
+
+# keeper_pid: the pid of this home's keeper, "" when none has run.
+keeper_pid() { head -n1 "$LOOP_HOME"/keeper-*.lock 2>/dev/null; }
+keeper_started() { [ -n "$(keeper_pid)" ]; }
+
+@test "redis: a malformed URL or unknown scheme is exit 2 and names what is wrong" {
+    run_loop --backend 'redis://host:notaport' _ claim x
+    expect_status 2
+    expect_in "$stderr" "port"
+    run_loop --backend 'memcached://host' _ claim x
+    expect_status 2
+    expect_in "$stderr" "memcached"
+    [ ! -e "$LOOP_HOME/claims" ]
+}
+
+@test "redis: an unreachable server is exit 3 naming HOST:PORT, never the password" {
+    run_loop --backend 'redis://alice:s3cr3t-pw@127.0.0.1:1?connect_timeout=500ms' _ claim x
+    expect_status 3
+    expect_in "$stderr" "127.0.0.1:1"
+    [[ "$stderr" != *s3cr3t-pw* ]]
+    run_loop --backend 'redis://alice:s3cr3t-pw@127.0.0.1:1' claims
+    expect_status 3
+    [[ "$stderr" != *s3cr3t-pw* ]]
+}
+
+@test "redis: a wrong password is exit 3, and the password is not printed" {
+    redis-cli -s "$REDIS_SOCK" config set requirepass right-pw >/dev/null
+    run_loop --backend "redis+unix://:wrong-pw@$REDIS_SOCK" _ claim x
+    redis-cli -s "$REDIS_SOCK" -a right-pw --no-auth-warning config set requirepass '' >/dev/null
+    expect_status 3
+    expect_in "$stderr" "authentication failed"
+    [[ "$stderr" != *wrong-pw* ]]
+}
+
+@test "redis: the backend comes from --backend, then LOOP_BACKEND, then config.json" {
+    url=$LOOP_BACKEND
+    unset LOOP_BACKEND
+    mkdir -m 700 "$LOOP_HOME"
+    printf '{"backend": "%s"}\n' "$url" >"$LOOP_HOME/config.json"
+    run_loop _ claim from-config
+    expect_status 0
+    [ ! -e "$LOOP_HOME/claims/from-config" ]
+    [ -n "$(redis-cli -s "$REDIS_SOCK" get "t$BATS_TEST_NUMBER:claim:from-config")" ]
+    run_loop --backend file _ claim on-files
+    expect_status 0
+    [ -e "$LOOP_HOME/claims/on-files" ]
+    LOOP_BACKEND=file run_loop claims
+    expect_in "$output" on-files
+    [[ "$output" != *from-config* ]]
+    printf '{"backend": 7}\n' >"$LOOP_HOME/config.json"
+    run_loop _ claim x
+    expect_status 2
+    expect_in "$stderr" "config.json"
+}
+
+@test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
+    for verb in "reap" "doctor" "events" "metrics" "supervise"; do
+        # shellcheck disable=SC2086
+        run_loop $verb
+        expect_status 2
+        expect_in "$stderr" "does not run on the redis backend yet"
+    done
+    run_loop claims --json
+    [ "$output" = "[]" ]
+}
+
+@test "redis: the keeper keeps a shell's claim past the session TTL, and ends with it" {
+    use_redis_prefix 2s
+    sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
+    shell=$!
+    track "$shell"
+    wait_for grep -q claimed "$TEST_DIR/held"
+    wait_for keeper_started
+    keeper=$(keeper_pid)
+    # Two session TTLs later the claim still stands: heartbeats.
+    sleep 4.5
+    new_session
+    run_loop _ claim x --session "$SID"
+    expect_status 1
+    kill_pid "$shell"
+    run_loop _ claim x --session "$SID" --wait 30s
+    expect_status 0
+    grep -q "is dead (pid $shell exited): ended, released 1 claim" "$LOOP_HOME/logs/keeper.log"
+    # The keeper still looks after $SID's anchor; once that holds nothing, it ends.
+    run_loop _ session end "$SID"
+    kill_pid "$ANCHOR"
+    wait_for sh -c "! kill -0 $keeper 2>/dev/null"
+    grep -q "nothing local holds a claim: done" "$LOOP_HOME/logs/keeper.log"
+}
+
+@test "redis: one round trip per claim: the claim path sends one command" {
+    run_loop _ claim one # loads the scripts, starts a keeper
+    expect_status 0
+    # No keeper talks meanwhile: a stand-in with a pid that cannot exist.
+    stop_keepers
+    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
+    redis-cli -s "$REDIS_SOCK" set "$key" "2147483647 stand-in" px 60000 >/dev/null
+    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+    track $!
+    wait_for grep -q OK "$TEST_DIR/mon"
+    run_loop _ claim two
+    expect_status 0
+    redis-cli -s "$REDIS_SOCK" ping >/dev/null
+    wait_for grep -q '"ping"' "$TEST_DIR/mon"
+    # Commands of clients (a script's own calls are tagged "lua").
+    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
+    [ "$(grep -c . <<<"$sent")" -eq 1 ] || { echo "$sent"; false; }
+    expect_in "$sent" '"EVALSHA"'
+}
+
+@test "redis: a holder in another pid namespace is another host: held by its TTL, never judged dead" {
+    command -v unshare >/dev/null || skip "unshare is not installed"
+    unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot create a pid namespace here"
+    use_redis_prefix 2s
+    unshare --pid --fork --mount-proc --kill-child sh -c \
+        '"$LOOP" _ claim job >"$TEST_DIR/ns.out" 2>&1; exec sleep 1000' </dev/null 3>&- &
+    ns=$!
+    track "$ns"
+    wait_for grep -q "claimed job" "$TEST_DIR/ns.out"
+    new_session
+    run_loop _ claim job --session "$SID"
+    expect_status 1
+    run_loop claims
+    expect_in "$output" "yes"
+    # The whole "host" goes (its keeper with it): the claim goes at its TTL.
+    kill_pid "$ns"
+    run_loop _ claim job --session "$SID" --wait 30s
+    expect_status 0
+}
