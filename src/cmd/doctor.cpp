@@ -2,6 +2,8 @@
 #include "core/doctor.hpp"
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
+#include "store/redis/backend_url.hpp"
+#include "store/redis/redis_doctor.hpp"
 
 #include <cstdio>
 #include <memory>
@@ -14,11 +16,25 @@ struct DoctorOpts {
     bool repair = false, json = false;
 };
 
-int run_doctor(const Globals& g, const DoctorOpts& o) {
-    require_file_backend(g, "loop doctor");
-    Core core(Home::resolve(g.home));
+std::vector<Finding> gather(const Globals& g, const DoctorOpts& o) {
+    const std::string home = Home::resolve(g.home);
+    redis::BackendUrl url = redis::parse_backend_url(chosen_backend(home, g.backend));
+    if (url.kind == redis::BackendKind::Redis) {
+        // What the home keeps on this backend are logs and locks: the
+        // server is what is checked.
+        std::vector<Finding> findings = redis::doctor_findings(url);
+        if (o.repair)
+            for (auto& f : findings)
+                f.outcome = "not repaired: a setting of the Redis server, for its operator";
+        return findings;
+    }
+    Core core(home);
     Doctor doctor(core);
-    std::vector<Finding> findings = o.repair ? doctor.repair() : doctor.check();
+    return o.repair ? doctor.repair() : doctor.check();
+}
+
+int run_doctor(const Globals& g, const DoctorOpts& o) {
+    std::vector<Finding> findings = gather(g, o);
     const bool healthy = Doctor::healthy(findings);
     if (o.json) {
         nlohmann::json list = nlohmann::json::array();

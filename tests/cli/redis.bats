@@ -69,7 +69,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 }
 
 @test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
-    for verb in "reap" "doctor" "events" "metrics" "supervise"; do
+    for verb in "reap" "events" "metrics" "supervise"; do
         # shellcheck disable=SC2086
         run_loop $verb
         expect_status 2
@@ -141,4 +141,19 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     kill_pid "$ns"
     run_loop _ claim job --session "$SID" --wait 30s
     expect_status 0
+}
+
+@test "redis: doctor checks the server: eviction is a problem, no persistence is said" {
+    redis-cli -s "$REDIS_SOCK" config set maxmemory-policy allkeys-lru >/dev/null
+    run_loop doctor
+    redis-cli -s "$REDIS_SOCK" config set maxmemory-policy noeviction >/dev/null
+    expect_status 1
+    expect_in "$output" "maxmemory-policy is allkeys-lru"
+    expect_in "$output" "persistence is off"
+    run_loop doctor --json
+    expect_status 0
+    jq -e '.healthy == true and ([.findings[] | select(.severity == "problem")] | length) == 0' <<<"$output"
+    run_loop --backend 'redis://127.0.0.1:1?connect_timeout=300ms' doctor
+    expect_status 1
+    expect_in "$output" "127.0.0.1:1"
 }
