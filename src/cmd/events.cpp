@@ -6,6 +6,8 @@
 #include "os/fs.hpp"
 #include "os/notify.hpp"
 #include "os/proc.hpp"
+#include "store/redis/backend_url.hpp"
+#include "store/redis/redis_events.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -51,14 +53,34 @@ void emit(std::string& buf, int64_t since_ms, bool json) {
     std::fflush(stdout);
 }
 
+// The fleet's events on the Redis backend (a capped stream).
+int run_redis_events(const redis::BackendUrl& url, int64_t since_ms, const EventsOpts& o) {
+    redis::RedisClient c(url);
+    redis::Keys keys;
+    keys.prefix = url.prefix;
+    std::string last = "0-0";
+    for (;;) {
+        redis::EventBatch b = redis::read_events(c, keys, last, o.follow ? 5000 : 0);
+        std::string buf;
+        for (const auto& l : b.lines)
+            buf += l + "\n";
+        emit(buf, since_ms, o.json);
+        bool more = b.last_id != last;
+        last = b.last_id;
+        if (!o.follow && !more) return 0;
+    }
+}
+
 int run_events(const Globals& g, const EventsOpts& o) {
     int64_t since_ms = 0;
     if (!o.since.empty()) {
         int64_t d = parse_duration_or_throw(o.since, "--since");
         since_ms = d == kInfinite ? 0 : os::now_ms() - d;
     }
-    require_file_backend(g, "loop events");
-    Core core(Home::resolve(g.home));
+    const std::string home = Home::resolve(g.home);
+    redis::BackendUrl url = redis::parse_backend_url(chosen_backend(home, g.backend));
+    if (url.kind == redis::BackendKind::Redis) return run_redis_events(url, since_ms, o);
+    Core core(home);
     const std::string path = core.events.path();
     os::ChangeWaiter waiter;
     int err = 0;

@@ -69,7 +69,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 }
 
 @test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
-    for verb in "reap" "events" "metrics" "supervise"; do
+    for verb in "reap" "metrics" "supervise"; do
         # shellcheck disable=SC2086
         run_loop $verb
         expect_status 2
@@ -156,4 +156,23 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     run_loop --backend 'redis://127.0.0.1:1?connect_timeout=300ms' doctor
     expect_status 1
     expect_in "$output" "127.0.0.1:1"
+}
+
+@test "redis: events shows the fleet's events, and --follow the new ones" {
+    new_session
+    run_loop _ claim e1 --session "$SID"
+    run_loop _ unclaim e1 --session "$SID"
+    run_loop events
+    expect_status 0
+    expect_in "$output" "claim.acquired "
+    expect_in "$output" "name=e1"
+    expect_in "$output" "claim.released"
+    run_loop events --json
+    jq -e -s 'map(select(.event == "claim.acquired" and .name == "e1")) | length == 1' <<<"$output"
+    start_bg "$TEST_DIR/follow" "$LOOP" events --follow
+    follower=$BG
+    wait_for grep -q "claim.released" "$TEST_DIR/follow"
+    run_loop _ claim e2 --session "$SID"
+    wait_for grep -q "name=e2" "$TEST_DIR/follow"
+    kill_pid "$follower"
 }
