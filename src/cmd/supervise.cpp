@@ -48,17 +48,28 @@ void set_up_logging(const SuperviseOpts& o) {
 }
 
 int run_supervise(const Globals& g, const SuperviseOpts& o) {
-    require_file_backend(g, "loop supervise");
     Playbook pb = load_playbook(o.playbook.empty() ? default_playbook() : o.playbook);
     std::string home = Home::resolve(g.home);
     if (!home.empty() && home[0] != '/') {
         char cwd[4096];
         if (::getcwd(cwd, sizeof cwd)) home = std::string(cwd) + "/" + home;
     }
+    // On a shared backend the workers' sessions and claims live there; the
+    // home keeps the lock, the logs and the supervisor's own events.
+    std::unique_ptr<Backend> shared;
+    if (!chosen_backend(home, g.backend).empty()) {
+        shared = open_backend(home, g.backend);
+        if (std::string(shared->kind()) == "file") shared.reset();
+    }
+    if (shared && (!o.metrics_file.empty() || !o.metrics_listen.empty()))
+        throw Error(Exit::Usage, "supervise: --metrics-file and --metrics-listen do not run on "
+                                 "the redis backend yet");
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    Supervisor sup(core, std::move(pb), {o.metrics_file, o.metrics_listen, &lock});
+    Supervisor sup(
+        core, std::move(pb),
+        {o.metrics_file, o.metrics_listen, &lock, shared ? &shared->workers() : nullptr});
     return sup.run();
 }
 

@@ -17,7 +17,7 @@
 namespace loop {
 
 void Supervisor::scan_holders() {
-    if (stopping_) return;
+    if (stopping_ || !workers_->reaps_here()) return;
     std::vector<std::string> errors;
     std::vector<HolderView> all;
     try {

@@ -75,7 +75,7 @@ void Supervisor::start(Replica& r) {
         // The child leads its own group (setsid): the session lives while
         // anything of that group does.
         s.pgid = child.pid;
-        core_.sessions.put(s);
+        workers_->put(s);
     } catch (const Error& e) {
         spdlog::error("{}: cannot record its session: {}", r.id, e.message());
         os::kill_pid(child.pid, SIGKILL);
@@ -200,8 +200,8 @@ void Supervisor::stop_timed_out(Replica& r) {
 
 void Supervisor::end_session(Replica& r) {
     try {
-        core_.claims.release_session(r.id, "claim.reaped");
-        core_.sessions.end(r.id);
+        workers_->release(r.id, "claim.reaped");
+        workers_->drop(r.id);
     } catch (const Error& e) {
         spdlog::error("{}: cannot end its session: {}", r.id, e.message());
     }
@@ -221,7 +221,7 @@ void Supervisor::on_exit(Replica& r, int status, bool known) {
     const int pid = r.pid;
     std::vector<std::string> released;
     try {
-        released = core_.claims.release_session(r.id, "claim.reaped");
+        released = workers_->release(r.id, "claim.reaped");
     } catch (const Error& e) {
         spdlog::error("{}: cannot release its claims: {}", r.id, e.message());
     }
@@ -312,23 +312,26 @@ int Supervisor::watch_pidfd(Replica& r) {
 }
 
 void Supervisor::adopt_or_reap_existing() {
-    std::vector<std::string> ids;
+    std::vector<std::pair<SessionRecord, Verdict>> all;
+    std::vector<std::string> errors;
     try {
-        ids = core_.registry.ids();
+        all = workers_->list(&errors);
     } catch (const Error& e) {
         spdlog::error("{}", e.message());
         return;
     }
-    for (const auto& id : ids) {
-        std::optional<SessionRecord> s;
-        try {
-            s = core_.registry.read(id);
-        } catch (const Error& e) {
-            spdlog::warn("{}", e.message());
+    for (const auto& e : errors)
+        spdlog::warn("{}", e);
+    const std::string suffix = workers_->id_suffix();
+    for (auto& [record, verdict] : all) {
+        std::optional<SessionRecord> s = record;
+        const std::string& id = s->id;
+        const Verdict& v = verdict;
+        // Another host's workers on a shared backend are not ours.
+        if (id.size() < suffix.size() ||
+            id.compare(id.size() - suffix.size(), suffix.size(), suffix))
             continue;
-        }
         if (!s || s->kind != "worker" || !s->worker || !s->replica) continue;
-        Verdict v = core_.sessions.verdict(*s);
         Replica& r = slot(*s->worker, *s->replica);
         r.nonce = s->nonce;
         r.pid = s->anchor ? s->anchor->pid : 0;
@@ -337,8 +340,8 @@ void Supervisor::adopt_or_reap_existing() {
         // descendant with its LOOP_SESSION_ID): released, and its
         // replacement is a restart.
         if ((v.life == Life::Dead && leftovers_of(r).empty()) || !s->anchor) {
-            auto released = core_.claims.release_session(id, "claim.reaped");
-            core_.sessions.end(id);
+            auto released = workers_->release(id, "claim.reaped");
+            workers_->drop(id);
             core_.events.append(
                 "session.exited",
                 {{"session", id}, {"worker", *s->worker}, {"replica", *s->replica}});

@@ -27,6 +27,11 @@ template <class T> Supervisor* owner(T* h) {
 
 Supervisor::Supervisor(Core& core, Playbook playbook, SupervisorOptions options)
     : core_(core), playbook_(std::move(playbook)), options_(std::move(options)) {
+    workers_ = options_.workers;
+    if (!workers_) {
+        own_workers_ = std::make_unique<FileWorkerSessions>(core_);
+        workers_ = own_workers_.get();
+    }
     uv_loop_init(&loop_);
     std::string exe = os::self_exe();
     exe_dir_ = exe.substr(0, exe.rfind('/'));
@@ -65,7 +70,7 @@ Supervisor::~Supervisor() {
 Supervisor::Replica& Supervisor::slot(const std::string& worker, int index) {
     // Worker names never contain '.', so this id cannot be taken by an
     // implicit session ("p<pid>-<start>") or another worker.
-    std::string id = worker + "." + std::to_string(index);
+    std::string id = worker + "." + std::to_string(index) + workers_->id_suffix();
     auto& p = replicas_[id];
     if (!p) {
         p = std::make_unique<Replica>();
@@ -280,6 +285,9 @@ void Supervisor::on_sigchld() {
 
 void Supervisor::sweep() {
     check_adopted();
+    rotate_logs();
+    // On a shared backend the host keeper watches holders and ends the dead.
+    if (!workers_->reaps_here()) return;
     try {
         ReapReport rep = core_.reaper.run(false);
         for (const auto& c : rep.claims)
@@ -289,7 +297,6 @@ void Supervisor::sweep() {
     } catch (const Error& e) {
         spdlog::error("reap: {}", e.message());
     }
-    rotate_logs();
     scan_holders();
 }
 

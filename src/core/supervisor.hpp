@@ -11,6 +11,7 @@
 #include "core/metrics_http.hpp"
 #include "core/playbook.hpp"
 #include "core/supervisor_lock.hpp"
+#include "core/worker_sessions.hpp"
 #include "os/fd.hpp"
 #include "os/spawn.hpp"
 
@@ -28,6 +29,8 @@ struct SupervisorOptions {
     std::string metrics_file;       // rewritten atomically when the metrics change
     std::string metrics_listen;     // HOST:PORT for GET /metrics
     SupervisorLock* lock = nullptr; // notes a refused reload for `loop status`
+    // Where the workers' sessions live (nullptr: the home's records).
+    WorkerSessions* workers = nullptr;
 };
 
 class Supervisor {
@@ -125,6 +128,8 @@ class Supervisor {
     Replica& slot(const std::string& worker, int index);
 
     Core& core_;
+    std::unique_ptr<WorkerSessions> own_workers_; // when options.workers is null
+    WorkerSessions* workers_ = nullptr;
     Playbook playbook_;
     SupervisorOptions options_;
     EventCounters counters_;

@@ -7,6 +7,7 @@
 
 #include "core/claims.hpp"
 #include "core/sessions.hpp"
+#include "core/worker_sessions.hpp"
 
 #include <functional>
 #include <memory>
@@ -44,6 +45,8 @@ class Backend {
     // Directories whose changes may mean a claim changed (empty: look
     // periodically).
     virtual std::vector<std::string> watch_paths() = 0;
+    // Where a supervisor on this backend keeps its workers' sessions.
+    virtual WorkerSessions& workers() = 0;
     // The clocks and process facts liveness is judged with.
     virtual const ProcessProbe& probe() const = 0;
     // loop _ session start.

@@ -6,6 +6,7 @@
 # at how a backend stores its records.
 
 load helpers
+load redis_helpers
 
 setup_file() {
     if [ "${LOOP_TEST_BACKEND:-file}" = redis ]; then start_redis; fi

@@ -4,6 +4,7 @@
 # hosts that cannot judge each other.
 
 load helpers
+load redis_helpers
 
 setup_file() { start_redis; }
 teardown_file() { stop_redis; }
@@ -69,7 +70,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 }
 
 @test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
-    for verb in "reap" "metrics" "supervise"; do
+    for verb in "reap" "metrics"; do
         # shellcheck disable=SC2086
         run_loop $verb
         expect_status 2

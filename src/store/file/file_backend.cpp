@@ -39,16 +39,9 @@ std::vector<std::string> FileBackend::end_session(const std::string& ref, bool* 
 }
 
 std::vector<SessionView> FileBackend::sessions(std::vector<std::string>* errors) {
-    auto ids = core_.registry.ids();
-    std::sort(ids.begin(), ids.end());
     std::vector<SessionView> out;
-    for (const auto& id : ids) {
-        try {
-            if (auto s = core_.registry.read(id)) out.push_back({*s, core_.sessions.verdict(*s)});
-        } catch (const Error& e) {
-            if (errors) errors->push_back(e.message());
-        }
-    }
+    for (auto& [s, v] : workers_.list(errors))
+        out.push_back({std::move(s), std::move(v)});
     return out;
 }
 

@@ -11,12 +11,13 @@ namespace loop {
 
 class FileBackend : public Backend {
   public:
-    explicit FileBackend(const std::string& home_path) : core_(home_path) {}
+    explicit FileBackend(const std::string& home_path) : core_(home_path), workers_(core_) {}
 
     const char* kind() const override { return "file"; }
     SessionRecord resolve_live(const std::string& ref, int implicit_pid) override;
     SessionRecord own_session(int pid, const std::string& kind) override;
     void set_group(const SessionRecord& me, int pgid) override;
+    WorkerSessions& workers() override { return workers_; }
     void forget_session(const SessionRecord& me) override { core_.sessions.end(me.id); }
     std::vector<std::string> watch_paths() override;
     const ProcessProbe& probe() const override { return core_.sessions.probe(); }
@@ -38,6 +39,7 @@ class FileBackend : public Backend {
 
   private:
     Core core_;
+    FileWorkerSessions workers_;
 };
 
 } // namespace loop

@@ -93,7 +93,7 @@ struct Keeper {
                 std::to_string(e.released.size()) + " claim(s)");
             return 0;
         }
-        if (s->kind != "explicit" &&
+        if ((s->kind == "process" || s->kind == "with") &&
             flag_of(*c, lua::keeper_drop, {k.host(host.key), k.session_claims(id)}, {id},
                     "dropped"))
             return 0;

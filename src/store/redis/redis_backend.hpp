@@ -21,6 +21,24 @@
 
 namespace loop::redis {
 
+class RedisBackend;
+
+// A supervisor's workers on Redis: their sessions in Redis, kept by the
+// host keeper like every anchored session of the host.
+class RedisWorkerSessions : public WorkerSessions {
+  public:
+    explicit RedisWorkerSessions(RedisBackend& b) : b_(b) {}
+    void put(const SessionRecord& s) override;
+    std::vector<std::string> release(const std::string& id, const std::string& event) override;
+    void drop(const std::string& id) override;
+    std::vector<std::pair<SessionRecord, Verdict>> list(std::vector<std::string>* errors) override;
+    bool reaps_here() const override { return false; }
+    std::string id_suffix() const override;
+
+  private:
+    RedisBackend& b_;
+};
+
 class RedisBackend : public Backend {
   public:
     // `url_text` is what the user gave (passed on to a keeper it starts).
@@ -31,6 +49,7 @@ class RedisBackend : public Backend {
     SessionRecord own_session(int pid, const std::string& kind) override;
     void set_group(const SessionRecord& me, int pgid) override;
     void forget_session(const SessionRecord& me) override;
+    WorkerSessions& workers() override { return workers_; }
     std::vector<std::string> watch_paths() override { return {}; }
     const ProcessProbe& probe() const override { return probe_; }
     SessionRecord start_session(const StartOptions& opts, int caller_pid) override;
@@ -71,6 +90,8 @@ class RedisBackend : public Backend {
     HostIdentity host_;
     std::unique_ptr<RedisClient> client_;
     std::string implicit_id_; // the implicit session built by this call
+    RedisWorkerSessions workers_{*this};
+    friend class RedisWorkerSessions;
 };
 
 // A claim record as the scripts store it (P claim:NAME), nullopt when

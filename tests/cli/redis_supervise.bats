@@ -1,0 +1,55 @@
+#!/usr/bin/env bats
+# loop supervise on the Redis backend: the workers' sessions and claims live
+# in Redis (ids qualified by the host), a dead worker's claims go before its
+# replacement takes them, and another host's supervisor over the same
+# playbook never works on the same item.
+
+load supervise_helpers
+load redis_helpers
+
+setup_file() { start_redis; }
+teardown_file() { stop_redis; }
+
+setup() {
+    sup_setup
+    [ -n "${REDIS_SOCK:-}" ] || skip "no redis-server"
+    use_redis_prefix 5s
+}
+
+# owner_json NAME: the holders of NAME on Redis.
+owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
+
+@test "redis supervise: a worker's claim is its session's; SIGKILL hands it to the next incarnation" {
+    start_sup "$PLAYBOOKS/holder.json"
+    wait_workers holder 1
+    old=$(live_pid holder 1)
+    sid=$(session_of holder 1)
+    [[ "$sid" == holder.1.* ]]
+    wait_for sh -c '"$LOOP" _ owner job >/dev/null 2>&1'
+    fence1=$(owner_json job | jq -r '.[0].fence')
+    owner_json job | jq -e --arg s "$sid" '.[0].session == $s'
+    # Nobody else gets it while the worker lives.
+    run_loop _ claim job
+    expect_status 1
+    kill -KILL "$old"
+    restarted() {
+        local p
+        p=$(live_pid holder 1)
+        [ -n "$p" ] && [ "$p" != "$old" ] &&
+            owner_json job | jq -e --arg s "$sid" --argjson f "$fence1" \
+                'length == 1 and .[0].session == $s and .[0].fence > $f' >/dev/null
+    }
+    wait_for restarted
+    track "$(live_pid holder 1)"
+    stop_sup
+    [ "$SUP_STATUS" -eq 0 ]
+    run_loop _ owner job
+    expect_status 1
+}
+
+@test "redis supervise: --metrics-file is refused on redis (exit 2), before anything starts" {
+    run_loop supervise "$PLAYBOOKS/holder.json" --metrics-file "$TEST_DIR/m.prom"
+    expect_status 2
+    expect_in "$stderr" "redis backend"
+    [ ! -e "$LOOP_HOME/supervisor.lock" ]
+}
