@@ -57,7 +57,7 @@ class FileClaimLock : public ClaimLock {
         for (const auto& n : names) {
             int err = 0;
             bool read_only = false;
-            os::Fd fd = os::open_lock_file(dir, n, &err, &read_only);
+            os::Fd fd = os::open_lock_file(dir, name_file(n), &err, &read_only);
             if (!fd) throw io_error("cannot open " + path_of(n), err);
             read_only_ = read_only_ || read_only;
             lock_or_throw(fd.get(), path_of(n));
@@ -128,7 +128,7 @@ class FileClaimLock : public ClaimLock {
     };
 
     std::string path_of(const std::string& name) const {
-        return home_.sub_path("locks") + "/" + name;
+        return home_.sub_path("locks") + "/" + name_file(name);
     }
     int fd_of(const std::string& name) const {
         for (const auto& h : held_)
@@ -165,8 +165,9 @@ std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& 
 
 std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
     int err = 0;
-    auto text = os::read_file_at(home_.claims(), name, &err);
-    const std::string path = home_.sub_path("claims") + "/" + name;
+    const std::string file = name_file(name);
+    auto text = os::read_file_at(home_.claims(), file, &err);
+    const std::string path = home_.sub_path("claims") + "/" + file;
     if (!text) {
         if (err == ENOENT) return std::nullopt;
         unreadable(path, err);
@@ -183,19 +184,25 @@ std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
 }
 
 void FileClaimStore::write(const ClaimRecord& record) {
-    os::Status s = os::replace_file_at(home_.claims(), record.name, to_json_text(record));
-    if (!s.ok())
-        throw io_error("cannot write " + home_.sub_path("claims") + "/" + record.name, s.err);
+    const std::string file = name_file(record.name);
+    os::Status s = os::replace_file_at(home_.claims(), file, to_json_text(record));
+    if (!s.ok()) throw io_error("cannot write " + home_.sub_path("claims") + "/" + file, s.err);
 }
 
 void FileClaimStore::erase(const std::string& name) {
-    os::Status s = os::unlink_at(home_.claims(), name);
+    const std::string file = name_file(name);
+    os::Status s = os::unlink_at(home_.claims(), file);
     if (!s.ok() && s.err != ENOENT)
-        throw io_error("cannot remove " + home_.sub_path("claims") + "/" + name, s.err);
+        throw io_error("cannot remove " + home_.sub_path("claims") + "/" + file, s.err);
 }
 
 std::vector<std::string> FileClaimStore::names() {
-    return record_names(home_.claims(), home_.sub_path("claims"));
+    // A file whose name decodes to no claim name is no claim (doctor
+    // reports it): nothing can claim, reap or lock it by that name.
+    std::vector<std::string> out;
+    for (const auto& file : record_names(home_.claims(), home_.sub_path("claims")))
+        if (auto name = file_name_claim(file)) out.push_back(std::move(*name));
+    return out;
 }
 
 void FileClaimStore::commit_txn(const std::string& id, const Anchor& owner) {
@@ -234,7 +241,7 @@ std::vector<std::string> FileClaimStore::watch_paths() {
 
 std::string FileClaimStore::queue_watch_path(const std::string& name) {
     home_.locks();
-    return home_.sub_path("locks") + "/" + name;
+    return home_.sub_path("locks") + "/" + name_file(name);
 }
 
 // Sessions.
