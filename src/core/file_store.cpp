@@ -10,10 +10,18 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace loop {
 
 namespace {
+
+// A name's contention note: a dot-file, so never any name's file.
+const char* const kNotePrefix = ".contended.";
+
+std::string note_file(const std::string& name) {
+    return kNotePrefix + name_file(name);
+}
 
 bool is_record_name(const std::string& n) {
     return !n.empty() && n[0] != '.';
@@ -119,6 +127,26 @@ class FileClaimLock : public ClaimLock {
         write_at(fd, name, body, kLockHeaderSize);
         os::Status s = os::set_size(fd, kLockHeaderSize + body.size());
         if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
+    }
+
+    std::optional<ContentionNote> contention(const std::string& name) override {
+        fd_of(name); // covered by this lock
+        int err = 0;
+        auto text = os::read_file_at(home_.locks(), note_file(name), &err, kNoteSize);
+        if (!text) return std::nullopt;
+        return note_from_text(*text);
+    }
+
+    bool set_contention(const std::string& name, const ContentionNote& note) override {
+        fd_of(name);
+        if (read_only_) return false;
+        const std::string text = note_to_text(note);
+        if (text.size() != kNoteSize) return false;
+        int err = 0;
+        os::Fd fd = os::open_lock_file(home_.locks(), note_file(name), &err);
+        if (!fd) return false;
+        // Always the same length at the same place: never a torn tail.
+        return os::pwrite_at(fd.get(), text, 0).ok() && os::set_size(fd.get(), kNoteSize).ok();
     }
 
   private:
@@ -232,6 +260,21 @@ void FileClaimStore::drop_txn(const std::string& id) {
 
 std::vector<std::string> FileClaimStore::txns() {
     return record_names(home_.txns(), home_.sub_path("txn"));
+}
+
+std::vector<std::pair<std::string, ContentionNote>> FileClaimStore::contention_notes() {
+    std::vector<std::pair<std::string, ContentionNote>> out;
+    int err = 0;
+    const int dir = home_.locks();
+    for (const auto& file : os::list_dir(dir, &err)) {
+        if (file.rfind(kNotePrefix, 0) != 0) continue;
+        auto name = file_name_claim(std::string_view(file).substr(std::strlen(kNotePrefix)));
+        if (!name) continue;
+        auto text = os::read_file_at(dir, file, &err, kNoteSize);
+        if (!text) continue;
+        if (auto note = note_from_text(*text)) out.emplace_back(std::move(*name), std::move(*note));
+    }
+    return out;
 }
 
 std::vector<std::string> FileClaimStore::watch_paths() {
