@@ -44,6 +44,18 @@ TEST_CASE("contention: the first try is logged, a burst against the same holder 
     CHECK(s.note.fence == 8);
 }
 
+TEST_CASE("contention: a claim that goes on to wait is always logged, with the unlogged tries") {
+    auto first = contention_step(std::nullopt, "h", 1, "c", 0, 1).note;
+    auto polled = contention_step(first, "h", 1, "c", 1, 2).note;
+    REQUIRE(polled.pending == 1);
+    auto s = contention_step(polled, "h", 1, "w", 2, 3, true);
+    CHECK(s.log);
+    CHECK(s.tries == 2);
+    CHECK(s.flushes == 1);
+    CHECK(s.note.pending == 0);
+    CHECK(s.note.epoch == 3);
+}
+
 TEST_CASE("contention: logged again after kLogEveryMs or kLogEveryTries") {
     auto first = contention_step(std::nullopt, "h", 1, "c", 0, 1).note;
     CHECK_FALSE(contention_step(first, "h", 1, "c", kLogEveryMs - 1, 2).log);

@@ -66,12 +66,13 @@ std::optional<ContentionNote> note_from_text(const std::string& text) {
 
 ContentionStep contention_step(const std::optional<ContentionNote>& note, const std::string& holder,
                                uint64_t fence, const std::string& contender, int64_t now_ms,
-                               uint64_t now_us) {
+                               uint64_t now_us, bool always_log) {
     ContentionStep s;
     const bool same = note && note->holder == holder && note->fence == fence;
     // A clock stepped back counts as time passed: better one line too many.
     const int64_t since = note ? now_ms - note->logged_ms : 0;
-    if (same && note->pending + 1 < kLogEveryTries && since >= 0 && since < kLogEveryMs) {
+    if (!always_log && same && note->pending + 1 < kLogEveryTries && since >= 0 &&
+        since < kLogEveryMs) {
         s.note = *note;
         s.note.pending++;
         s.note.contender = contender;

@@ -4,8 +4,9 @@
 // keeps the holder the last logged event was about and the number of busy
 // tries since that were not logged. A try is logged when there is no note,
 // when the holder changed, or when kLogEveryTries tries or kLogEveryMs
-// passed since the last logged one; its `tries` field says how many tries
-// it stands for (the unlogged ones and itself).
+// passed since the last logged one, and always for a claim that goes on to
+// wait; its `tries` field says how many tries it stands for (the unlogged
+// ones and itself).
 //
 // The counter loop_claim_contentions_total is the sum of the `tries` of the
 // events plus the unlogged tries of the notes. Each note carries an epoch;
@@ -50,8 +51,10 @@ struct ContentionStep {
 
 // What one busy try of `contender` against `holder` (fence) does, given
 // the name's note. `now_us` makes the next epoch (greater than the last).
+// With `always_log` (a claim that goes on to wait: one event per wait, not
+// per poll) it is logged whatever the note says.
 ContentionStep contention_step(const std::optional<ContentionNote>& note, const std::string& holder,
                                uint64_t fence, const std::string& contender, int64_t now_ms,
-                               uint64_t now_us);
+                               uint64_t now_us, bool always_log = false);
 
 } // namespace loop

@@ -282,6 +282,10 @@ std::vector<std::string> FileClaimStore::watch_paths() {
     return {home_.sub_path("claims")};
 }
 
+std::string FileClaimStore::watch_entry(const std::string& name) {
+    return name_file(name);
+}
+
 std::string FileClaimStore::queue_watch_path(const std::string& name) {
     home_.locks();
     return home_.sub_path("locks") + "/" + name_file(name);

@@ -29,6 +29,7 @@ class FileClaimStore : public ClaimStore {
     std::vector<std::pair<std::string, ContentionNote>> contention_notes() override;
 
     std::vector<std::string> watch_paths() override;
+    std::string watch_entry(const std::string& name) override;
     std::string queue_watch_path(const std::string& name) override;
 
   private:

@@ -76,6 +76,8 @@ class ClaimStore {
 
     // Paths whose changes a waiter should wake on (empty: poll).
     virtual std::vector<std::string> watch_paths() = 0;
+    // The entry of those paths that changes with the record of `name`.
+    virtual std::string watch_entry(const std::string& name) { return name; }
     // A file whose content changes when the wait queue of `name` changes
     // ("": none, poll).
     virtual std::string queue_watch_path(const std::string& name) = 0;
