@@ -109,9 +109,18 @@ TEST_CASE("claim: bad names are refused before anything is written") {
     TempDir home;
     Core core(home.path());
     SessionRecord me = core.sessions.start({}, ::getpid());
-    const std::vector<std::vector<std::string>> cases = {
-        {"ok", "../escape"},       {"a/b"}, {""}, {".lock"}, {"-x"}, {"ok", std::string(201, 'x')},
-        {std::string("n\0ul", 4)}, {}};
+    const std::vector<std::vector<std::string>> cases = {{"ok", "../escape"},
+                                                         {"a//b"},
+                                                         {""},
+                                                         {".lock"},
+                                                         {"-x"},
+                                                         {"ok", std::string(201, 'x')},
+                                                         {std::string("n\0ul", 4)},
+                                                         {"/abs"},
+                                                         {"x/../escape"},
+                                                         {"a/"},
+                                                         {"a/.b"},
+                                                         {}};
     for (const auto& names : cases) {
         CHECK(code_of_call([&] { core.claims.try_acquire(me, req(names)); }) == Exit::Usage);
         CHECK(code_of_call([&] { core.claims.release(me.id, me.nonce, names, false); }) ==
@@ -120,6 +129,24 @@ TEST_CASE("claim: bad names are refused before anything is written") {
     CHECK(list_dir(home.sub("claims")).empty());
     CHECK(list_dir(home.sub("locks")).empty());
     CHECK_FALSE(exists(home.sub("escape")));
+}
+
+TEST_CASE("claim: a name with '/' is one file, the entry a waiter watches") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(me, req({"repo-x/issue-42"})).acquired);
+    CHECK(list_dir(home.sub("claims")) == std::vector<std::string>{"repo-x%issue-42"});
+    CHECK(core.store.names() == std::vector<std::string>{"repo-x/issue-42"});
+    // A waiter wakes on changes of this entry of the watched directory.
+    const auto dirs = core.store.watch_paths();
+    REQUIRE(dirs.size() == 1);
+    const std::string entry = core.store.watch_entry("repo-x/issue-42");
+    CHECK(entry == "repo-x%issue-42");
+    CHECK(exists(dirs[0] + "/" + entry));
+    CHECK(core.claims.release(me.id, me.nonce, {"repo-x/issue-42"}, false).size() == 1);
+    CHECK_FALSE(exists(dirs[0] + "/" + entry));
+    CHECK_FALSE(exists(home.sub("claims/repo-x")));
 }
 
 TEST_CASE("fences strictly increase across release, reap, take-over and restart") {

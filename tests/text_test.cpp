@@ -6,6 +6,8 @@
 #include <doctest/doctest.h>
 
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,8 +27,27 @@ Exit usage_code_of(auto&& fn) {
 } // namespace
 
 TEST_CASE("names: valid ones") {
-    for (std::string n : {"repo-x", "issue-42", "file:src.main.cpp", "a", "A", "0", "x@host", "k=v",
-                          "a+b", "under_score", "a..b", "a.", "x-", "Z9._:@+=-"}) {
+    for (std::string n : {"repo-x",
+                          "issue-42",
+                          "file:src.main.cpp",
+                          "a",
+                          "A",
+                          "0",
+                          "x@host",
+                          "k=v",
+                          "a+b",
+                          "under_score",
+                          "a..b",
+                          "a.",
+                          "x-",
+                          "Z9._:@+=-",
+                          "repo-x/issue-42",
+                          "file:src/main.py",
+                          "a/b/c",
+                          "a/b.",
+                          "a./b",
+                          "a/-b",
+                          "a/b..c"}) {
         CAPTURE(n);
         CHECK_FALSE(name_problem(n));
         CHECK_NOTHROW(check_name(n, "claim name"));
@@ -41,7 +62,7 @@ TEST_CASE("names: valid ones") {
         all += c;
     for (char c = '0'; c <= '9'; ++c)
         all += c;
-    all += "._:@+=-";
+    all += "._:@+=/-";
     CHECK_FALSE(name_problem(all));
 }
 
@@ -54,11 +75,18 @@ TEST_CASE("names: every bad kind is refused with a reason") {
         {"", "empty"},
         {std::string(201, 'a'), "200"},
         {std::string(4096, 'b'), "200"},
-        {"a/b", "'/'"},
-        {"/abs", "'/'"},
+        {"/", "starts with '/'"},
+        {"/abs", "starts with '/'"},
+        {"a/", "ends with '/'"},
+        {"a/b/", "ends with '/'"},
+        {"a//b", "empty path segment"},
         {"..", "'.'"},
         {"../x", "'.'"},
-        {"a/../b", "'/'"},
+        {"a/../b", "segment starting with '.'"},
+        {"x/./y", "segment starting with '.'"},
+        {"a/.b", "segment starting with '.'"},
+        {"a/..", "segment starting with '.'"},
+        {"a%b", "'%'"},
         {".hidden", "'.'"},
         {".", "'.'"},
         {"-rf", "'-'"},
@@ -107,11 +135,102 @@ TEST_CASE("names: the NUL byte is not silently cut off") {
     CHECK(name_problem(trailing));
 }
 
+TEST_CASE("session ids: like names, but never with '/'") {
+    CHECK_FALSE(session_id_problem("worker.1"));
+    auto p = session_id_problem("a/b");
+    REQUIRE(p);
+    CHECK(*p == "contains '/'");
+    CHECK(session_id_problem(".x"));
+    CHECK(usage_code_of([] { check_session_id("a/b"); }) == Exit::Usage);
+    CHECK_NOTHROW(check_session_id("s-1"));
+}
+
+TEST_CASE("name files: today's names keep their file names, '/' becomes '%'") {
+    for (std::string n : {"repo-x", "issue-42", "file:src.main.cpp", "a..b", "Z9._:@+=-"}) {
+        CAPTURE(n);
+        CHECK(name_file(n) == n);
+        CHECK(file_name_claim(n) == n);
+    }
+    CHECK(name_file("repo-x/issue-42") == "repo-x%issue-42");
+    CHECK(name_file("file:src/main.py") == "file:src%main.py");
+    CHECK(file_name_claim("repo-x%issue-42") == "repo-x/issue-42");
+}
+
+TEST_CASE("name files: a round trip, injective, never a name the home keeps for itself") {
+    std::vector<std::string> names = {"a",
+                                      "a/b",
+                                      "a%b" /* invalid */,
+                                      "a:b",
+                                      "a-b",
+                                      "a.b",
+                                      "a_b",
+                                      "a=b",
+                                      "a+b",
+                                      "a@b",
+                                      "ab",
+                                      "a/b/c",
+                                      "a/bc",
+                                      "ab/c",
+                                      "a.b/c",
+                                      "a/b.c",
+                                      "a/b..",
+                                      "a../b",
+                                      "tmp/x",
+                                      "tmp.x/y",
+                                      "lock",
+                                      "x/lock",
+                                      "x/tmp..",
+                                      std::string(200, 'a'),
+                                      std::string(99, 'a') + "/" + std::string(100, 'b'),
+                                      std::string(100, 'a') + "/" + std::string(99, 'b')};
+    // Every name of up to 4 bytes over a small alphabet with '/' and '.'.
+    const std::string alphabet = "a./-%";
+    std::vector<std::string> gen = {""};
+    for (int len = 1; len <= 4; ++len) {
+        std::vector<std::string> next;
+        for (const auto& g : gen)
+            for (char c : alphabet)
+                next.push_back(g + c);
+        for (const auto& n : next)
+            names.push_back(n);
+        gen = std::move(next);
+    }
+    std::map<std::string, std::string> by_file;
+    size_t valid = 0;
+    for (const auto& n : std::set<std::string>(names.begin(), names.end())) {
+        if (name_problem(n)) continue;
+        ++valid;
+        CAPTURE(n);
+        const std::string f = name_file(n);
+        // A file name: no '/', at most 255 bytes, never a dot-file (".",
+        // "..", ".tmp.*", ".lock" and the like are the home's own).
+        CHECK(f.find('/') == std::string::npos);
+        CHECK(f.size() <= 255);
+        REQUIRE_FALSE(f.empty());
+        CHECK(f[0] != '.');
+        CHECK(f.rfind(".tmp.", 0) != 0);
+        // Decodes back to the name.
+        CHECK(file_name_claim(f) == n);
+        // No two names share a file.
+        auto [it, fresh] = by_file.emplace(f, n);
+        CHECK_MESSAGE(fresh, n << " and " << it->second << " share " << f);
+    }
+    CHECK(valid > 70);
+    // Files that decode to no claim name are not claims.
+    for (const std::string& f :
+         std::vector<std::string>{"", ".", "..", ".tmp.1.2.x", ".lock", "a%%b", "%a", "a%", "a%.b",
+                                  "x%..%y", "a b", "-x", std::string("a\0b", 3), "a/b"}) {
+        CAPTURE(f);
+        CHECK_FALSE(file_name_claim(f));
+    }
+}
+
 TEST_CASE("normalize_names sorts, deduplicates and refuses bad or missing names") {
     CHECK(normalize_names({"c", "a", "b", "a", "c"}) == std::vector<std::string>{"a", "b", "c"});
     CHECK(normalize_names({"x"}) == std::vector<std::string>{"x"});
     CHECK(usage_code_of([] { normalize_names({}); }) == Exit::Usage);
-    CHECK(usage_code_of([] { normalize_names({"ok", "bad/name"}); }) == Exit::Usage);
+    CHECK(usage_code_of([] { normalize_names({"ok", "bad//name"}); }) == Exit::Usage);
+    CHECK(normalize_names({"b/a", "a/b", "a/b"}) == std::vector<std::string>{"a/b", "b/a"});
     CHECK(usage_code_of([] { normalize_names({"ok", ""}); }) == Exit::Usage);
 }
 

@@ -125,6 +125,28 @@ bool watch_queues(ClaimStore& store, os::ChangeWaiter& waiter,
 
 } // namespace
 
+void Claims::note_contention(ClaimLock& lock, const SessionRecord& me,
+                             const std::vector<std::string>& names, const HolderView& blocker,
+                             int64_t now_ms, bool waits) {
+    // Only here, on the busy path, is the note read: a free name costs
+    // nothing more.
+    auto note = lock.contention(blocker.name);
+    ContentionStep step = contention_step(note, blocker.holder.session, blocker.holder.fence, me.id,
+                                          now_ms, static_cast<uint64_t>(os::now_us()), waits);
+    if (!step.log) {
+        if (lock.set_contention(blocker.name, step.note)) return;
+        step = {true, 1, 0, {}}; // not noted: this try is logged on its own
+    }
+    nlohmann::json ev = {{"names", names},
+                         {"session", me.id},
+                         {"holder", blocker.holder.session},
+                         {"name", blocker.name},
+                         {"tries", step.tries}};
+    if (step.flushes > 0) ev["flushes"] = step.flushes;
+    events_.append("claim.contended", std::move(ev));
+    if (step.note.epoch > 0) lock.set_contention(blocker.name, step.note);
+}
+
 AcquireOutcome Claims::try_acquire(const SessionRecord& me, AcquireRequest req) {
     QueuePlace no_wait(false, me, sessions_.probe());
     return try_acquire_impl(me, std::move(req), true, -1, no_wait);
@@ -191,12 +213,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         if (p.queue_changed) lock->set_queue(p.name, p.queue);
     }
     if (!out.blockers.empty()) {
-        if (log_contention) {
-            events_.append("claim.contended", {{"names", req.names},
-                                               {"session", me.id},
-                                               {"holder", out.blockers.front().holder.session},
-                                               {"name", out.blockers.front().name}});
-        }
+        if (log_contention)
+            note_contention(*lock, me, req.names, out.blockers.front(), now, place.joins());
         return out;
     }
 
@@ -362,7 +380,9 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         // An exclusive holder goes away only by removal of its record
         // (release, reap) or of its session's; shared holders can also
         // leave by a rewrite of the record.
-        std::vector<std::string> names = req.names;
+        std::vector<std::string> names;
+        for (const auto& n : req.names)
+            names.push_back(store_.watch_entry(n)); // its file name
         bool shared_in_way = false;
         for (const auto& b : out.blockers) {
             if (b.waiting) continue;

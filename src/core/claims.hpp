@@ -121,6 +121,12 @@ class Claims {
                             QueuePlace& place);
     Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings);
     void log_reaped(const std::vector<ReapItem>& items, const std::string& by);
+    // Logs a busy try as claim.contended, or only counts it in the name's
+    // note (core/contention.hpp); the first try of a claim that `waits` is
+    // always logged. Under the names' lock.
+    void note_contention(ClaimLock& lock, const SessionRecord& me,
+                         const std::vector<std::string>& names, const HolderView& blocker,
+                         int64_t now_ms, bool waits);
 
     ClaimStore& store_;
     Sessions& sessions_;

@@ -161,19 +161,20 @@ void Doctor::check_claims(std::vector<Finding>& out) {
     const bool judge = !std::count(unusable_.begin(), unusable_.end(), "locks");
     int dir = home_.claims();
     ClaimStore& store = claims_.store();
-    auto names = store.names();
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) {
-        const std::string path = path_of("claims", name);
+    // Every file, also those whose name decodes to no claim name (which
+    // the store does not list).
+    for (const auto& file : list_or_throw(dir, path_of("claims", ""))) {
+        if (file.empty() || file[0] == '.') continue; // the home's own (temp files)
+        const std::string path = path_of("claims", file);
         bool gone = false;
-        auto defect = claim_defect(dir, name, home_.sub_path("claims") + "/" + name, &gone);
+        auto defect = claim_defect(dir, file, home_.sub_path("claims") + "/" + file, &gone);
         if (gone) continue;
         if (defect) {
             Finding x;
             x.kind = "corrupt-claim";
             x.path = path;
             x.sub = "claims";
-            x.subject = name;
+            x.subject = file;
             x.problem = *defect;
             x.fix = "move it aside to " + home_.path() +
                     "/corrupt/; it was never a valid claim, so no holder can depend on it";
@@ -182,6 +183,9 @@ void Doctor::check_claims(std::vector<Finding>& out) {
             continue;
         }
         if (!judge) continue;
+        const auto decoded = file_name_claim(file);
+        if (!decoded) continue; // a defect, reported above
+        const std::string& name = *decoded;
         // Judge the holders as a claimer would: under the name's lock.
         auto lock = store.lock({name});
         std::optional<ClaimRecord> rec;
@@ -244,7 +248,7 @@ void Doctor::check_fences(std::vector<Finding>& out) {
         } else if (!fence_text_ok(*text)) {
             problem = "corrupt fence counter (not a whole number below 2^64), so every claim "
                       "of '" +
-                      printable(name) + "' fails";
+                      printable(file_name_claim(name).value_or(name)) + "' fails";
         } else {
             continue;
         }

@@ -38,8 +38,9 @@ struct Finding {
     bool repaired = false;
     std::string outcome; // after a repair attempt: what was done, or why not
 
-    // What the finding is about: a claim name, session id, marker id or
-    // file name (raw, unlike `path`, which is made printable).
+    // What the finding is about: a claim name (stale holders), session id,
+    // marker id or file name (a corrupt record or counter: the name on
+    // disk, encoded, raw, unlike `path`, which is made printable).
     std::string subject;
     std::string sub;     // the home's subdirectory it is in ("" for the home itself)
     std::string session; // the holder's session, for claim findings

@@ -71,16 +71,27 @@ std::string what_is_wrong(const Error& e, const std::string& origin) {
     return m;
 }
 
-// Why the record `name` in `dir` is not a valid record, or nullopt when it
-// is valid. *gone when it does not exist (any more). `parse` returns the
-// record's own name (claim name or session id) or throws.
+// Why the file name `file` is no record name: `own_name` is what it stands
+// for (a claim name decoded, a session id as it is), `problem` why not.
+std::string bad_file_name(const std::string& file, const std::optional<std::string>& problem,
+                          const std::string& decoded, const char* what) {
+    if (decoded == file) return "its file name " + *problem + ", so it is no " + what;
+    return "its file name does not decode to a " + std::string(what) + " ('" + printable(decoded) +
+           "' " + *problem + ")";
+}
+
+// Why the record file `file` in `dir` is not a valid record, or nullopt
+// when it is. *gone when it does not exist (any more). `decoded` is the
+// name or id the file name stands for, `problem` why it is none; `parse`
+// returns the record's own name (claim name or session id) or throws.
 template <class Parse>
-std::optional<std::string> record_defect(int dir, const std::string& name,
-                                         const std::string& origin, const char* what, Parse&& parse,
-                                         bool* gone) {
+std::optional<std::string>
+record_defect(int dir, const std::string& file, const std::string& origin, const char* what,
+              const std::string& decoded, const std::optional<std::string>& problem, Parse&& parse,
+              bool* gone) {
     *gone = false;
     int err = 0;
-    auto facts = os::facts_at(dir, name, &err);
+    auto facts = os::facts_at(dir, file, &err);
     if (!facts) {
         if (err == ENOENT) {
             *gone = true;
@@ -90,7 +101,7 @@ std::optional<std::string> record_defect(int dir, const std::string& name,
     }
     if (facts->type != os::FileFacts::Type::File)
         return std::string("it is ") + type_name(facts->type) + ", not a record";
-    auto text = os::read_file_at(dir, name, &err);
+    auto text = os::read_file_at(dir, file, &err);
     if (!text) {
         if (err == ENOENT) {
             *gone = true;
@@ -98,11 +109,10 @@ std::optional<std::string> record_defect(int dir, const std::string& name,
         }
         return std::string("cannot read it: ") + os::read_error_text(err);
     }
-    if (auto p = name_problem(name))
-        return std::string("its file name ") + *p + ", so it is no " + what;
+    if (problem) return bad_file_name(file, problem, decoded, what);
     try {
         std::string own = parse(*text, origin);
-        if (own != name)
+        if (own != decoded)
             return std::string("its ") +
                    (std::strcmp(what, "claim name") == 0 ? "'name'" : "'id'") + " field says '" +
                    printable(own) + "', not its file name";
@@ -112,10 +122,19 @@ std::optional<std::string> record_defect(int dir, const std::string& name,
     return std::nullopt;
 }
 
-std::optional<std::string> claim_defect(int dir, const std::string& name, const std::string& origin,
+std::string decoded_file_name(const std::string& file) {
+    std::string out = file;
+    for (char& c : out)
+        if (c == '%') c = '/';
+    return out;
+}
+
+std::optional<std::string> claim_defect(int dir, const std::string& file, const std::string& origin,
                                         bool* gone) {
+    const std::string decoded = decoded_file_name(file);
     return record_defect(
-        dir, name, origin, "claim name",
+        dir, file, origin, "claim name", decoded,
+        file_name_claim(file) ? std::nullopt : name_problem(decoded),
         [](const std::string& t, const std::string& o) { return claim_from_json_text(t, o).name; },
         gone);
 }
@@ -123,7 +142,7 @@ std::optional<std::string> claim_defect(int dir, const std::string& name, const 
 std::optional<std::string> session_defect(int dir, const std::string& id, const std::string& origin,
                                           bool* gone) {
     return record_defect(
-        dir, id, origin, "session id",
+        dir, id, origin, "session id", id, session_id_problem(id),
         [](const std::string& t, const std::string& o) { return session_from_json_text(t, o).id; },
         gone);
 }

@@ -102,7 +102,7 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
         // Under the name's lock, so that no claimer acts on it meanwhile (a
         // file name that is no claim name has no claimers, nor a lock).
         std::unique_ptr<ClaimLock> lock;
-        if (!name_problem(f.subject)) lock = store.lock({f.subject});
+        if (auto name = file_name_claim(f.subject)) lock = store.lock({*name});
         bool gone = false;
         int dir = home_.claims();
         auto defect =
@@ -151,9 +151,10 @@ void Doctor::repair_one(Finding& f, std::vector<Finding>& all) {
         }
         uint64_t next = static_cast<uint64_t>(os::now_us());
         try {
-            if (auto rec = store.read(f.subject))
-                for (const auto& h : rec->holders)
-                    next = std::max(next, h.fence);
+            if (auto name = file_name_claim(f.subject))
+                if (auto rec = store.read(*name))
+                    for (const auto& h : rec->holders)
+                        next = std::max(next, h.fence);
         } catch (const Error&) {
         }
         char buf[32];

@@ -18,7 +18,8 @@ std::optional<std::string> event_problem(const nlohmann::json& j) {
         auto it = j.find(key);
         if (it == j.end() || !it->is_string()) return std::string("no string \"") + key + "\"";
     }
-    for (const char* key : {"restarts", "waited_ms", "replica", "pid", "fence", "code", "signal"}) {
+    for (const char* key : {"restarts", "waited_ms", "replica", "pid", "fence", "code", "signal",
+                            "tries", "flushes"}) {
         auto it = j.find(key);
         if (it != j.end() && !it->is_number() && !it->is_null())
             return std::string("\"") + key + "\" is not a number";

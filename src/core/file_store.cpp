@@ -10,10 +10,18 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 namespace loop {
 
 namespace {
+
+// A name's contention note: a dot-file, so never any name's file.
+const char* const kNotePrefix = ".contended.";
+
+std::string note_file(const std::string& name) {
+    return kNotePrefix + name_file(name);
+}
 
 bool is_record_name(const std::string& n) {
     return !n.empty() && n[0] != '.';
@@ -57,7 +65,7 @@ class FileClaimLock : public ClaimLock {
         for (const auto& n : names) {
             int err = 0;
             bool read_only = false;
-            os::Fd fd = os::open_lock_file(dir, n, &err, &read_only);
+            os::Fd fd = os::open_lock_file(dir, name_file(n), &err, &read_only);
             if (!fd) throw io_error("cannot open " + path_of(n), err);
             read_only_ = read_only_ || read_only;
             lock_or_throw(fd.get(), path_of(n));
@@ -121,6 +129,26 @@ class FileClaimLock : public ClaimLock {
         if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
     }
 
+    std::optional<ContentionNote> contention(const std::string& name) override {
+        fd_of(name); // covered by this lock
+        int err = 0;
+        auto text = os::read_file_at(home_.locks(), note_file(name), &err, kNoteSize);
+        if (!text) return std::nullopt;
+        return note_from_text(*text);
+    }
+
+    bool set_contention(const std::string& name, const ContentionNote& note) override {
+        fd_of(name);
+        if (read_only_) return false;
+        const std::string text = note_to_text(note);
+        if (text.size() != kNoteSize) return false;
+        int err = 0;
+        os::Fd fd = os::open_lock_file(home_.locks(), note_file(name), &err);
+        if (!fd) return false;
+        // Always the same length at the same place: never a torn tail.
+        return os::pwrite_at(fd.get(), text, 0).ok() && os::set_size(fd.get(), kNoteSize).ok();
+    }
+
   private:
     struct Held {
         std::string name;
@@ -128,7 +156,7 @@ class FileClaimLock : public ClaimLock {
     };
 
     std::string path_of(const std::string& name) const {
-        return home_.sub_path("locks") + "/" + name;
+        return home_.sub_path("locks") + "/" + name_file(name);
     }
     int fd_of(const std::string& name) const {
         for (const auto& h : held_)
@@ -165,8 +193,9 @@ std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& 
 
 std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
     int err = 0;
-    auto text = os::read_file_at(home_.claims(), name, &err);
-    const std::string path = home_.sub_path("claims") + "/" + name;
+    const std::string file = name_file(name);
+    auto text = os::read_file_at(home_.claims(), file, &err);
+    const std::string path = home_.sub_path("claims") + "/" + file;
     if (!text) {
         if (err == ENOENT) return std::nullopt;
         unreadable(path, err);
@@ -183,19 +212,25 @@ std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {
 }
 
 void FileClaimStore::write(const ClaimRecord& record) {
-    os::Status s = os::replace_file_at(home_.claims(), record.name, to_json_text(record));
-    if (!s.ok())
-        throw io_error("cannot write " + home_.sub_path("claims") + "/" + record.name, s.err);
+    const std::string file = name_file(record.name);
+    os::Status s = os::replace_file_at(home_.claims(), file, to_json_text(record));
+    if (!s.ok()) throw io_error("cannot write " + home_.sub_path("claims") + "/" + file, s.err);
 }
 
 void FileClaimStore::erase(const std::string& name) {
-    os::Status s = os::unlink_at(home_.claims(), name);
+    const std::string file = name_file(name);
+    os::Status s = os::unlink_at(home_.claims(), file);
     if (!s.ok() && s.err != ENOENT)
-        throw io_error("cannot remove " + home_.sub_path("claims") + "/" + name, s.err);
+        throw io_error("cannot remove " + home_.sub_path("claims") + "/" + file, s.err);
 }
 
 std::vector<std::string> FileClaimStore::names() {
-    return record_names(home_.claims(), home_.sub_path("claims"));
+    // A file whose name decodes to no claim name is no claim (doctor
+    // reports it): nothing can claim, reap or lock it by that name.
+    std::vector<std::string> out;
+    for (const auto& file : record_names(home_.claims(), home_.sub_path("claims")))
+        if (auto name = file_name_claim(file)) out.push_back(std::move(*name));
+    return out;
 }
 
 void FileClaimStore::commit_txn(const std::string& id, const Anchor& owner) {
@@ -227,14 +262,33 @@ std::vector<std::string> FileClaimStore::txns() {
     return record_names(home_.txns(), home_.sub_path("txn"));
 }
 
+std::vector<std::pair<std::string, ContentionNote>> FileClaimStore::contention_notes() {
+    std::vector<std::pair<std::string, ContentionNote>> out;
+    int err = 0;
+    const int dir = home_.locks();
+    for (const auto& file : os::list_dir(dir, &err)) {
+        if (file.rfind(kNotePrefix, 0) != 0) continue;
+        auto name = file_name_claim(std::string_view(file).substr(std::strlen(kNotePrefix)));
+        if (!name) continue;
+        auto text = os::read_file_at(dir, file, &err, kNoteSize);
+        if (!text) continue;
+        if (auto note = note_from_text(*text)) out.emplace_back(std::move(*name), std::move(*note));
+    }
+    return out;
+}
+
 std::vector<std::string> FileClaimStore::watch_paths() {
     home_.claims();
     return {home_.sub_path("claims")};
 }
 
+std::string FileClaimStore::watch_entry(const std::string& name) {
+    return name_file(name);
+}
+
 std::string FileClaimStore::queue_watch_path(const std::string& name) {
     home_.locks();
-    return home_.sub_path("locks") + "/" + name;
+    return home_.sub_path("locks") + "/" + name_file(name);
 }
 
 // Sessions.

@@ -1,7 +1,8 @@
 // The filesystem backend: one JSON file per held claim under claims/,
 // one flock(2)'ed file per name under locks/ (which also keeps the name's
 // last fencing token), one JSON file per session under sessions/, commit
-// markers of multi-name acquisitions under txn/.
+// markers of multi-name acquisitions under txn/, and the contention note
+// of a name that was found busy under locks/.contended.NAME.
 #pragma once
 
 #include "core/home.hpp"
@@ -25,7 +26,10 @@ class FileClaimStore : public ClaimStore {
     void drop_txn(const std::string& id) override;
     std::vector<std::string> txns() override;
 
+    std::vector<std::pair<std::string, ContentionNote>> contention_notes() override;
+
     std::vector<std::string> watch_paths() override;
+    std::string watch_entry(const std::string& name) override;
     std::string queue_watch_path(const std::string& name) override;
 
   private:

@@ -6,6 +6,7 @@
 
 #include "os/fs.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -96,6 +97,12 @@ void EventCounters::count(const std::string& line) {
         if (auto it = j.find("tries"); it != j.end() && it->is_number_unsigned())
             n = it->get<uint64_t>();
         contentions[labels_of(j, "name")] += n;
+        auto f = j.find("flushes");
+        auto name = j.find("name");
+        if (f != j.end() && f->is_number_unsigned() && name != j.end() && name->is_string()) {
+            uint64_t& e = flushed[name->get<std::string>()];
+            e = std::max(e, f->get<uint64_t>());
+        }
     } else if (ev == "claim.timeout") {
         timeouts[labels_of(j, "name")]++;
     } else if (ev == "claim.reaped") {
@@ -160,7 +167,16 @@ void series(std::string& out, const char* name, const EventCounters::Series& s,
 } // namespace
 
 std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> supervisor_up) {
+    // The notes before the log: a note's tries that an event logged
+    // meanwhile are then seen in the log, and not counted twice.
+    auto notes = core.claims.store().contention_notes();
     c.update(core.events.path());
+    EventCounters::Series contentions = c.contentions;
+    for (const auto& [name, note] : notes) {
+        auto f = c.flushed.find(name);
+        if (note.pending == 0 || (f != c.flushed.end() && f->second >= note.epoch)) continue;
+        contentions[{c.type_of(name), c.worker_of(note.contender)}] += note.pending;
+    }
     EventCounters::Series exclusive, shared;
     std::vector<std::string> errors;
     for (const auto& v : core.claims.all(&errors)) {
@@ -193,7 +209,7 @@ std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> sup
     series(o, "loop_claim_releases_total", c.releases);
     metric(o, "loop_claim_contentions_total", "counter",
            "Claim attempts that found the name held by another session.");
-    series(o, "loop_claim_contentions_total", c.contentions);
+    series(o, "loop_claim_contentions_total", contentions);
     metric(o, "loop_claim_timeouts_total", "counter",
            "Claims with --wait that gave up before they got the name.");
     series(o, "loop_claim_timeouts_total", c.timeouts);

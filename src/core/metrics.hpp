@@ -51,6 +51,9 @@ class EventCounters {
     Series reaped_ttl;
     Series forced;
     std::map<std::string, uint64_t> restarts; // by worker
+    // By claim name: the greatest epoch of a contention note whose tries
+    // a claim.contended event logged (its `flushes`, core/contention.hpp).
+    std::map<std::string, uint64_t> flushed;
     std::array<uint64_t, kWaitBuckets.size()> wait_buckets{};
     uint64_t wait_count = 0;
     double wait_sum = 0;

@@ -27,7 +27,7 @@ SessionRef parse_session_ref(std::string_view text) {
             ref.nonce = std::string(nonce);
         }
     }
-    check_name(id, "session id");
+    check_session_id(id);
     ref.id = std::string(id);
     return ref;
 }

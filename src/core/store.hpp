@@ -5,11 +5,13 @@
 // (Redis, for fleets spanning machines) implements the same interfaces.
 #pragma once
 
+#include "core/contention.hpp"
 #include "core/records.hpp"
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loop {
@@ -31,6 +33,17 @@ class ClaimLock {
     virtual std::vector<WaitTicket> queue(const std::string& name) = 0;
     // Replaces it.
     virtual void set_queue(const std::string& name, const std::vector<WaitTicket>& q) = 0;
+
+    // The contention note of `name` (core/contention.hpp), nullopt when
+    // there is none or it cannot be read. A backend that keeps none has
+    // every busy try logged.
+    virtual std::optional<ContentionNote> contention(const std::string& /*name*/) {
+        return std::nullopt;
+    }
+    // Replaces it; false when it was not written (then the try is logged).
+    virtual bool set_contention(const std::string& /*name*/, const ContentionNote& /*note*/) {
+        return false;
+    }
 };
 
 class ClaimStore {
@@ -58,8 +71,13 @@ class ClaimStore {
     virtual void drop_txn(const std::string& id) = 0;
     virtual std::vector<std::string> txns() = 0;
 
+    // Every readable contention note, by name, for the metrics.
+    virtual std::vector<std::pair<std::string, ContentionNote>> contention_notes() { return {}; }
+
     // Paths whose changes a waiter should wake on (empty: poll).
     virtual std::vector<std::string> watch_paths() = 0;
+    // The entry of those paths that changes with the record of `name`.
+    virtual std::string watch_entry(const std::string& name) { return name; }
     // A file whose content changes when the wait queue of `name` changes
     // ("": none, poll).
     virtual std::string queue_watch_path(const std::string& name) = 0;

@@ -18,15 +18,14 @@ std::optional<std::string> name_problem(std::string_view name) {
     if (name.size() > 200) return "is longer than 200 bytes";
     if (name[0] == '.') return "starts with '.'";
     if (name[0] == '-') return "starts with '-'";
+    if (name[0] == '/') return "starts with '/'";
     for (unsigned char c : name) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  std::strchr("._:@+=-", c) != nullptr;
+                  std::strchr("._:@+=/-", c) != nullptr;
         if (c == 0) ok = false;
         if (!ok) {
             char buf[64];
-            if (c == '/') {
-                std::snprintf(buf, sizeof buf, "contains '/'");
-            } else if (c < 0x20 || c >= 0x7f) {
+            if (c < 0x20 || c >= 0x7f) {
                 std::snprintf(buf, sizeof buf, "contains the byte 0x%02x", c);
             } else {
                 std::snprintf(buf, sizeof buf, "contains '%c'", c);
@@ -34,7 +33,33 @@ std::optional<std::string> name_problem(std::string_view name) {
             return std::string(buf);
         }
     }
+    if (name.back() == '/') return "ends with '/'";
+    if (name.find("//") != std::string_view::npos) return "has an empty path segment";
+    if (name.find("/.") != std::string_view::npos) return "has a path segment starting with '.'";
     return std::nullopt;
+}
+
+std::optional<std::string> session_id_problem(std::string_view id) {
+    auto p = name_problem(id);
+    if (p || id.find('/') == std::string_view::npos) return p;
+    return "contains '/'";
+}
+
+std::string name_file(std::string_view name) {
+    std::string out(name);
+    for (char& c : out)
+        if (c == '/') c = '%';
+    return out;
+}
+
+std::optional<std::string> file_name_claim(std::string_view file) {
+    std::string name(file);
+    for (char& c : name) {
+        if (c == '/') return std::nullopt; // no file name has it; no encoding makes it
+        if (c == '%') c = '/';
+    }
+    if (name_problem(name)) return std::nullopt;
+    return name;
 }
 
 std::string printable(std::string_view s, bool keep_utf8) {
@@ -108,6 +133,15 @@ std::string escape_controls(std::string_view s) {
 void check_name(std::string_view name, const char* what) {
     if (auto p = name_problem(name)) {
         throw Error(Exit::Usage, std::string(what) + " '" + printable(name) + "' " + *p +
+                                     ": use 1 to 200 characters of A-Z a-z 0-9 . _ : @ + = - /, "
+                                     "not starting with '-' or '/', not ending with '/', with no "
+                                     "empty or '.'-led segment");
+    }
+}
+
+void check_session_id(std::string_view id) {
+    if (auto p = session_id_problem(id)) {
+        throw Error(Exit::Usage, "session id '" + printable(id) + "' " + *p +
                                      ": use 1 to 200 characters of A-Z a-z 0-9 . _ : @ + = -, "
                                      "not starting with '.' or '-'");
     }

@@ -9,13 +9,27 @@
 
 namespace loop {
 
-// Why a name is refused, or nullopt when it is valid. Names (claims and
-// session ids) are 1..200 bytes of [A-Za-z0-9._:@+=-], not starting with
-// '.' or '-'.
+// Why a claim name is refused, or nullopt when it is valid. Claim names
+// are 1..200 bytes of [A-Za-z0-9._:@+=/-], not starting with '-' or '/',
+// not ending with '/', without an empty path segment ("a//b") or one that
+// starts with '.' (".hidden", "x/../y", "a/.b").
 std::optional<std::string> name_problem(std::string_view name);
+// The same for session ids, which also exclude '/' (they are file names).
+std::optional<std::string> session_id_problem(std::string_view id);
 
-// Throws Error(Usage) naming `what` ("claim name", "session id").
+// Throws Error(Usage) naming `what` ("claim name").
 void check_name(std::string_view name, const char* what);
+void check_session_id(std::string_view id);
+
+// The file name a claim name is stored under (claims/, locks/): '/', which
+// is no file name byte, becomes '%', which is no claim name byte; every
+// other byte stays. So it is injective, a name without '/' keeps its own
+// file name, and it never yields '.', '..' or any name starting with '.'
+// (the home's own files: temp files ".tmp.*", locks, notes).
+std::string name_file(std::string_view name);
+// The claim name stored under file name `file`: nullopt when it decodes to
+// no valid claim name (e.g. "a%%b", ".x", "a b").
+std::optional<std::string> file_name_claim(std::string_view file);
 
 // `s` fit for one line of a message: at most 60 bytes, control bytes (and,
 // unless `keep_utf8`, bytes outside ASCII) as \xNN.
