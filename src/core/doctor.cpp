@@ -163,10 +163,12 @@ void Doctor::check_claims(std::vector<Finding>& out) {
     ClaimStore& store = claims_.store();
     auto names = store.names();
     std::sort(names.begin(), names.end());
+    VerdictCache verdicts(sessions_); // each session judged once for the check
     for (const auto& name : names) {
         const std::string path = path_of("claims", name);
         bool gone = false;
-        auto defect = claim_defect(dir, name, home_.sub_path("claims") + "/" + name, &gone);
+        ClaimRecord seen;
+        auto defect = claim_defect(dir, name, home_.sub_path("claims") + "/" + name, &gone, &seen);
         if (gone) continue;
         if (defect) {
             Finding x;
@@ -182,7 +184,14 @@ void Doctor::check_claims(std::vector<Finding>& out) {
             continue;
         }
         if (!judge) continue;
-        // Judge the holders as a claimer would: under the name's lock.
+        // Live holders outside a multi-name acquisition need no lock: there
+        // is nothing to report about them.
+        if (std::all_of(seen.holders.begin(), seen.holders.end(), [&](const Holder& h) {
+                return h.txn.empty() &&
+                       claims_.holder_verdict(h, false, nullptr, &verdicts).life == Life::Alive;
+            }))
+            continue;
+        // Judge the others as a claimer would: under the name's lock.
         auto lock = store.lock({name});
         std::optional<ClaimRecord> rec;
         try {
@@ -192,8 +201,7 @@ void Doctor::check_claims(std::vector<Finding>& out) {
         }
         if (!rec) continue;
         for (const auto& h : rec->holders) {
-            std::optional<SessionRecord> s;
-            Verdict v = claims_.holder_verdict(h, true, &s);
+            Verdict v = claims_.holder_verdict(h, true, nullptr, &verdicts);
             if (v.life == Life::Alive) continue;
             Finding x;
             x.path = path;

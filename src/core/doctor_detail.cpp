@@ -113,10 +113,15 @@ std::optional<std::string> record_defect(int dir, const std::string& name,
 }
 
 std::optional<std::string> claim_defect(int dir, const std::string& name, const std::string& origin,
-                                        bool* gone) {
+                                        bool* gone, ClaimRecord* parsed) {
     return record_defect(
         dir, name, origin, "claim name",
-        [](const std::string& t, const std::string& o) { return claim_from_json_text(t, o).name; },
+        [parsed](const std::string& t, const std::string& o) {
+            ClaimRecord rec = claim_from_json_text(t, o);
+            std::string own = rec.name;
+            if (parsed) *parsed = std::move(rec);
+            return own;
+        },
         gone);
 }
 
