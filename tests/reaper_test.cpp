@@ -9,7 +9,6 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <map>
 
 using namespace loop;
 using namespace loop::test;
@@ -231,98 +230,4 @@ TEST_CASE("reap: concurrent reapers agree, each stale holder is reaped once") {
     CHECK(b->errors.load() == 0);
     CHECK(b->reaped.load() == 20);
     CHECK(list_dir(home.sub("claims")).empty());
-}
-
-namespace {
-
-// A file registry that counts the reads of each session record.
-struct CountingRegistry : FileSessionRegistry {
-    using FileSessionRegistry::FileSessionRegistry;
-    std::map<std::string, int> reads;
-    std::optional<SessionRecord> read(const std::string& id) override {
-        reads[id]++;
-        return FileSessionRegistry::read(id);
-    }
-};
-
-// Claims, sessions and a reaper over one home, counting the session record
-// reads and the /proc reads of each pid.
-struct CountingCore {
-    explicit CountingCore(const std::string& path)
-        : home(path), store(home), registry(home), events(home),
-          sessions(registry, events, counting_probe()), claims(store, sessions, events),
-          reaper(claims, sessions) {}
-
-    ProcessProbe counting_probe() {
-        ProcessProbe p = ProcessProbe::system();
-        p.info = [this](int pid) {
-            proc_reads[pid]++;
-            return os::proc_info(pid);
-        };
-        return p;
-    }
-
-    std::map<int, int> proc_reads;
-    Home home;
-    FileClaimStore store;
-    CountingRegistry registry;
-    EventLog events;
-    Sessions sessions;
-    Claims claims;
-    Reaper reaper;
-};
-
-std::vector<std::string> numbered(const std::string& prefix, int n) {
-    std::vector<std::string> out;
-    for (int i = 0; i < n; ++i)
-        out.push_back(prefix + std::to_string(i));
-    return out;
-}
-
-} // namespace
-
-TEST_CASE("reap: a pass judges each session once, however many claims it holds") {
-    TempDir home;
-    SessionRecord dead = dead_session(home.path(), numbered("d", 40));
-    HoldingChild live(home.path(), numbered("l", 40));
-    REQUIRE(live.acquired);
-    CountingCore core(home.path());
-    auto r = core.reaper.run(false);
-    CHECK(r.claims.size() == 40);
-    CHECK(list_dir(home.sub("claims")) == [] {
-        auto n = numbered("l", 40);
-        std::sort(n.begin(), n.end());
-        return n;
-    }());
-    // Once for the claims, once more by the sweep of session records.
-    CHECK(core.registry.reads[dead.id] <= 2);
-    CHECK(core.registry.reads[live.session.id] <= 2);
-    CHECK(core.proc_reads[dead.anchor->pid] == 1);
-    CHECK(core.proc_reads[live.pid()] == 1);
-    // Every stale holder is still in the event log, one whole line each.
-    auto lines = lines_of(read_text(home.sub("events.jsonl")));
-    int reaped = 0;
-    for (const auto& l : lines) {
-        CHECK_FALSE(event_line_problem(l));
-        if (l.find("\"claim.reaped\"") != std::string::npos) reaped++;
-    }
-    CHECK(reaped == 40);
-}
-
-TEST_CASE("reap: listing all claims judges each session once") {
-    TempDir home;
-    dead_session(home.path(), numbered("d", 30));
-    HoldingChild live(home.path(), numbered("l", 30));
-    REQUIRE(live.acquired);
-    CountingCore core(home.path());
-    std::vector<std::string> errors;
-    auto all = core.claims.all(&errors);
-    CHECK(errors.empty());
-    REQUIRE(all.size() == 60);
-    for (const auto& v : all) {
-        CHECK(v.verdict.life == (v.name[0] == 'l' ? Life::Alive : Life::Dead));
-        if (v.name[0] == 'l') CHECK(v.session);
-    }
-    CHECK(core.registry.reads[live.session.id] == 1);
-    CHECK(core.proc_reads[live.pid()] == 1);
 }
