@@ -87,12 +87,10 @@ for where in big empty; do
 done
 
 # 3. Listing N live claims, against reading the files once.
-cd "$big/claims"
-list=(*)
-cd "$repo"
-cat_cmd="cat"
-for f in "${list[@]}"; do cat_cmd+=" $big/claims/$f"; done
-scale_measure cat "$cat_cmd"
+# (the peer as a shell runs it, `cat claims/* >/dev/null`: one argument of
+# hyperfine cannot hold N paths)
+"$loop_bin" --home "$big" _ unclaim bench-x --session "$sid_big" >/dev/null
+scale_measure cat "sh -c $(q "cd $B/claims && exec cat -- *")"
 scale_measure claims-json "$L --home $B claims --json"
 scale_measure status-json "$L --home $B status --json"
 scale_measure metrics "$L --home $B metrics"
