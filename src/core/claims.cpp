@@ -38,8 +38,8 @@ std::string describe_blocker(const HolderView& b, int64_t now_ms) {
     return s;
 }
 
-Verdict Claims::holder_verdict(const Holder& h, bool locked,
-                               std::optional<SessionRecord>* session) {
+Verdict Claims::holder_verdict(const Holder& h, bool locked, std::optional<SessionRecord>* session,
+                               VerdictCache* verdicts) {
     if (auto left = claim_ttl_left(h, sessions_.probe()); left && *left <= 0)
         return {Life::Dead, "ttl expired " + format_age(-*left) + " ago"};
     if (locked && !h.txn.empty()) {
@@ -50,24 +50,22 @@ Verdict Claims::holder_verdict(const Holder& h, bool locked,
             return {Life::Unknown, e.message()};
         }
     }
-    std::optional<SessionRecord> s;
-    try {
-        s = sessions_.find(h.session);
-    } catch (const Error& e) {
-        return {Life::Unknown, e.message()};
+    if (verdicts) {
+        const SessionVerdict& known = verdicts->of(h.session, h.nonce);
+        if (session) *session = known.session;
+        return known.verdict;
     }
-    if (!s) return {Life::Dead, "session " + h.session + " ended"};
-    if (s->nonce != h.nonce) return {Life::Dead, "session " + h.session + " was replaced"};
-    if (session) *session = s;
-    return sessions_.verdict(*s);
+    SessionVerdict now = judge_incarnation(sessions_, h.session, h.nonce);
+    if (session) *session = std::move(now.session);
+    return now.verdict;
 }
 
 Claims::Pruned Claims::prune(const ClaimRecord& rec, bool locked,
-                             std::vector<std::string>* warnings) {
+                             std::vector<std::string>* warnings, VerdictCache* verdicts) {
     Pruned p;
     for (const auto& h : rec.holders) {
         HolderView v{rec.name, rec.mode, h, {}, std::nullopt};
-        v.verdict = holder_verdict(h, locked, &v.session);
+        v.verdict = holder_verdict(h, locked, &v.session, verdicts);
         if (v.verdict.life == Life::Dead) {
             auto left = claim_ttl_left(h, sessions_.probe());
             p.stale.push_back({rec.name, h, v.verdict.why, left && *left <= 0});
@@ -81,14 +79,20 @@ Claims::Pruned Claims::prune(const ClaimRecord& rec, bool locked,
     return p;
 }
 
-void Claims::log_reaped(const std::vector<ReapItem>& items, const std::string& by) {
+void Claims::log_reaped(const std::vector<ReapItem>& items, const std::string& by,
+                        EventBatch* batch) {
     for (const auto& it : items) {
-        events_.append(it.expired ? "claim.expired" : "claim.reaped",
-                       {{"name", it.name},
-                        {"session", it.holder.session},
-                        {"fence", it.holder.fence},
-                        {"reason", it.why},
-                        {"by", by}});
+        nlohmann::json fields = {{"name", it.name},
+                                 {"session", it.holder.session},
+                                 {"fence", it.holder.fence},
+                                 {"reason", it.why},
+                                 {"by", by}};
+        const char* event = it.expired ? "claim.expired" : "claim.reaped";
+        if (batch) {
+            batch->add(event, std::move(fields));
+        } else {
+            events_.append(event, std::move(fields));
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 #include "core/liveness.hpp"
 #include "core/sessions.hpp"
 #include "core/store.hpp"
+#include "core/verdict_cache.hpp"
 #include "core/wait_queue.hpp"
 
 #include <functional>
@@ -57,6 +58,14 @@ struct ReapItem {
     bool expired = false; // TTL rather than a dead session
 };
 
+// What one pass over many names shares: each session judged once (see
+// core/verdict_cache.hpp), the events written together.
+struct ClaimPass {
+    ClaimPass(Sessions& sessions, EventLog& events) : verdicts(sessions), events(events) {}
+    VerdictCache verdicts;
+    EventBatch events;
+};
+
 class Claims {
   public:
     Claims(ClaimStore& store, Sessions& sessions, EventLog& events)
@@ -83,7 +92,7 @@ class Claims {
                                int64_t ttl_ms);
 
     // Every holder of `name` with its liveness (no lock taken).
-    std::vector<HolderView> holders(const std::string& name);
+    std::vector<HolderView> holders(const std::string& name, VerdictCache* verdicts = nullptr);
     // Every holder of every claim. Unreadable records land in `errors`.
     std::vector<HolderView> all(std::vector<std::string>* errors);
 
@@ -97,17 +106,23 @@ class Claims {
     std::vector<std::string> release_session(const std::string& session_id,
                                              const std::string& event = "claim.released");
 
-    // Removes stale holders of `name`. Dry run: only reports.
+    // Removes stale holders of `name`, deciding under its lock. Dry run:
+    // only reports. With `pass`, sessions are judged once for the whole
+    // pass and the events are written with the pass's (without, at once).
     std::vector<ReapItem> reap_name(const std::string& name, bool dry_run,
-                                    std::vector<std::string>* warnings);
+                                    std::vector<std::string>* warnings, ClaimPass* pass = nullptr);
     // Removes commit markers no acquisition needs any more.
     std::vector<std::string> reap_txns(bool dry_run);
 
     // Is this holder still valid? `locked`: the caller holds the name's lock,
     // so an incomplete multi-name acquisition is known to be abandoned.
-    Verdict holder_verdict(const Holder& h, bool locked, std::optional<SessionRecord>* session);
+    // With `verdicts`, the session's verdict of this pass.
+    Verdict holder_verdict(const Holder& h, bool locked, std::optional<SessionRecord>* session,
+                           VerdictCache* verdicts = nullptr);
 
     ClaimStore& store() { return store_; }
+    // A pass over many names (reap, listing) of this policy.
+    ClaimPass pass() { return ClaimPass(sessions_, events_); }
 
   private:
     struct Pruned {
@@ -119,8 +134,10 @@ class Claims {
     AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                             const std::function<void(const AcquireOutcome&)>& on_wait,
                             QueuePlace& place);
-    Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings);
-    void log_reaped(const std::vector<ReapItem>& items, const std::string& by);
+    Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings,
+                 VerdictCache* verdicts = nullptr);
+    void log_reaped(const std::vector<ReapItem>& items, const std::string& by,
+                    EventBatch* batch = nullptr);
     // Logs a busy try as claim.contended, or only counts it in the name's
     // note (core/contention.hpp); the first try of a claim that `waits` is
     // always logged. Under the names' lock.

@@ -95,13 +95,14 @@ std::vector<Granted> Claims::renew(const SessionRecord& me, std::vector<std::str
     return out;
 }
 
-std::vector<HolderView> Claims::holders(const std::string& name) {
+std::vector<HolderView> Claims::holders(const std::string& name, VerdictCache* verdicts) {
     std::vector<HolderView> out;
     auto rec = store_.read(name);
     if (!rec) return out;
-    for (const auto& h : rec->holders) {
-        HolderView v{rec->name, rec->mode, h, {}, std::nullopt};
-        v.verdict = holder_verdict(h, false, &v.session);
+    out.reserve(rec->holders.size());
+    for (auto& h : rec->holders) {
+        HolderView v{rec->name, rec->mode, std::move(h), {}, std::nullopt};
+        v.verdict = holder_verdict(v.holder, false, &v.session, verdicts);
         out.push_back(std::move(v));
     }
     return out;
@@ -111,9 +112,11 @@ std::vector<HolderView> Claims::all(std::vector<std::string>* errors) {
     std::vector<HolderView> out;
     auto names = store_.names();
     std::sort(names.begin(), names.end());
+    out.reserve(names.size());
+    VerdictCache verdicts(sessions_); // listing only: nothing is removed on it
     for (const auto& n : names) {
         try {
-            for (auto& v : holders(n))
+            for (auto& v : holders(n, &verdicts))
                 out.push_back(std::move(v));
         } catch (const Error& e) {
             if (errors) errors->push_back(e.message());
@@ -143,18 +146,18 @@ std::vector<std::string> Claims::names_with_holder(const std::function<bool(cons
 std::vector<std::string> Claims::release_session(const std::string& session_id,
                                                  const std::string& event) {
     std::vector<std::string> released;
+    EventBatch events(events_);
     for (const auto& name :
          names_with_holder([&](const Holder& h) { return h.session == session_id; })) {
         auto lock = store_.lock({name});
         auto rec = store_.read(name);
         if (!rec) continue;
         ClaimRecord keep{rec->name, rec->mode, {}};
-        for (const auto& h : rec->holders) {
+        for (auto& h : rec->holders) {
             if (h.session == session_id) {
-                events_.append(event,
-                               {{"name", name}, {"session", session_id}, {"fence", h.fence}});
+                events.add(event, {{"name", name}, {"session", session_id}, {"fence", h.fence}});
             } else {
-                keep.holders.push_back(h);
+                keep.holders.push_back(std::move(h));
             }
         }
         if (keep.holders.empty()) {
@@ -168,7 +171,7 @@ std::vector<std::string> Claims::release_session(const std::string& session_id,
 }
 
 std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
-                                        std::vector<std::string>* warnings) {
+                                        std::vector<std::string>* warnings, ClaimPass* pass) {
     auto lock = store_.lock({name});
     std::optional<ClaimRecord> rec;
     try {
@@ -178,7 +181,11 @@ std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
         return {};
     }
     if (!rec) return {};
-    Pruned p = prune(*rec, true, warnings);
+    // Alone, the events are written under the lock, before anyone can take
+    // the name; in a pass, with the pass's.
+    std::optional<ClaimPass> own;
+    if (!pass) pass = &own.emplace(sessions_, events_);
+    Pruned p = prune(*rec, true, warnings, &pass->verdicts);
     bool cleared = false;
     for (auto& v : p.live) {
         if (!v.holder.txn.empty()) { // committed (else it would be stale): drop the reference
@@ -192,8 +199,9 @@ std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
         } else {
             store_.write(detail::record_of(name, rec->mode, p.live));
         }
-        log_reaped(p.stale, "reap");
+        log_reaped(p.stale, "reap", &pass->events);
     }
+    if (own) own->events.flush();
     return p.stale;
 }
 

@@ -161,13 +161,15 @@ void Doctor::check_claims(std::vector<Finding>& out) {
     const bool judge = !std::count(unusable_.begin(), unusable_.end(), "locks");
     int dir = home_.claims();
     ClaimStore& store = claims_.store();
+    VerdictCache verdicts(sessions_); // each session judged once for the check
     // Every file, also those whose name decodes to no claim name (which
     // the store does not list).
     for (const auto& file : list_or_throw(dir, path_of("claims", ""))) {
         if (file.empty() || file[0] == '.') continue; // the home's own (temp files)
         const std::string path = path_of("claims", file);
         bool gone = false;
-        auto defect = claim_defect(dir, file, home_.sub_path("claims") + "/" + file, &gone);
+        ClaimRecord seen;
+        auto defect = claim_defect(dir, file, home_.sub_path("claims") + "/" + file, &gone, &seen);
         if (gone) continue;
         if (defect) {
             Finding x;
@@ -186,7 +188,14 @@ void Doctor::check_claims(std::vector<Finding>& out) {
         const auto decoded = file_name_claim(file);
         if (!decoded) continue; // a defect, reported above
         const std::string& name = *decoded;
-        // Judge the holders as a claimer would: under the name's lock.
+        // Live holders outside a multi-name acquisition need no lock: there
+        // is nothing to report about them.
+        if (std::all_of(seen.holders.begin(), seen.holders.end(), [&](const Holder& h) {
+                return h.txn.empty() &&
+                       claims_.holder_verdict(h, false, nullptr, &verdicts).life == Life::Alive;
+            }))
+            continue;
+        // Judge the others as a claimer would: under the name's lock.
         auto lock = store.lock({name});
         std::optional<ClaimRecord> rec;
         try {
@@ -196,8 +205,7 @@ void Doctor::check_claims(std::vector<Finding>& out) {
         }
         if (!rec) continue;
         for (const auto& h : rec->holders) {
-            std::optional<SessionRecord> s;
-            Verdict v = claims_.holder_verdict(h, true, &s);
+            Verdict v = claims_.holder_verdict(h, true, nullptr, &verdicts);
             if (v.life == Life::Alive) continue;
             Finding x;
             x.path = path;

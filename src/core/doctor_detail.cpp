@@ -130,12 +130,17 @@ std::string decoded_file_name(const std::string& file) {
 }
 
 std::optional<std::string> claim_defect(int dir, const std::string& file, const std::string& origin,
-                                        bool* gone) {
+                                        bool* gone, ClaimRecord* parsed) {
     const std::string decoded = decoded_file_name(file);
     return record_defect(
         dir, file, origin, "claim name", decoded,
         file_name_claim(file) ? std::nullopt : name_problem(decoded),
-        [](const std::string& t, const std::string& o) { return claim_from_json_text(t, o).name; },
+        [parsed](const std::string& t, const std::string& o) {
+            ClaimRecord rec = claim_from_json_text(t, o);
+            std::string own = rec.name;
+            if (parsed) *parsed = std::move(rec);
+            return own;
+        },
         gone);
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/error.hpp"
+#include "core/records.hpp"
 #include "os/doctor_fs.hpp"
 
 #include <optional>
@@ -19,7 +20,7 @@ std::string octal(unsigned mode);
 const char* type_name(os::FileFacts::Type t);
 std::string what_is_wrong(const Error& e, const std::string& origin);
 std::optional<std::string> claim_defect(int dir, const std::string& name, const std::string& origin,
-                                        bool* gone);
+                                        bool* gone, ClaimRecord* parsed = nullptr);
 std::optional<std::string> session_defect(int dir, const std::string& id, const std::string& origin,
                                           bool* gone);
 bool fence_text_ok(const std::string& text);

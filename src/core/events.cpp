@@ -63,17 +63,40 @@ std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string
     return out;
 }
 
-void EventLog::append(const std::string& event, nlohmann::json fields) {
+std::string EventLog::line_of(const std::string& event, nlohmann::json fields) {
     nlohmann::json j = {{"ts", format_time(os::now_ms())}, {"event", event}};
     for (auto& [k, v] : fields.items())
         j[k] = std::move(v);
-    std::string line = j.dump() + "\n";
-    os::Status s = os::append_line_at(home_.root(), "events.jsonl", line);
+    return j.dump() + "\n";
+}
+
+void EventLog::append(const std::string& event, nlohmann::json fields) {
+    append_lines(line_of(event, std::move(fields)));
+}
+
+void EventLog::append_lines(const std::string& lines) {
+    if (lines.empty()) return;
+    os::Status s = os::append_line_at(home_.root(), "events.jsonl", lines);
     if (!s.ok() && !warned_) {
         warned_ = true;
         std::fprintf(stderr, "loop: warning: cannot append to %s: %s\n", path().c_str(),
                      std::strerror(s.err));
     }
+}
+
+} // namespace loop
+
+namespace loop {
+
+void EventBatch::add(const std::string& event, nlohmann::json fields) {
+    lines_ += EventLog::line_of(event, std::move(fields));
+    if (lines_.size() >= kFlushBytes) flush();
+}
+
+void EventBatch::flush() {
+    if (lines_.empty()) return;
+    log_.append_lines(lines_);
+    lines_.clear();
 }
 
 } // namespace loop

@@ -33,11 +33,38 @@ class EventLog {
     // already happened.
     void append(const std::string& event, nlohmann::json fields);
 
+    // Appends whole lines (each "\n"-terminated) with one write.
+    void append_lines(const std::string& lines);
+
+    // The line append() writes.
+    static std::string line_of(const std::string& event, nlohmann::json fields);
+
     std::string path() const { return home_.path() + "/events.jsonl"; }
 
   private:
     Home& home_;
     bool warned_ = false;
+};
+
+// The events of one pass over many names, appended together: one write per
+// kFlushBytes of whole lines instead of one per event. Each line is still a
+// complete event, never split between two writes. Written by flush(), when
+// the batch is full, and when it goes away.
+class EventBatch {
+  public:
+    explicit EventBatch(EventLog& log) : log_(log) {}
+    EventBatch(const EventBatch&) = delete;
+    EventBatch& operator=(const EventBatch&) = delete;
+    ~EventBatch() { flush(); }
+
+    static constexpr size_t kFlushBytes = 64 * 1024;
+
+    void add(const std::string& event, nlohmann::json fields);
+    void flush();
+
+  private:
+    EventLog& log_;
+    std::string lines_;
 };
 
 } // namespace loop

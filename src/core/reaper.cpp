@@ -11,10 +11,14 @@ ReapReport Reaper::run(bool dry_run, int64_t retention_ms) {
     ReapReport r;
     auto names = claims_.store().names();
     std::sort(names.begin(), names.end());
+    // Each session is judged once for the pass, each name decided under its
+    // lock, the events appended together.
+    ClaimPass pass = claims_.pass();
     for (const auto& name : names) {
-        for (auto& item : claims_.reap_name(name, dry_run, &r.warnings))
+        for (auto& item : claims_.reap_name(name, dry_run, &r.warnings, &pass))
             r.claims.push_back(std::move(item));
     }
+    pass.events.flush();
     r.txns = claims_.reap_txns(dry_run);
 
     SessionRegistry& reg = sessions_.registry();
@@ -29,7 +33,7 @@ ReapReport Reaper::run(bool dry_run, int64_t retention_ms) {
             r.warnings.push_back(e.message());
             continue;
         }
-        if (!s || sessions_.verdict(*s).life != Life::Dead) continue;
+        if (!s || pass.verdicts.of_record(*s).life != Life::Dead) continue;
         auto changed = reg.changed_ms(id);
         if (changed && now - *changed < retention_ms) continue;
         if (!dry_run) {

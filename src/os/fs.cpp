@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -118,24 +119,34 @@ std::optional<std::string> read_file_at(int dir, const std::string& name, int* e
         *err = kTooLarge;
         return std::nullopt;
     }
-    std::string out;
-    out.reserve(static_cast<size_t>(st.st_size));
-    char buf[4096];
+    // Read in one call what fstat announced (and one byte more, to see the
+    // end); a short read at or past that size is the end of the file. A
+    // size of 0 may be a file of /proc, whose size fstat does not know.
+    const size_t size = static_cast<size_t>(st.st_size);
+    const uint64_t first = size > 0 ? size + 1 : 4096;
+    std::string out(static_cast<size_t>(std::min<uint64_t>(first, max_bytes + 1)), '\0');
+    size_t got = 0;
     for (;;) {
-        ssize_t n = ::read(fd.get(), buf, sizeof buf);
+        ssize_t n = ::read(fd.get(), out.data() + got, out.size() - got);
         if (n < 0) {
             if (errno == EINTR) continue;
             *err = errno;
             return std::nullopt;
         }
         if (n == 0) break;
+        got += static_cast<size_t>(n);
         // A file that grows while it is read is cut off at the bound too.
-        if (out.size() + static_cast<size_t>(n) > max_bytes) {
+        if (got > max_bytes) {
             *err = kTooLarge;
             return std::nullopt;
         }
-        out.append(buf, static_cast<size_t>(n));
+        if (got < out.size()) {
+            if (got >= size) break;
+            continue;
+        }
+        out.resize(static_cast<size_t>(std::min<uint64_t>(out.size() * 2, max_bytes + 1)));
     }
+    out.resize(got);
     *err = 0;
     return out;
 }

@@ -100,8 +100,9 @@ Status set_size(int fd, uint64_t size);
 // fsync(2): the file's data, or a directory's entries, are on the disk.
 Status sync_fd(int fd);
 
-// Appends one record with a single write(2) to an O_APPEND file, starting
-// it with '\n' when the file does not end with one (a torn last line).
+// Appends one record (or several whole lines) with a single write(2) to an
+// O_APPEND file, starting it with '\n' when the file does not end with one
+// (a torn last line).
 Status append_line_at(int dir, const std::string& name, std::string_view line);
 
 // Age in milliseconds of a file's last modification, or nullopt.
