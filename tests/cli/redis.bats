@@ -177,3 +177,16 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     wait_for grep -q "name=e2" "$TEST_DIR/follow"
     kill_pid "$follower"
 }
+
+@test "redis: a holder whose session record cannot be read is held and shown as undecided" {
+    new_session
+    a=$SID
+    run_loop _ claim x --session "$a"
+    expect_status 0
+    redis-cli -s "$REDIS_SOCK" set "t$BATS_TEST_NUMBER:session:$a" 'not json' keepttl >/dev/null
+    new_session
+    run_loop _ claim x --session "$SID"
+    expect_status 1
+    run_loop claims --json
+    jq -e '.[0].alive == null' <<<"$output"
+}

@@ -264,25 +264,20 @@ std::vector<HolderView> RedisBackend::views_of(const std::vector<ClaimRecord>& r
         for (const auto& h : r.holders)
             ids.insert(h.session);
     std::map<std::string, std::optional<SessionRecord>> sessions;
-    if (!ids.empty()) {
-        std::vector<std::string> argv = {"MGET"};
-        for (const auto& id : ids)
-            argv.push_back(keys_.session(id));
-        Value v = client().command(argv);
-        size_t i = 0;
-        for (const auto& id : ids) {
-            const Value* e = i < v.elements.size() ? &v.elements[i] : nullptr;
-            ++i;
-            std::optional<SessionRecord> s;
-            if (e && e->type == Value::Type::String) {
-                try {
-                    s = session_from_json_text(e->str, keys_.session(id));
-                } catch (const Error&) {
-                }
-            }
-            sessions[id] = std::move(s);
-        }
+    std::vector<std::string> keys;
+    for (const auto& id : ids) {
+        sessions[id] = std::nullopt;
+        keys.push_back(keys_.session(id));
     }
+    const size_t skip = keys_.session("").size();
+    std::map<std::string, std::string> unreadable; // held, as the scripts hold them
+    each_value(keys, [&](const std::string& key, const std::string& value) {
+        try {
+            sessions[key.substr(skip)] = session_from_json_text(value, key);
+        } catch (const Error& e) {
+            unreadable[key.substr(skip)] = e.message();
+        }
+    });
     const int64_t now = probe_.wall_ms();
     std::vector<HolderView> out;
     for (const auto& r : recs) {
@@ -292,7 +287,9 @@ std::vector<HolderView> RedisBackend::views_of(const std::vector<ClaimRecord>& r
             view.mode = r.mode;
             view.holder = h;
             view.session = sessions[h.session];
-            if (!view.session || view.session->nonce != h.nonce) {
+            if (auto bad = unreadable.find(h.session); bad != unreadable.end()) {
+                view.verdict = {Life::Unknown, bad->second};
+            } else if (!view.session || view.session->nonce != h.nonce) {
                 view.verdict = {Life::Dead, "its session ended or expired"};
             } else if (h.expires_ms > 0 && now >= h.expires_ms) {
                 view.verdict = {Life::Dead,
@@ -333,54 +330,50 @@ std::vector<std::string> RedisBackend::scan(const std::string& pattern) {
     return out;
 }
 
-std::vector<HolderView> RedisBackend::all(std::vector<std::string>* errors) {
-    const std::string claim_prefix = keys_.claim("");
-    std::vector<ClaimRecord> recs;
-    std::vector<std::string> keys = scan(claim_prefix + "*");
+void RedisBackend::each_value(
+    const std::vector<std::string>& keys,
+    const std::function<void(const std::string& key, const std::string& value)>& fn) {
+    // 500 keys per MGET; a key gone meanwhile (released, ended) is skipped.
     for (size_t at = 0; at < keys.size(); at += 500) {
-        std::vector<std::string> argv = {"MGET"};
         size_t end = std::min(keys.size(), at + 500);
+        std::vector<std::string> argv = {"MGET"};
         argv.insert(argv.end(), keys.begin() + static_cast<long>(at),
                     keys.begin() + static_cast<long>(end));
         Value v = client().command(argv);
-        for (size_t i = 0; i < v.elements.size() && at + i < end; ++i) {
-            if (v.elements[i].type != Value::Type::String) continue; // released meanwhile
-            auto rec = claim_of_json(v.elements[i].str);
-            if (!rec) {
-                if (errors)
-                    errors->push_back("redis " + client().endpoint() +
-                                      ": corrupt claim record at " + keys[at + i] +
-                                      " (inspect it with GET)");
-                continue;
-            }
-            rec->name = keys[at + i].substr(claim_prefix.size());
-            recs.push_back(std::move(*rec));
-        }
+        for (size_t i = 0; i < v.elements.size() && at + i < end; ++i)
+            if (v.elements[i].type == Value::Type::String) fn(keys[at + i], v.elements[i].str);
     }
+}
+
+std::vector<HolderView> RedisBackend::all(std::vector<std::string>* errors) {
+    const std::string claim_prefix = keys_.claim("");
+    std::vector<ClaimRecord> recs;
+    each_value(scan(claim_prefix + "*"), [&](const std::string& key, const std::string& value) {
+        auto rec = claim_of_json(value);
+        if (!rec) {
+            if (errors)
+                errors->push_back("redis " + client().endpoint() + ": corrupt claim record at " +
+                                  key + " (inspect it with GET)");
+            return;
+        }
+        rec->name = key.substr(claim_prefix.size());
+        recs.push_back(std::move(*rec));
+    });
     return views_of(recs);
 }
 
 std::vector<SessionView> RedisBackend::sessions(std::vector<std::string>* errors) {
-    const std::string session_prefix = keys_.session("");
     std::vector<SessionView> out;
-    std::vector<std::string> keys = scan(session_prefix + "*");
-    for (size_t at = 0; at < keys.size(); at += 500) {
-        std::vector<std::string> argv = {"MGET"};
-        size_t end = std::min(keys.size(), at + 500);
-        argv.insert(argv.end(), keys.begin() + static_cast<long>(at),
-                    keys.begin() + static_cast<long>(end));
-        Value v = client().command(argv);
-        for (size_t i = 0; i < v.elements.size() && at + i < end; ++i) {
-            if (v.elements[i].type != Value::Type::String) continue;
-            try {
-                SessionRecord s = session_from_json_text(v.elements[i].str, keys[at + i]);
-                Verdict vd = verdict(s);
-                out.push_back({std::move(s), std::move(vd)});
-            } catch (const Error& e) {
-                if (errors) errors->push_back(e.message());
-            }
-        }
-    }
+    each_value(scan(keys_.session("") + "*"),
+               [&](const std::string& key, const std::string& value) {
+                   try {
+                       SessionRecord s = session_from_json_text(value, key);
+                       Verdict vd = verdict(s);
+                       out.push_back({std::move(s), std::move(vd)});
+                   } catch (const Error& e) {
+                       if (errors) errors->push_back(e.message());
+                   }
+               });
     return out;
 }
 

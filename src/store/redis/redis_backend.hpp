@@ -81,6 +81,9 @@ class RedisBackend : public Backend {
     void after_grant(const SessionRecord& me, const AcquireResult& r);
     std::vector<HolderView> views_of(const std::vector<ClaimRecord>& recs);
     std::vector<std::string> scan(const std::string& pattern);
+    void
+    each_value(const std::vector<std::string>& keys,
+               const std::function<void(const std::string& key, const std::string& value)>& fn);
 
     Home home_;
     BackendUrl url_;
