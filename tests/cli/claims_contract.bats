@@ -342,3 +342,18 @@ fence_of() { sed -n 's/.*(fence \([0-9]*\)).*/\1/p' <<<"$1" | head -n1; }
     # Granted only once nothing of the group was left.
     [ -e "$TEST_DIR/done" ]
 }
+
+@test "contract: names with '/' and ':' are names, shown as given" {
+    new_session
+    run_loop _ claim repo-x/issue-42 file:src/main.py --session "$SID"
+    expect_status 0
+    expect_in "$output" "claimed repo-x/issue-42 (fence"
+    run_loop _ owner repo-x/issue-42
+    expect_status 0
+    run_loop claims --json
+    jq -e '[.[].name] | sort == ["file:src/main.py", "repo-x/issue-42"]' <<<"$output"
+    run_loop _ claim 'a//b' --session "$SID"
+    expect_status 2
+    run_loop _ unclaim repo-x/issue-42 --session "$SID"
+    expect_in "$output" "released repo-x/issue-42"
+}
