@@ -20,9 +20,7 @@ int run_reap(const Globals& g, const ReapOpts& o) {
     int64_t retention = Reaper::kDefaultRetentionMs;
     if (!o.retention.empty()) retention = parse_duration_or_throw(o.retention, "--retention");
     if (retention == kInfinite) retention = INT64_MAX / 2;
-    require_file_backend(g, "loop reap");
-    Core core(Home::resolve(g.home));
-    ReapReport r = core.reaper.run(o.dry_run, retention);
+    ReapReport r = backend_of(g)->reap(o.dry_run, retention);
     if (o.json) {
         nlohmann::json claims = nlohmann::json::array();
         for (const auto& c : r.claims) {

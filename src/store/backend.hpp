@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/claims.hpp"
+#include "core/reaper.hpp"
 #include "core/sessions.hpp"
 #include "core/worker_sessions.hpp"
 
@@ -77,6 +78,10 @@ class Backend {
     virtual std::vector<HolderView> holders(const std::string& name) = 0;
     // Every holder of every claim; unreadable records land in `errors`.
     virtual std::vector<HolderView> all(std::vector<std::string>* errors) = 0;
+    // One reaping pass (loop reap): removes what is stale, never a live or
+    // undecidable holder. `retention_ms`: how long records of dead sessions
+    // are kept (where the engine keeps them).
+    virtual ReapReport reap(bool dry_run, int64_t retention_ms) = 0;
 };
 
 // The backend of this invocation: `--backend` (`flag`), else $LOOP_BACKEND,

@@ -70,7 +70,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 }
 
 @test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
-    for verb in "reap" "metrics"; do
+    for verb in "metrics"; do
         # shellcheck disable=SC2086
         run_loop $verb
         expect_status 2
@@ -189,4 +189,46 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     expect_status 1
     run_loop claims --json
     jq -e '.[0].alive == null' <<<"$output"
+}
+
+@test "redis: reap removes expired holders and those of ended sessions, never a live one" {
+    new_session
+    live=$SID
+    run_loop _ claim keep --session "$live"
+    run_loop _ claim t --session "$live" --ttl 1s
+    ttl_session=$("$LOOP" _ session start --ttl 1s)
+    run_loop _ claim y --session "$ttl_session"
+    expect_status 0
+    sleep 1.5 # both TTLs pass; no heartbeat comes
+    run_loop reap --dry-run --json
+    expect_status 0
+    jq -e '.dry_run and ([.claims[].name] | sort == ["t", "y"])' <<<"$output"
+    run_loop _ owner t --json
+    [ "$(jq length <<<"$output")" -eq 0 ] || [ "$status" -eq 1 ]
+    [ -n "$(redis-cli -s "$REDIS_SOCK" get "t$BATS_TEST_NUMBER:claim:t")" ]
+    run_loop reap --json
+    expect_status 0
+    jq -e '([.claims[].name] | sort == ["t", "y"]) and ([.claims[] | select(.name == "t")][0].expired)' <<<"$output"
+    [ -z "$(redis-cli -s "$REDIS_SOCK" get "t$BATS_TEST_NUMBER:claim:t")" ]
+    [ -z "$(redis-cli -s "$REDIS_SOCK" get "t$BATS_TEST_NUMBER:claim:y")" ]
+    run_loop _ owner keep
+    expect_status 0
+    run_loop events
+    expect_in "$output" "claim.expired"
+    expect_in "$output" "claim.reaped"
+}
+
+@test "redis: without a keeper, reap ends this host's dead sessions and frees their claims" {
+    new_session
+    a=$SID
+    holder=$ANCHOR
+    run_loop _ claim d --session "$a"
+    stop_keepers
+    kill_pid "$holder"
+    run_loop reap
+    expect_status 0
+    expect_in "$output" "reaped claim d (session $a"
+    expect_in "$output" "removed session $a"
+    run_loop _ owner d
+    expect_status 1
 }

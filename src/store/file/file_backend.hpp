@@ -34,6 +34,9 @@ class FileBackend : public Backend {
                                int64_t ttl_ms) override;
     std::vector<HolderView> holders(const std::string& name) override;
     std::vector<HolderView> all(std::vector<std::string>* errors) override;
+    ReapReport reap(bool dry_run, int64_t retention_ms) override {
+        return core_.reaper.run(dry_run, retention_ms);
+    }
 
     Core& core() { return core_; }
 

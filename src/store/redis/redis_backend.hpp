@@ -65,6 +65,7 @@ class RedisBackend : public Backend {
                                int64_t ttl_ms) override;
     std::vector<HolderView> holders(const std::string& name) override;
     std::vector<HolderView> all(std::vector<std::string>* errors) override;
+    ReapReport reap(bool dry_run, int64_t retention_ms) override;
 
   private:
     RedisClient& client();

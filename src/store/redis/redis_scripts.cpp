@@ -276,4 +276,19 @@ std::vector<Renewed> renew(RedisClient& c, const Keys& k, const Caller& who,
     return out;
 }
 
+std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& name,
+                              const std::vector<std::string>& holders,
+                              const std::vector<std::string>& dead) {
+    std::vector<std::string> keys = {k.events(), k.claim(name), k.wake(name)};
+    for (const auto& id : sorted_unique(holders))
+        keys.push_back(k.session(id));
+    json req = {{"prefix", k.prefix}, {"name", name}, {"dead", dead}};
+    json r = run(c, lua::reap, keys, {req.dump()});
+    std::vector<Reaped> out;
+    for (const auto& e : list(r["removed"]))
+        out.push_back({str(e, "session"), static_cast<uint64_t>(num(e, "fence")), str(e, "why"),
+                       e.value("expired", false)});
+    return out;
+}
+
 } // namespace loop::redis

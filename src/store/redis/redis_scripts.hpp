@@ -124,4 +124,17 @@ struct Renewed {
 std::vector<Renewed> renew(RedisClient& c, const Keys& k, const Caller& who,
                            const std::vector<std::string>& names, int64_t ttl_ms = 0);
 
+struct Reaped {
+    std::string session;
+    uint64_t fence = 0;
+    std::string why;
+    bool expired = false;
+};
+// Removes the holders of `name` that are no longer valid (lua/reap.lua):
+// `holders` are the sessions of its holders as read, `dead` those verified
+// dead on this host.
+std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& name,
+                              const std::vector<std::string>& holders,
+                              const std::vector<std::string>& dead);
+
 } // namespace loop::redis
