@@ -110,4 +110,10 @@ bool send_signal(int pid, int sig) {
     return pid > 0 && ::kill(pid, sig) == 0;
 }
 
+bool process_gone(int pid) {
+    if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) return true;
+    ProcInfo info = proc_info(pid);
+    return info.state == ProcInfo::State::Gone || info.zombie;
+}
+
 } // namespace loop::os

@@ -49,5 +49,8 @@ class HelperWaiter {
 
 // Sends `sig` to `pid`; false when it cannot (gone, not ours).
 bool send_signal(int pid, int sig);
+// True when no process `pid` runs: none exists (ESRCH), or it is a zombie
+// nobody reaped yet. One of another user runs.
+bool process_gone(int pid);
 
 } // namespace loop::os

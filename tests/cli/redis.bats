@@ -232,3 +232,21 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     run_loop _ owner d
     expect_status 1
 }
+
+@test "redis: a keeper killed with SIGKILL is replaced by the host's next claim" {
+    sh -c '"$LOOP" _ claim a >"$TEST_DIR/a"; exec sleep 1000' </dev/null 3>&- &
+    track $!
+    wait_for grep -q claimed "$TEST_DIR/a"
+    wait_for keeper_started
+    k1=$(keeper_pid)
+    kill -KILL "$k1"
+    sh -c '"$LOOP" _ claim b >"$TEST_DIR/b"; exec sleep 1000' </dev/null 3>&- &
+    track $!
+    wait_for grep -q claimed "$TEST_DIR/b"
+    replaced() {
+        local k
+        k=$(keeper_pid)
+        [ -n "$k" ] && [ "$k" != "$k1" ] && kill -0 "$k" 2>/dev/null
+    }
+    wait_for replaced
+}

@@ -110,8 +110,7 @@ bool claim_keeper_key(RedisClient& c, const Keys& k, const HostIdentity& host,
     if (set.type == Value::Type::Status) return true;
     Value cur = c.command({"GET", k.keeper(host.key)});
     int other = cur.type == Value::Type::String ? std::atoi(cur.str.c_str()) : 0;
-    if (other > 0 && other != os::self_pid() &&
-        os::proc_info(other).state == os::ProcInfo::State::Running)
+    if (other > 0 && other != os::self_pid() && !os::process_gone(other))
         return false; // it looks after this host
     c.command({"SET", k.keeper(host.key), value, "PX", std::to_string(ttl_ms)});
     return true;
@@ -121,8 +120,11 @@ bool claim_keeper_key(RedisClient& c, const Keys& k, const HostIdentity& host,
 
 void ensure_keeper(Home& home, const std::string& url_text, const std::string& keeper_value,
                    bool added) {
-    if (!keeper_value.empty()) {
-        if (added) os::send_signal(std::atoi(keeper_value.c_str()), SIGUSR1);
+    const int pid = keeper_value.empty() ? 0 : std::atoi(keeper_value.c_str());
+    // A keeper killed with SIGKILL leaves its key until it expires: one
+    // whose process is gone is replaced at once (the new one takes the key).
+    if (!os::process_gone(pid)) {
+        if (added) os::send_signal(pid, SIGUSR1);
         return;
     }
     try {
@@ -145,6 +147,11 @@ int run_keeper(Home& home, const BackendUrl& url) {
     if (!lock) throw io_error("cannot open " + home.path() + "/" + name, err);
     if (!os::try_lock_exclusive(lock.get()).ok()) return 0; // one runs for this home
     (void)os::replace_contents(lock.get(), std::to_string(os::self_pid()) + "\n");
+    // The pid goes with the keeper: a stale one could name another process.
+    struct ClearPid {
+        int fd;
+        ~ClearPid() { (void)os::replace_contents(fd, ""); }
+    } clear_pid{lock.get()};
 
     os::HelperWaiter waiter({SIGUSR1, SIGTERM, SIGINT, SIGHUP});
     kp.session_ttl_ms = url.session_ttl_ms;
