@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <ctime>
 
 namespace loop::os {
 
@@ -104,6 +105,14 @@ HelperWaiter::Wake HelperWaiter::wait(int timeout_ms) {
     for (int pid : w.exited)
         pidfds_.erase(pid);
     return w;
+}
+
+void sleep_ms(int ms) {
+    struct timespec left {
+        ms / 1000, static_cast<long>(ms % 1000) * 1'000'000
+    };
+    while (::nanosleep(&left, &left) != 0 && errno == EINTR) {
+    }
 }
 
 bool send_signal(int pid, int sig) {

@@ -47,6 +47,9 @@ class HelperWaiter {
     std::map<int, Fd> pidfds_;
 };
 
+// Sleeps `ms` milliseconds (restarted on EINTR).
+void sleep_ms(int ms);
+
 // Sends `sig` to `pid`; false when it cannot (gone, not ours).
 bool send_signal(int pid, int sig);
 // True when no process `pid` runs: none exists (ESRCH), or it is a zombie

@@ -107,10 +107,11 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 @test "redis: one round trip per claim: the claim path sends one command" {
     run_loop _ claim one # loads the scripts, starts a keeper
     expect_status 0
-    # No keeper talks meanwhile: a stand-in with a pid that cannot exist.
+    # No keeper talks meanwhile: a stand-in, a process of ours that lives.
     stop_keepers
+    start_anchor
     key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
-    redis-cli -s "$REDIS_SOCK" set "$key" "2147483647 stand-in" px 60000 >/dev/null
+    redis-cli -s "$REDIS_SOCK" set "$key" "$ANCHOR stand-in" px 60000 >/dev/null
     redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
     track $!
     wait_for grep -q OK "$TEST_DIR/mon"
@@ -249,4 +250,23 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
         [ -n "$k" ] && [ "$k" != "$k1" ] && kill -0 "$k" 2>/dev/null
     }
     wait_for replaced
+}
+
+@test "redis: a session anchored on another host is not kept by this host's keeper: it goes at its TTL" {
+    command -v unshare >/dev/null || skip "unshare is not installed"
+    unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot create a pid namespace here"
+    use_redis_prefix 2s
+    unshare --pid --fork --mount-proc --kill-child sh -c \
+        'sleep 1000 & "$LOOP" _ session start --pid $! >"$TEST_DIR/sid"; exec sleep 1000' </dev/null 3>&- &
+    ns=$!
+    track "$ns"
+    wait_for grep -q . "$TEST_DIR/sid"
+    foreign=$(cat "$TEST_DIR/sid")
+    # Used from here (this host's keeper starts for the claim).
+    run_loop _ claim fx --session "$foreign"
+    expect_status 0
+    kill_pid "$ns" # that host dies, its keeper with it
+    new_session
+    run_loop _ claim fx --session "$SID" --wait 30s
+    expect_status 0
 }

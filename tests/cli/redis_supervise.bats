@@ -53,3 +53,27 @@ owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
     expect_in "$stderr" "redis backend"
     [ ! -e "$LOOP_HOME/supervisor.lock" ]
 }
+
+@test "redis supervise: two homes on one host are two supervisors; neither adopts or stops the other's workers" {
+    start_sup "$PLAYBOOKS/holder.json"
+    wait_workers holder 1
+    first=$(live_pid holder 1)
+    sid1=$(session_of holder 1)
+    wait_for sh -c '"$LOOP" _ owner job >/dev/null 2>&1'
+    # A second home, same playbook, same Redis.
+    other="$TEST_DIR/home2"
+    LOOP_HOME="$other" "$LOOP" supervise "$PLAYBOOKS/holder.json" </dev/null >"$TEST_DIR/sup2.log" 2>&1 &
+    sup2=$!
+    track "$sup2"
+    # Its replica is a session of its own (busy on job, so it backs off).
+    wait_for grep -q "holder.1.* started" "$TEST_DIR/sup2.log" || { cat "$TEST_DIR/sup2.log"; false; }
+    sid2=$(grep -o 'holder\.1\.[0-9a-f]*' "$TEST_DIR/sup2.log" | head -n1)
+    [ -n "$sid2" ] && [ "$sid2" != "$sid1" ]
+    ! grep -q "adopted" "$TEST_DIR/sup2.log"
+    kill -TERM "$sup2"
+    wait_exit "$sup2"
+    # The first home's worker still runs and still holds its claim.
+    running "$first"
+    owner_json job | jq -e --arg s "$sid1" 'length == 1 and .[0].session == $s'
+    stop_sup
+}

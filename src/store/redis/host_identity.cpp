@@ -34,6 +34,15 @@ HostIdentity host_identity(const ProcessProbe& probe) {
     return {hex16(fnv1a(machine + "\n" + probe.boot_id + "\n" + probe.pid_ns)), os::host_name()};
 }
 
+std::string worker_suffix(const std::string& host_key, const std::string& home_path) {
+    return "." + hex16(fnv1a(host_key + "\n" + home_path)).substr(0, 8);
+}
+
+bool anchored_here(const Anchor& a, const ProcessProbe& probe) {
+    return a.machine_id == probe.machine_id && a.boot_id == probe.boot_id &&
+           a.pid_ns == probe.pid_ns;
+}
+
 std::string implicit_session_id(int pid, uint64_t ticks, const std::string& key) {
     return Sessions::process_session_id(pid, ticks) + "." + key.substr(0, 8);
 }

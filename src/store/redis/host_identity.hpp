@@ -19,6 +19,15 @@ struct HostIdentity {
 
 HostIdentity host_identity(const ProcessProbe& probe);
 
+// The suffix of a supervisor's worker session ids ("w.1" + suffix): one
+// per host and home, since every home of a host shares the backend's
+// namespace while each has its own supervisor.
+std::string worker_suffix(const std::string& host_key, const std::string& home_path);
+
+// Whether `a` was read on this host: same machine id, boot and pid
+// namespace. Only such sessions are this host's keeper's to look after.
+bool anchored_here(const Anchor& a, const ProcessProbe& probe);
+
 // The id of the implicit session of process `pid` (started at `ticks`) on
 // host `key`: "p<pid>-<ticks>.<key>", unique across the fleet.
 std::string implicit_session_id(int pid, uint64_t ticks, const std::string& key);

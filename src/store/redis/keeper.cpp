@@ -79,8 +79,8 @@ struct Keeper {
                 say(e.message());
             }
         }
-        if (!s || !s->anchor) {
-            c->command({"SREM", k.host(host.key), id});
+        if (!s || !s->anchor || !anchored_here(*s->anchor, probe)) {
+            c->command({"SREM", k.host(host.key), id}); // not this host's to keep
             return 0;
         }
         SessionRecord process_only = *s;
@@ -145,7 +145,12 @@ int run_keeper(Home& home, const BackendUrl& url) {
     int err = 0;
     os::Fd lock = os::open_lock_file(home.root(), name, &err);
     if (!lock) throw io_error("cannot open " + home.path() + "/" + name, err);
-    if (!os::try_lock_exclusive(lock.get()).ok()) return 0; // one runs for this home
+    // A keeper that just left (keeper_leave) holds the lock until it has
+    // exited: wait for it a little rather than leave the host without one.
+    bool locked = false;
+    for (int i = 0; i < 100 && !(locked = os::try_lock_exclusive(lock.get()).ok()); ++i)
+        os::sleep_ms(20);
+    if (!locked) return 0; // one runs for this home
     (void)os::replace_contents(lock.get(), std::to_string(os::self_pid()) + "\n");
     // The pid goes with the keeper: a stale one could name another process.
     struct ClearPid {

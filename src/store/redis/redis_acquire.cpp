@@ -70,7 +70,9 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
         if (!a.create.empty() && a.create.back() == '\n') a.create.pop_back();
         a.create_ttl_ms = url_.session_ttl_ms;
     }
-    if (me.anchor && me.ttl_ms == 0) a.host_key = host_.key;
+    // This host's keeper looks after a session anchored here only: another
+    // host's session lives by its own host's heartbeats, or not at all.
+    if (me.anchor && me.ttl_ms == 0 && anchored_here(*me.anchor, probe_)) a.host_key = host_.key;
     for (int round = 0; round < 16; ++round) {
         AcquireResult r = redis::acquire(client(), keys_, a);
         if (r.status != AcquireResult::Status::Busy || r.busy->host != host_.key) return r;
@@ -124,7 +126,7 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
 void RedisBackend::after_grant(const SessionRecord& me, const AcquireResult& r) {
     // A session the host's keeper looks after: make sure one runs, and let
     // it know of a session it has not seen yet.
-    if (!me.anchor || me.ttl_ms != 0) return;
+    if (!me.anchor || me.ttl_ms != 0 || !anchored_here(*me.anchor, probe_)) return;
     ensure_keeper(home_, url_text_, r.keeper, r.added);
 }
 

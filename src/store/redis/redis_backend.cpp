@@ -55,8 +55,8 @@ SessionRecord RedisBackend::own_session(int pid, const std::string& kind) {
 }
 
 void RedisBackend::set_group(const SessionRecord& me, int pgid) {
+    // Stored by the claim that came first; gone means it ended meanwhile.
     std::optional<SessionRecord> s = read_session(me.id);
-    if (!s && me.id == implicit_id_) s = me; // not stored before its first claim
     if (!s || s->nonce != me.nonce)
         throw Error(Exit::Usage, "session " + me.id + " has ended; its command is not started");
     s->pgid = pgid;

@@ -1,4 +1,5 @@
 #include "core/error.hpp"
+#include "store/redis/host_identity.hpp"
 #include "store/redis/keeper.hpp"
 #include "store/redis/redis_backend.hpp"
 
@@ -37,7 +38,7 @@ RedisWorkerSessions::list(std::vector<std::string>* errors) {
 }
 
 std::string RedisWorkerSessions::id_suffix() const {
-    return "." + b_.host_.key.substr(0, 8);
+    return worker_suffix(b_.host_.key, b_.home_.path());
 }
 
 } // namespace loop::redis
