@@ -96,7 +96,9 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     kill_pid "$shell"
     run_loop _ claim x --session "$SID" --wait 30s
     expect_status 0
-    grep -q "is dead (pid $shell exited): ended, released 1 claim" "$LOOP_HOME/logs/keeper.log"
+    # The keeper ended the dead session (the waiter may have taken the claim
+    # over first: then the keeper released none).
+    wait_for grep -q "is dead (pid $shell exited): ended" "$LOOP_HOME/logs/keeper.log"
     # The keeper still looks after $SID's anchor; once that holds nothing, it ends.
     run_loop _ session end "$SID"
     kill_pid "$ANCHOR"
@@ -241,6 +243,9 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     wait_for keeper_started
     k1=$(keeper_pid)
     kill -KILL "$k1"
+    # Dead (a zombie counts: nobody may reap it) before the next claim looks.
+    dead_or_zombie() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+    wait_for dead_or_zombie "$k1"
     sh -c '"$LOOP" _ claim b >"$TEST_DIR/b"; exec sleep 1000' </dev/null 3>&- &
     track $!
     wait_for grep -q claimed "$TEST_DIR/b"
