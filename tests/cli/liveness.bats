@@ -103,9 +103,10 @@ claim_in_substitution() {
     expect_status 0
 }
 
-# A holder in another pid namespace: its pids mean nothing here.
+# A holder in another pid namespace: its pids mean nothing here. Run in the
+# background, $! is unshare itself, and killing it ends the namespace.
 in_pid_namespace() {
-    unshare --pid --fork --mount-proc "$@"
+    exec unshare --pid --fork --mount-proc --kill-child "$@"
 }
 
 @test "a holder in another pid namespace is undecidable, never dead" {
