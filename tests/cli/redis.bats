@@ -81,7 +81,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
 }
 
 @test "redis: the keeper keeps a shell's claim past the session TTL, and ends with it" {
-    use_redis_prefix 2s
+    use_redis_prefix 3s # a heartbeat every 1 s: 2 s of slack for a late one
     sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
     shell=$!
     track "$shell"
@@ -89,7 +89,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     wait_for keeper_started
     keeper=$(keeper_pid)
     # Two session TTLs later the claim still stands: heartbeats.
-    sleep 4.5
+    sleep 6.5
     new_session
     run_loop _ claim x --session "$SID"
     expect_status 1
