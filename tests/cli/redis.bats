@@ -18,6 +18,18 @@ setup() {
 # keeper_pid: the pid of this home's keeper, "" when none has run.
 keeper_pid() { head -n1 "$LOOP_HOME"/keeper-*.lock 2>/dev/null; }
 keeper_started() { [ -n "$(keeper_pid)" ]; }
+# keeper_joined: this home's keeper has taken the host's keeper key.
+keeper_joined() { grep -q "looking after host" "$LOOP_HOME/logs/keeper.log" 2>/dev/null; }
+dead_or_zombie() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# stop_joined_keeper: waits for the keeper a claim started (it starts
+# detached, and may run late on a busy machine), then kills it.
+stop_joined_keeper() {
+    wait_for keeper_joined
+    local k
+    k=$(keeper_pid)
+    stop_keepers
+    [ -z "$k" ] || wait_for dead_or_zombie "$k"
+}
 
 @test "redis: a malformed URL or unknown scheme is exit 2 and names what is wrong" {
     run_loop --backend 'redis://host:notaport' _ claim x
@@ -110,7 +122,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     run_loop _ claim one # loads the scripts, starts a keeper
     expect_status 0
     # No keeper talks meanwhile: a stand-in, a process of ours that lives.
-    stop_keepers
+    stop_joined_keeper
     start_anchor
     key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
     redis-cli -s "$REDIS_SOCK" set "$key" "$ANCHOR stand-in" px 60000 >/dev/null
@@ -226,7 +238,7 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     a=$SID
     holder=$ANCHOR
     run_loop _ claim d --session "$a"
-    stop_keepers
+    stop_joined_keeper
     kill_pid "$holder"
     run_loop reap
     expect_status 0
@@ -244,7 +256,6 @@ keeper_started() { [ -n "$(keeper_pid)" ]; }
     k1=$(keeper_pid)
     kill -KILL "$k1"
     # Dead (a zombie counts: nobody may reap it) before the next claim looks.
-    dead_or_zombie() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
     wait_for dead_or_zombie "$k1"
     sh -c '"$LOOP" _ claim b >"$TEST_DIR/b"; exec sleep 1000' </dev/null 3>&- &
     track $!
