@@ -61,15 +61,17 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
         shared = open_backend(home, g.backend);
         if (std::string(shared->kind()) == "file") shared.reset();
     }
-    if (shared && (!o.metrics_file.empty() || !o.metrics_listen.empty()))
-        throw Error(Exit::Usage, "supervise: --metrics-file and --metrics-listen do not run on "
-                                 "the redis backend yet");
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    Supervisor sup(
-        core, std::move(pb),
-        {o.metrics_file, o.metrics_listen, &lock, shared ? &shared->workers() : nullptr});
+    SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock,
+                         shared ? &shared->workers() : nullptr, nullptr};
+    EventCounters counters;
+    if (shared)
+        so.render_metrics = [b = shared.get(), &counters](bool up) {
+            return render_backend_metrics(*b, counters, up);
+        };
+    Supervisor sup(core, std::move(pb), std::move(so));
     return sup.run();
 }
 

@@ -51,14 +51,20 @@ std::string EventCounters::type_of(const std::string& name) {
 }
 
 std::string EventCounters::worker_of(const std::string& session) {
-    // Worker sessions are <worker>.<n>; worker names never contain '.', and
-    // no other session id ends in '.' and digits.
-    auto dot = session.rfind('.');
-    if (dot == std::string::npos || dot == 0 || dot + 1 == session.size() ||
-        session.find('.') != dot ||
-        session.find_first_not_of("0123456789", dot + 1) != std::string::npos)
-        return "none";
-    return bounded(workers_, kMaxWorkers, session.substr(0, dot));
+    // Worker sessions are <worker>.<n> (on Redis <worker>.<n>.<host hash>);
+    // worker names never contain '.', and no other session id has that form.
+    auto first = session.find('.');
+    if (first == std::string::npos || first == 0) return "none";
+    auto second = session.find('.', first + 1);
+    const std::string n = session.substr(
+        first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
+    if (n.empty() || n.find_first_not_of("0123456789") != std::string::npos) return "none";
+    if (second != std::string::npos) {
+        const std::string host = session.substr(second + 1);
+        if (host.empty() || host.find_first_not_of("0123456789abcdef") != std::string::npos)
+            return "none";
+    }
+    return bounded(workers_, kMaxWorkers, session.substr(0, first));
 }
 
 EventCounters::Labels EventCounters::labels_of(const nlohmann::json& j, const char* name_field) {
@@ -166,43 +172,55 @@ void series(std::string& out, const char* name, const EventCounters::Series& s,
 
 } // namespace
 
-std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> supervisor_up) {
+void read_file_counters(Core& core, EventCounters& c) {
     // The notes before the log: a note's tries that an event logged
     // meanwhile are then seen in the log, and not counted twice.
     auto notes = core.claims.store().contention_notes();
     c.update(core.events.path());
-    EventCounters::Series contentions = c.contentions;
+    c.unlogged_contentions.clear();
     for (const auto& [name, note] : notes) {
         auto f = c.flushed.find(name);
         if (note.pending == 0 || (f != c.flushed.end() && f->second >= note.epoch)) continue;
-        contentions[{c.type_of(name), c.worker_of(note.contender)}] += note.pending;
+        c.unlogged_contentions[{c.type_of(name), c.worker_of(note.contender)}] += note.pending;
     }
-    EventCounters::Series exclusive, shared;
+}
+
+void count_active(EventCounters& c, MetricGauges& g, const HolderView& v) {
+    if (v.verdict.life == Life::Dead) return;
+    (v.mode == Mode::Shared ? g.shared
+                            : g.exclusive)[{c.type_of(v.name), c.worker_of(v.holder.session)}]++;
+}
+
+bool supervisor_running(Core& core) {
+    auto sup = read_supervisor(core.home, core.sessions.probe());
+    return sup && sup->running;
+}
+
+std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> supervisor_up) {
+    read_file_counters(core, c);
+    MetricGauges g;
     std::vector<std::string> errors;
-    for (const auto& v : core.claims.all(&errors)) {
-        if (v.verdict.life == Life::Dead) continue;
-        (v.mode == Mode::Shared ? shared
-                                : exclusive)[{c.type_of(v.name), c.worker_of(v.holder.session)}]++;
-    }
-    uint64_t alive = 0;
+    for (const auto& v : core.claims.all(&errors))
+        count_active(c, g, v);
     for (const auto& id : core.registry.ids()) {
         try {
             if (auto s = core.registry.read(id))
-                if (core.sessions.verdict(*s).life == Life::Alive) alive++;
+                if (core.sessions.verdict(*s).life == Life::Alive) g.sessions_alive++;
         } catch (const Error&) {
         }
     }
-    bool up = false;
-    if (supervisor_up) {
-        up = *supervisor_up;
-    } else if (auto sup = read_supervisor(core.home, core.sessions.probe())) {
-        up = sup->running;
-    }
+    g.supervisor_up = supervisor_up ? *supervisor_up : supervisor_running(core);
+    return render_exposition(c, g);
+}
 
+std::string render_exposition(const EventCounters& c, const MetricGauges& g) {
+    EventCounters::Series contentions = c.contentions;
+    for (const auto& [l, n] : c.unlogged_contentions)
+        contentions[l] += n;
     std::string o;
     metric(o, "loop_claims_active", "gauge", "Claims held by live sessions, by mode.");
-    series(o, "loop_claims_active", exclusive, "mode=\"exclusive\",");
-    series(o, "loop_claims_active", shared, "mode=\"shared\",");
+    series(o, "loop_claims_active", g.exclusive, "mode=\"exclusive\",");
+    series(o, "loop_claims_active", g.shared, "mode=\"shared\",");
     metric(o, "loop_claim_acquisitions_total", "counter", "Claims acquired.");
     series(o, "loop_claim_acquisitions_total", c.acquisitions);
     metric(o, "loop_claim_releases_total", "counter", "Claims released by their holder.");
@@ -228,13 +246,13 @@ std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> sup
     metric(o, "loop_claims_forced_total", "counter", "Claims released with --force.");
     series(o, "loop_claims_forced_total", c.forced);
     metric(o, "loop_sessions_alive", "gauge", "Sessions whose process or heartbeat is alive.");
-    o += "loop_sessions_alive " + std::to_string(alive) + "\n";
+    o += "loop_sessions_alive " + std::to_string(g.sessions_alive) + "\n";
     metric(o, "loop_worker_restarts_total", "counter", "Restarts of supervised workers.");
     for (const auto& [w, n] : c.restarts)
         o += "loop_worker_restarts_total{worker=\"" + label_value(w) + "\"} " + std::to_string(n) +
              "\n";
     metric(o, "loop_supervisor_up", "gauge", "1 when a supervisor runs for this home.");
-    o += std::string("loop_supervisor_up ") + (up ? "1" : "0") + "\n";
+    o += std::string("loop_supervisor_up ") + (g.supervisor_up ? "1" : "0") + "\n";
     return o;
 }
 

@@ -50,6 +50,10 @@ class EventCounters {
     Series reaped_dead;
     Series reaped_ttl;
     Series forced;
+    // Contention tries counted where no event logged them yet (the file
+    // backend's contention notes, core/contention.hpp): set by whoever reads
+    // the counters, added to `contentions` when rendered.
+    Series unlogged_contentions;
     std::map<std::string, uint64_t> restarts; // by worker
     // By claim name: the greatest epoch of a contention note whose tries
     // a claim.contended event logged (its `flushes`, core/contention.hpp).
@@ -67,8 +71,26 @@ class EventCounters {
     std::string partial_;
 };
 
-// The whole exposition: counters plus gauges read now. `supervisor_up`
-// overrides what supervisor.lock says (the supervisor itself knows better).
+// The gauges, read now.
+struct MetricGauges {
+    EventCounters::Series exclusive, shared; // claims held by live sessions
+    uint64_t sessions_alive = 0;
+    bool supervisor_up = false;
+};
+// Adds a holder (one that is not dead) to the active claims.
+void count_active(EventCounters& c, MetricGauges& g, const HolderView& v);
+// The Prometheus text of counters and gauges (the same on every backend).
+std::string render_exposition(const EventCounters& c, const MetricGauges& g);
+
+// The file backend's counters: its event log, read from where the last
+// call stopped, and the contention notes no event logged yet.
+void read_file_counters(Core& core, EventCounters& c);
+// Whether a supervisor runs for the home (its supervisor.lock).
+bool supervisor_running(Core& core);
+
+// The whole exposition of the file backend: counters plus gauges read now.
+// `supervisor_up` overrides what supervisor.lock says (the supervisor itself
+// knows better).
 std::string render_metrics(Core& core, EventCounters& counters,
                            std::optional<bool> supervisor_up = std::nullopt);
 

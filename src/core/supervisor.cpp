@@ -133,8 +133,8 @@ int Supervisor::run() {
     watch_event_log();
     if (!options_.metrics_listen.empty()) {
         metrics_server_ = std::make_unique<MetricsServer>(
-            &loop_, options_.metrics_listen,
-            [this] { return render_metrics(core_, counters_, !finished_); }, metrics_connections_);
+            &loop_, options_.metrics_listen, [this] { return metrics_text(); },
+            metrics_connections_);
         spdlog::info("serving metrics on http://{}/metrics (port {})", options_.metrics_listen,
                      metrics_server_->port());
     }

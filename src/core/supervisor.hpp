@@ -17,6 +17,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -31,6 +32,9 @@ struct SupervisorOptions {
     SupervisorLock* lock = nullptr; // notes a refused reload for `loop status`
     // Where the workers' sessions live (nullptr: the home's records).
     WorkerSessions* workers = nullptr;
+    // Renders the metrics (given whether the supervisor is up) on a shared
+    // backend (empty: the home's, core/metrics.hpp).
+    std::function<std::string(bool)> render_metrics;
 };
 
 class Supervisor {
@@ -121,6 +125,7 @@ class Supervisor {
     void arm_expiry_timer(int64_t next_ms);
     void rotate_logs();
     void publish_metrics();
+    std::string metrics_text();
     // Counters follow the event log: an append the claim files do not show
     // (a busy try, a release racing its scan) still reaches --metrics-file.
     void watch_event_log();

@@ -1,7 +1,9 @@
 // The supervisor's --metrics-file: rendered again after every change that
 // can move a figure (a worker's start or death, a claim file, an event
 // appended by any process), at most once per kMetricsDelayMs, and written
-// only when its text changed.
+// only when its text changed. On a shared backend (Redis) the changes of
+// other hosts are not seen here: the file is rendered again every
+// kSharedMetricsPeriodMs.
 #include "core/error.hpp"
 #include "core/supervisor.hpp"
 #include "os/fs.hpp"
@@ -19,6 +21,7 @@ namespace {
 
 // A burst of appends (a busy loop of claims) costs one render per period.
 constexpr uint64_t kMetricsDelayMs = 20;
+constexpr uint64_t kSharedMetricsPeriodMs = 1000;
 
 } // namespace
 
@@ -26,6 +29,13 @@ void Supervisor::watch_event_log() {
     if (options_.metrics_file.empty()) return;
     uv_timer_init(&loop_, &metrics_timer_);
     metrics_timer_.data = this;
+    if (options_.render_metrics) {
+        uv_timer_start(
+            &metrics_timer_,
+            [](uv_timer_t* t) { static_cast<Supervisor*>(t->data)->publish_metrics(); },
+            kSharedMetricsPeriodMs, kSharedMetricsPeriodMs);
+        return;
+    }
     uv_fs_event_init(&loop_, &events_watch_);
     events_watch_.data = this;
     // The home directory, not the file: the log may not exist yet, and a
@@ -47,11 +57,16 @@ void Supervisor::watch_event_log() {
                      core_.home.path(), uv_strerror(rc), options_.metrics_file);
 }
 
+std::string Supervisor::metrics_text() {
+    if (options_.render_metrics) return options_.render_metrics(!finished_);
+    return render_metrics(core_, counters_, !finished_);
+}
+
 void Supervisor::publish_metrics() {
     if (options_.metrics_file.empty()) return;
     std::string text;
     try {
-        text = render_metrics(core_, counters_, !finished_);
+        text = metrics_text();
     } catch (const Error& e) {
         spdlog::warn("metrics: {}", e.message());
         return;

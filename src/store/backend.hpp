@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/claims.hpp"
+#include "core/metrics.hpp"
 #include "core/reaper.hpp"
 #include "core/sessions.hpp"
 #include "core/worker_sessions.hpp"
@@ -82,7 +83,15 @@ class Backend {
     // undecidable holder. `retention_ms`: how long records of dead sessions
     // are kept (where the engine keeps them).
     virtual ReapReport reap(bool dry_run, int64_t retention_ms) = 0;
+    // The counters of `loop metrics` as this engine keeps them, into `c`
+    // (the file backend: its event log, read on from where the last call
+    // stopped; Redis: the counters its scripts keep, read whole).
+    virtual void read_counters(EventCounters& c) = 0;
 };
+
+// `loop metrics` of any backend: its counters, the claims and sessions as
+// they are now, and `supervisor_up`.
+std::string render_backend_metrics(Backend& b, EventCounters& c, bool supervisor_up);
 
 // The backend of this invocation: `--backend` (`flag`), else $LOOP_BACKEND,
 // else "backend" in the home's config.json, else the file backend of the

@@ -81,15 +81,63 @@ stop_joined_keeper() {
     expect_in "$stderr" "config.json"
 }
 
-@test "redis: verbs that do not run on it yet say so (exit 2) and change nothing" {
-    for verb in "metrics"; do
-        # shellcheck disable=SC2086
-        run_loop $verb
-        expect_status 2
-        expect_in "$stderr" "does not run on the redis backend yet"
-    done
-    run_loop claims --json
-    [ "$output" = "[]" ]
+# metric NAME{LABELS}: the value of that series in $output ("" if absent).
+metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
+
+@test "redis: metrics count what the scripts did, across sessions, with type and worker labels" {
+    new_session
+    a=$SID
+    new_session
+    b=$SID
+    run_loop _ claim file:x --session "$a"
+    run_loop _ claim plain --session "$a"
+    # Two tries of another session: two contentions, one event for the holder.
+    run_loop _ claim file:x --session "$b"
+    expect_status 1
+    run_loop _ claim file:x --session "$b"
+    expect_status 1
+    run_loop _ claim file:x --session "$b" --wait 100ms
+    expect_status 1
+    run_loop _ unclaim plain --session "$a"
+    run_loop _ unclaim file:x --force
+    run_loop _ claim ttl:y --session "$b" --ttl 1s
+    sleep 1.2
+    run_loop reap
+    run_loop _ claim file:x --session "$b" --wait 1s
+    expect_status 0
+    run_loop metrics
+    expect_status 0
+    [ "$(metric 'loop_claim_acquisitions_total{type="file",worker="none"}')" = 2 ]
+    [ "$(metric 'loop_claim_acquisitions_total{type="none",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claim_releases_total{type="none",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claim_contentions_total{type="file",worker="none"}')" = 3 ]
+    [ "$(metric 'loop_claim_timeouts_total{type="file",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claims_forced_total{type="file",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claims_reaped_total{reason="ttl",type="ttl",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claims_active{mode="exclusive",type="file",worker="none"}')" = 1 ]
+    [ "$(metric 'loop_claim_wait_seconds_count')" = 1 ]
+    [ "$(metric 'loop_claim_wait_seconds_bucket{le="+Inf"}')" = 1 ]
+    [ "$(metric 'loop_sessions_alive')" = 2 ]
+    [ "$(metric 'loop_supervisor_up')" = 0 ]
+    if command -v promtool >/dev/null; then
+        promtool check metrics <<<"$output"
+    fi
+    # One claim.contended for the holder of the two tries and the wait.
+    run_loop events --json
+    [ "$(grep -c '"claim.contended"' <<<"$output")" -eq 1 ]
+    [ "$(grep -c '"claim.timeout"' <<<"$output")" -eq 1 ]
+    # Another prefix on the same server counts for itself.
+    use_redis_prefix 5s other
+    run_loop metrics
+    [ -z "$(metric 'loop_claim_acquisitions_total{type="file",worker="none"}')" ]
+}
+
+@test "redis: metrics counters are kept apart from the capped event stream" {
+    new_session
+    run_loop _ claim q:2 --session "$SID"
+    redis-cli -s "$REDIS_SOCK" del "t$BATS_TEST_NUMBER:events" >/dev/null
+    run_loop metrics
+    [ "$(metric 'loop_claim_acquisitions_total{type="q",worker="none"}')" = 1 ]
 }
 
 @test "redis: the keeper keeps a shell's claim past the session TTL, and ends with it" {

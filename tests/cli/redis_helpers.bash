@@ -36,8 +36,9 @@ stop_redis() {
     rm -rf "$REDIS_DIR"
 }
 
-# use_redis_prefix [SESSION_TTL]: this test's keys under their own prefix.
+# use_redis_prefix [SESSION_TTL [SUFFIX]]: this test's keys under their own prefix
+# (another one with SUFFIX).
 use_redis_prefix() {
-    export LOOP_BACKEND="redis+unix://$REDIS_SOCK?prefix=t$BATS_TEST_NUMBER:&session_ttl=${1:-5s}"
+    export LOOP_BACKEND="redis+unix://$REDIS_SOCK?prefix=t$BATS_TEST_NUMBER${2:+-$2}:&session_ttl=${1:-5s}"
 }
 

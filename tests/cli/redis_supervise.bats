@@ -47,11 +47,22 @@ owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
     expect_status 1
 }
 
-@test "redis supervise: --metrics-file is refused on redis (exit 2), before anything starts" {
-    run_loop supervise "$PLAYBOOKS/holder.json" --metrics-file "$TEST_DIR/m.prom"
-    expect_status 2
-    expect_in "$stderr" "redis backend"
-    [ ! -e "$LOOP_HOME/supervisor.lock" ]
+@test "redis supervise: --metrics-file shows the fleet's claims with the worker label" {
+    start_sup "$PLAYBOOKS/holder.json" --metrics-file "$TEST_DIR/m.prom"
+    wait_workers holder 1
+    held() {
+        grep -qx 'loop_claims_active{mode="exclusive",type="none",worker="holder"} 1' \
+            "$TEST_DIR/m.prom" 2>/dev/null
+    }
+    wait_for held
+    grep -qx 'loop_supervisor_up 1' "$TEST_DIR/m.prom"
+    grep -qx 'loop_claim_acquisitions_total{type="none",worker="holder"} 1' "$TEST_DIR/m.prom"
+    if command -v promtool >/dev/null; then
+        promtool check metrics <"$TEST_DIR/m.prom"
+    fi
+    stop_sup
+    [ "$SUP_STATUS" -eq 0 ]
+    grep -qx 'loop_supervisor_up 0' "$TEST_DIR/m.prom"
 }
 
 @test "redis supervise: two homes on one host are two supervisors; neither adopts or stops the other's workers" {

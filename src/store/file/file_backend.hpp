@@ -37,6 +37,7 @@ class FileBackend : public Backend {
     ReapReport reap(bool dry_run, int64_t retention_ms) override {
         return core_.reaper.run(dry_run, retention_ms);
     }
+    void read_counters(EventCounters& c) override { read_file_counters(core_, c); }
 
     Core& core() { return core_; }
 

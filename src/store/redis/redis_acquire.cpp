@@ -2,6 +2,7 @@
 // a blocking read of the busy name's wake stream (a release writes to it),
 // capped by the holder's remaining TTL (an expiry writes nothing).
 #include "core/error.hpp"
+#include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "os/proc.hpp"
 #include "store/redis/keeper.hpp"
@@ -18,6 +19,15 @@ namespace {
 // Each blocking read is also bounded, so a waiter notices its own
 // session's end (and a server that went away) in this time at the latest.
 constexpr int64_t kMaxBlockMs = 5'000;
+
+// The bucket of the wait histogram `waited_ms` falls in (the number of
+// buckets: above the last one).
+int wait_bucket(int64_t waited_ms) {
+    const double s = static_cast<double>(waited_ms) / 1000.0;
+    const auto& b = EventCounters::kWaitBuckets;
+    return static_cast<int>(std::find_if(b.begin(), b.end(), [&](double le) { return s <= le; }) -
+                            b.begin());
+}
 
 Granted granted_of(const Grant& g, const SessionRecord& me, const AcquireRequest& req) {
     Granted out;
@@ -55,7 +65,7 @@ HolderView RedisBackend::blocker_of(const Busy& b) {
 }
 
 AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireRequest& req,
-                                     bool create) {
+                                     bool create, bool first, int64_t waited_ms) {
     AcquireArgs a;
     a.who = {me.id, me.nonce};
     a.names = req.names;
@@ -65,6 +75,9 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
     a.host = host_.key;
     a.reason = req.reason;
     a.meta = req.meta;
+    a.contend = first;
+    a.waited_ms = waited_ms;
+    a.wait_bucket = wait_bucket(waited_ms);
     if (create) {
         a.create = to_json_text(me);
         if (!a.create.empty() && a.create.back() == '\n') a.create.pop_back();
@@ -93,11 +106,13 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
     // Only the implicit session is created by its first claim; any other
     // must exist (session start) and is refused once it has ended.
     const bool create = !implicit_id_.empty() && me.id == implicit_id_;
-    const int64_t deadline = wait_ms == kInfinite ? INT64_MAX : os::monotonic_ms() + wait_ms;
-    for (;;) {
+    const int64_t start = os::monotonic_ms();
+    const int64_t deadline = wait_ms == kInfinite ? INT64_MAX : start + wait_ms;
+    for (bool first = true;; first = false) {
         if (create && me.anchor && anchor_verdict(*me.anchor, probe_).life == Life::Dead)
             throw Error(Exit::Usage, "session " + me.id + " died while waiting; nothing was taken");
-        AcquireResult r = try_once(me, req, create);
+        AcquireResult r =
+            try_once(me, req, create, first, wait_ms == 0 ? -1 : os::monotonic_ms() - start);
         AcquireOutcome out;
         if (r.status == AcquireResult::Status::NoSession)
             throw Error(Exit::Usage, "session " + me.id + " has ended or expired on redis " +
@@ -112,7 +127,11 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
         const Busy& b = *r.busy;
         out.blockers.push_back(blocker_of(b));
         const int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - os::monotonic_ms();
-        if (wait_ms == 0 || left <= 0) return out;
+        if (wait_ms == 0) return out;
+        if (left <= 0) {
+            record_timeout_of(me, req, b, os::monotonic_ms() - start);
+            return out;
+        }
         if (on_wait) on_wait(out);
         int64_t block = std::min<int64_t>(left, kMaxBlockMs);
         if (b.ttl_left_ms >= 0) block = std::min<int64_t>(block, b.ttl_left_ms + 1);
@@ -120,6 +139,15 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
         client().command_blocking({"XREAD", "COUNT", "1", "BLOCK", std::to_string(block), "STREAMS",
                                    keys_.wake(b.name), b.wake_id},
                                   block);
+    }
+}
+
+void RedisBackend::record_timeout_of(const SessionRecord& me, const AcquireRequest& req,
+                                     const Busy& b, int64_t waited_ms) {
+    try {
+        record_timeout(client(), keys_, {req.names, me.id, waited_ms, b.name, b.holder.session});
+    } catch (const Error&) {
+        // The claim gave up all the same; only its record is missing.
     }
 }
 

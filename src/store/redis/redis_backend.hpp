@@ -66,6 +66,7 @@ class RedisBackend : public Backend {
     std::vector<HolderView> holders(const std::string& name) override;
     std::vector<HolderView> all(std::vector<std::string>* errors) override;
     ReapReport reap(bool dry_run, int64_t retention_ms) override;
+    void read_counters(EventCounters& c) override;
 
   private:
     RedisClient& client();
@@ -77,7 +78,12 @@ class RedisBackend : public Backend {
     SessionRecord process_session(int anchor_pid, const std::string& kind);
     Caller caller_of(const std::string& ref, int implicit_pid);
     // One attempt; a local holder found dead is passed as dead and tried again.
-    AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create);
+    // One attempt; `first`: the first of its call (a busy answer counts as
+    // a contention); `waited_ms`: -1 for a call that does not wait.
+    AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create,
+                           bool first, int64_t waited_ms);
+    void record_timeout_of(const SessionRecord& me, const AcquireRequest& req, const Busy& b,
+                           int64_t waited_ms);
     HolderView blocker_of(const Busy& b);
     void after_grant(const SessionRecord& me, const AcquireResult& r);
     std::vector<HolderView> views_of(const std::vector<ClaimRecord>& recs);

@@ -42,6 +42,14 @@
 //                          state change, fields `event` (claim.acquired, ...)
 //                          and `data` (a JSON object with ts_ms and the
 //                          event's fields, as in events.jsonl).
+//   P stats                hash: the counters of `loop metrics`, never capped
+//                          or expired: "COUNTER|TYPE|WORKER" (acquisition,
+//                          release, contention, timeout, reaped_dead,
+//                          reaped_ttl, forced), "restarts|WORKER", "wait|I"
+//                          (acquisitions after waiting in bucket I of the
+//                          wait histogram), wait_count, wait_sum_ms; and the
+//                          label values seen ("type:T", "worker:W", counted
+//                          in types and workers, at most 50 each).
 #pragma once
 
 #include "store/redis/backend_url.hpp"

@@ -106,8 +106,9 @@ std::vector<std::string> sorted_unique(std::vector<std::string> names) {
 PutResult session_put(RedisClient& c, const Keys& k, const SessionRecord& s, int64_t ttl_ms) {
     std::string text = to_json_text(s);
     if (!text.empty() && text.back() == '\n') text.pop_back();
-    json r = run(c, lua::session_put, {k.events(), k.session(s.id), k.session_claims(s.id)},
-                 {text, std::to_string(ttl_ms)});
+    json r =
+        run(c, lua::session_put, {k.events(), k.stats(), k.session(s.id), k.session_claims(s.id)},
+            {text, std::to_string(ttl_ms)});
     std::string st = str(r, "status");
     if (st == "created") return PutResult::Created;
     if (st == "refreshed") return PutResult::Refreshed;
@@ -130,7 +131,7 @@ SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who) {
         names.push_back(m.str);
     for (bool first = true;; first = false) {
         names = sorted_unique(std::move(names));
-        std::vector<std::string> keys = {k.events(), k.session(who.session),
+        std::vector<std::string> keys = {k.events(), k.stats(), k.session(who.session),
                                          k.session_claims(who.session)};
         for (const auto& n : names) {
             keys.push_back(k.claim(n));
@@ -160,8 +161,11 @@ SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who) {
 
 AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
     const std::vector<std::string> names = sorted_unique(a.names);
-    std::vector<std::string> keys = {k.events(), k.session(a.who.session),
-                                     k.session_claims(a.who.session), k.host(a.host_key),
+    std::vector<std::string> keys = {k.events(),
+                                     k.stats(),
+                                     k.session(a.who.session),
+                                     k.session_claims(a.who.session),
+                                     k.host(a.host_key),
                                      k.keeper(a.host_key)};
     for (const auto& n : names) {
         keys.push_back(k.claim(n));
@@ -184,6 +188,11 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         req["create_ttl_ms"] = a.create_ttl_ms;
     }
     if (!a.host_key.empty()) req["keep"] = true;
+    if (a.contend) req["contend"] = true;
+    if (a.waited_ms >= 0) {
+        req["waited_ms"] = a.waited_ms;
+        req["wait_bucket"] = a.wait_bucket;
+    }
     const std::string arg = req.dump();
     std::set<std::string> supplied;
     // Each round adds the session keys of holders not seen before; holders
@@ -223,7 +232,7 @@ std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
                               const std::vector<std::string>& names_in, bool force,
                               std::string* refused) {
     const std::vector<std::string> names = sorted_unique(names_in);
-    std::vector<std::string> keys = {k.events(), k.session_claims(who.session)};
+    std::vector<std::string> keys = {k.events(), k.stats(), k.session_claims(who.session)};
     for (const auto& n : names) {
         keys.push_back(k.claim(n));
         keys.push_back(k.wake(n));
@@ -279,7 +288,7 @@ std::vector<Renewed> renew(RedisClient& c, const Keys& k, const Caller& who,
 std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& name,
                               const std::vector<std::string>& holders,
                               const std::vector<std::string>& dead) {
-    std::vector<std::string> keys = {k.events(), k.claim(name), k.wake(name)};
+    std::vector<std::string> keys = {k.events(), k.stats(), k.claim(name), k.wake(name)};
     for (const auto& id : sorted_unique(holders))
         keys.push_back(k.session(id));
     json req = {{"prefix", k.prefix}, {"name", name}, {"dead", dead}};
@@ -289,6 +298,15 @@ std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& 
         out.push_back({str(e, "session"), static_cast<uint64_t>(num(e, "fence")), str(e, "why"),
                        e.value("expired", false)});
     return out;
+}
+
+void record_timeout(RedisClient& c, const Keys& k, const TimeoutArgs& a) {
+    json req = {{"names", a.names},
+                {"session", a.session},
+                {"waited_ms", a.waited_ms},
+                {"name", a.name},
+                {"holder", a.holder}};
+    (void)c.eval(lua::timeout, {k.events(), k.stats()}, {req.dump()});
 }
 
 } // namespace loop::redis

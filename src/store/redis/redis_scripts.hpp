@@ -20,6 +20,7 @@ struct Keys {
     std::string prefix = "loop:";
 
     std::string events() const { return prefix + "events"; }
+    std::string stats() const { return prefix + "stats"; }
     std::string session(const std::string& id) const { return prefix + "session:" + id; }
     std::string session_claims(const std::string& id) const {
         return prefix + "session_claims:" + id;
@@ -67,6 +68,12 @@ struct AcquireArgs {
     int64_t create_ttl_ms = 0;
     // The host whose keeper looks after the session ("" : none).
     std::string host_key;
+    // A busy answer counts as a contention (the first try of a call).
+    bool contend = false;
+    // A call that waits: how long it has waited, and the bucket of the
+    // wait histogram that falls in (-1: the call does not wait).
+    int64_t waited_ms = -1;
+    int wait_bucket = 0;
 };
 
 struct Grant {
@@ -136,5 +143,15 @@ struct Reaped {
 std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& name,
                               const std::vector<std::string>& holders,
                               const std::vector<std::string>& dead);
+
+// A claim with --wait gave up: logs claim.timeout and counts it.
+struct TimeoutArgs {
+    std::vector<std::string> names;
+    std::string session;
+    int64_t waited_ms = 0;
+    std::string name;   // the busy name
+    std::string holder; // its holder's session
+};
+void record_timeout(RedisClient& c, const Keys& k, const TimeoutArgs& a);
 
 } // namespace loop::redis

@@ -1,12 +1,13 @@
 -- acquire: takes one or more names for one session, all or nothing.
 --
 -- KEYS[1]  P events
--- KEYS[2]  P session:ID          the caller's session (must hold req.nonce)
--- KEYS[3]  P session_claims:ID   the caller's claim index
--- KEYS[4]  P host:HOST           the sessions a host's keeper looks after
--- KEYS[5]  P keeper:HOST         that keeper's "PID NONCE", while it runs
+-- KEYS[2]  P stats               the metrics counters (common.lua: count)
+-- KEYS[3]  P session:ID          the caller's session (must hold req.nonce)
+-- KEYS[4]  P session_claims:ID   the caller's claim index
+-- KEYS[5]  P host:HOST           the sessions a host's keeper looks after
+-- KEYS[6]  P keeper:HOST         that keeper's "PID NONCE", while it runs
 -- then for name i = 1..n (in the order of req.names):
---   KEYS[3i+3] P claim:NAME, KEYS[3i+4] P fence:NAME, KEYS[3i+5] P wake:NAME
+--   KEYS[3i+4] P claim:NAME, KEYS[3i+5] P fence:NAME, KEYS[3i+6] P wake:NAME
 -- then any number of P session:HID: the holders' session keys the caller
 --   supplies (asked for by need_sessions).
 -- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared", ttl_ms,
@@ -14,7 +15,10 @@
 --          caller verified dead on its own host], create: the caller's
 --          session record (JSON text) to store when its key is missing,
 --          create_ttl_ms: that key's PEXPIRE, keep: true to add the session
---          to P host:HOST}
+--          to P host:HOST, contend: true to count (and log, once per
+--          holder) a busy answer as a contention, waited_ms and wait_bucket:
+--          how long a call that waits has waited, and the histogram bucket
+--          of that (absent: the call does not wait)}
 --
 -- A holder is valid iff its session is not in `dead`, its session key
 -- exists and holds the holder's nonce (or cannot be read: held), and its
@@ -38,19 +42,21 @@
 --     another nonce
 --   {"status":"need_sessions","sessions":[ids]}   call again with these
 --     holders' session keys added to KEYS
--- Nothing is written unless the status is "acquired".
+-- No claim changes unless the status is "acquired" (a busy answer with
+-- `contend` counts, logs claim.contended for a holder not logged yet, and
+-- marks that holder "contended").
 
 local req = cjson.decode(ARGV[1])
 local n = #req.names
 local ttl_ms = req.ttl_ms or 0
 local supplied = {}
-for i = 3 * n + 6, #KEYS do supplied[KEYS[i]] = true end
+for i = 3 * n + 7, #KEYS do supplied[KEYS[i]] = true end
 local dead = {}
 for _, id in ipairs(req.dead or {}) do dead[id] = true end
 local now = now_us()
 local now_ms = math.floor(now / 1000)
 
-local own = session_state(KEYS[2])
+local own = session_state(KEYS[3])
 local create = own == false and type(req.create) == 'string'
 if own ~= req.nonce and not create then return encode({status = 'no_session'}) end
 
@@ -70,10 +76,11 @@ end
 -- Sorts the holders of name i into mine, others (valid) and stale; adds to
 -- `need` the sessions whose keys were not supplied.
 local function plan(i, name)
-  local ckey, fkey = KEYS[3 * i + 3], KEYS[3 * i + 4]
+  local ckey, fkey = KEYS[3 * i + 4], KEYS[3 * i + 5]
   local rec = read_claim(ckey)
   local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
-             stale = {}, mode = rec and rec.mode or req.mode}
+             stale = {}, mode = rec and rec.mode or req.mode,
+             all = rec and rec.holders or {}}
   for _, h in ipairs(rec and rec.holders or {}) do
     if h.session == req.session then
       -- Ours: valid while not expired (another nonce is an earlier incarnation).
@@ -103,8 +110,19 @@ local function plan(i, name)
 end
 
 local function busy_reply(i, p)
-  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 5], '+', '-', 'COUNT', 1)
+  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 6], '+', '-', 'COUNT', 1)
   local h = p.others[1]
+  if req.contend then
+    count(KEYS[2], 'contention', p.name, req.session)
+    if not h.contended then
+      add_event(KEYS[1], 'claim.contended', {names = req.names, session = req.session,
+                                             holder = h.session, name = p.name, tries = 1},
+                now_ms)
+      h.contended = true
+      write_claim(p.ckey, p.name, p.mode, p.all)
+      h.contended = nil
+    end
+  end
   local pttl = redis.call('PTTL', p.holder_key)
   local left = pttl >= 0 and pttl or -1
   if h.expires_ms > 0 then
@@ -143,7 +161,14 @@ local function grant(p)
   write_claim(p.ckey, p.name, req.mode, holders)
   local ev = {name = p.name, session = req.session, fence = fence, mode = req.mode}
   if #p.stale > 0 then ev.took_over = p.stale end
+  if req.waited_ms then
+    ev.waited_ms = req.waited_ms
+    redis.call('HINCRBY', KEYS[2], 'wait|' .. int(req.wait_bucket), 1)
+    redis.call('HINCRBY', KEYS[2], 'wait_count', 1)
+    redis.call('HINCRBY', KEYS[2], 'wait_sum_ms', req.waited_ms)
+  end
   add_event(KEYS[1], 'claim.acquired', ev, now_ms)
+  count(KEYS[2], 'acquisition', p.name, req.session)
   return {name = p.name, fence = fence, already_held = false, mode = req.mode,
           acquired_ms = now_ms, expires_ms = h.expires_ms}
 end
@@ -168,20 +193,20 @@ if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
 if create then
   local ttl = tonumber(req.create_ttl_ms)
   if not ttl or ttl <= 0 then fail('acquire: create_ttl_ms must be > 0') end
-  redis.call('SET', KEYS[2], req.create, 'PX', int(ttl))
+  redis.call('SET', KEYS[3], req.create, 'PX', int(ttl))
   local rec = cjson.decode(req.create)
   add_event(KEYS[1], 'session.started', {session = req.session, pid = req.pid or 0,
                                          host = rec.host or ''}, now_ms)
 end
 local added = false
-if req.keep then added = redis.call('SADD', KEYS[4], req.session) == 1 end
+if req.keep then added = redis.call('SADD', KEYS[5], req.session) == 1 end
 
 local granted = {}
 for i, p in ipairs(plans) do
   granted[i] = grant(p)
-  redis.call('SADD', KEYS[3], p.name)
+  redis.call('SADD', KEYS[4], p.name)
 end
-local pttl = redis.call('PTTL', KEYS[2])
-if pttl > 0 then redis.call('PEXPIRE', KEYS[3], pttl) end
+local pttl = redis.call('PTTL', KEYS[3])
+if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
 return encode({status = 'acquired', granted = granted, created = create, added = added,
-               keeper = redis.call('GET', KEYS[5]) or ''})
+               keeper = redis.call('GET', KEYS[6]) or ''})

@@ -102,3 +102,35 @@ local function wake(key, why, fence)
   redis.call('XADD', key, 'MAXLEN', '~', '100', '*', 'why', why, 'fence', int(fence))
   redis.call('PEXPIRE', key, 60000)
 end
+
+-- Counters for `loop metrics`, in the hash P stats: a field per counter and
+-- label pair, "COUNTER|TYPE|WORKER" (redis_metrics.cpp reads them). The
+-- label values are bounded as on the file backend: at most 50 types and 50
+-- workers are named, later ones count as "other".
+local function bounded_label(stats, kind, value)
+  if redis.call('HEXISTS', stats, kind .. ':' .. value) == 1 then return value end
+  if tonumber(redis.call('HGET', stats, kind .. 's') or '0') >= 50 then return 'other' end
+  redis.call('HSET', stats, kind .. ':' .. value, '1')
+  redis.call('HINCRBY', stats, kind .. 's', 1)
+  return value
+end
+
+-- `type`: the part of a claim name before its first ':' ("none" without).
+local function type_label(stats, name)
+  local colon = string.find(name, ':', 1, true)
+  if not colon or colon == 1 then return 'none' end
+  return bounded_label(stats, 'type', string.sub(name, 1, colon - 1))
+end
+
+-- `worker`: the worker of a supervised worker's session (WORKER.N.HOST),
+-- "none" for any other session.
+local function worker_label(stats, session)
+  local w = string.match(session or '', '^([%w_-]+)%.%d+%.%x+$')
+  if not w then return 'none' end
+  return bounded_label(stats, 'worker', w)
+end
+
+local function count(stats, counter, name, session, n)
+  local field = counter .. '|' .. type_label(stats, name) .. '|' .. worker_label(stats, session)
+  redis.call('HINCRBY', stats, field, n or 1)
+end

@@ -1,8 +1,9 @@
 -- reap: removes the holders of one name that are no longer valid.
 --
 -- KEYS[1]  P events
--- KEYS[2]  P claim:NAME
--- KEYS[3]  P wake:NAME
+-- KEYS[2]  P stats               the metrics counters (common.lua: count)
+-- KEYS[3]  P claim:NAME
+-- KEYS[4]  P wake:NAME
 -- then any number of P session:HID: the holders' session keys, as the
 --          caller read them (a holder whose key is not given is kept)
 -- ARGV[1]  JSON {prefix, name, dead: [session ids the caller verified dead
@@ -16,10 +17,10 @@
 
 local req = cjson.decode(ARGV[1])
 local now_ms = math.floor(now_us() / 1000)
-local rec = read_claim(KEYS[2])
+local rec = read_claim(KEYS[3])
 if not rec then return encode({removed = {}}) end
 local supplied, dead = {}, {}
-for i = 4, #KEYS do supplied[KEYS[i]] = true end
+for i = 5, #KEYS do supplied[KEYS[i]] = true end
 for _, id in ipairs(req.dead or {}) do dead[id] = true end
 
 local keep, removed, top = {}, {}, 0
@@ -44,12 +45,13 @@ for _, h in ipairs(rec.holders) do
     local ev = why == 'ttl expired' and 'claim.expired' or 'claim.reaped'
     add_event(KEYS[1], ev, {name = req.name, session = h.session, fence = h.fence,
                             reason = why}, now_ms)
+    count(KEYS[2], why == 'ttl expired' and 'reaped_ttl' or 'reaped_dead', req.name, h.session)
   else
     keep[#keep + 1] = h
   end
 end
 if #removed > 0 then
-  write_claim(KEYS[2], req.name, rec.mode, keep)
-  wake(KEYS[3], 'reaped', top)
+  write_claim(KEYS[3], req.name, rec.mode, keep)
+  wake(KEYS[4], 'reaped', top)
 end
 return encode({removed = removed})

@@ -1,8 +1,9 @@
 -- release: gives up names, by their owner or by force.
 --
 -- KEYS[1]  P events
--- KEYS[2]  P session_claims:ID   the caller's claim index
--- then for name i = 1..n: KEYS[2i+1] P claim:NAME, KEYS[2i+2] P wake:NAME
+-- KEYS[2]  P stats               the metrics counters (common.lua: count)
+-- KEYS[3]  P session_claims:ID   the caller's claim index
+-- then for name i = 1..n: KEYS[2i+2] P claim:NAME, KEYS[2i+3] P wake:NAME
 -- ARGV[1]  JSON {session, nonce, force: bool, names: [...]}
 --          By owner: removes the holder with this session and nonce.
 --          force: removes every holder (recorded as claim.forced, by session).
@@ -18,7 +19,7 @@
 local req = cjson.decode(ARGV[1])
 local now_ms = math.floor(now_us() / 1000)
 local recs = {}
-for i = 1, #req.names do recs[i] = read_claim(KEYS[2 * i + 1]) or false end
+for i = 1, #req.names do recs[i] = read_claim(KEYS[2 * i + 2]) or false end
 
 if req.strict and not req.force then
   for i, name in ipairs(req.names) do
@@ -32,7 +33,7 @@ end
 
 local results = {}
 for i, name in ipairs(req.names) do
-  local ckey, wkey, rec = KEYS[2 * i + 1], KEYS[2 * i + 2], recs[i]
+  local ckey, wkey, rec = KEYS[2 * i + 2], KEYS[2 * i + 3], recs[i]
   local r = {name = name, result = 'not_held', sessions = {}}
   if rec then
     local keep, removed, top = {}, {}, 0
@@ -52,10 +53,12 @@ for i, name in ipairs(req.names) do
       if req.force then
         add_event(KEYS[1], 'claim.forced', {name = name, by = req.session, holders = removed},
                   now_ms)
+        count(KEYS[2], 'forced', name, '')
       else
         add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
                   now_ms)
-        redis.call('SREM', KEYS[2], name)
+        count(KEYS[2], 'release', name, req.session)
+        redis.call('SREM', KEYS[3], name)
       end
       r.result = 'released'
       r.sessions = removed

@@ -1,9 +1,10 @@
 -- session_end: ends a session and releases its claims.
 --
 -- KEYS[1]  P events
--- KEYS[2]  P session:ID
--- KEYS[3]  P session_claims:ID
--- then for name i = 1..n: KEYS[2i+2] P claim:NAME, KEYS[2i+3] P wake:NAME
+-- KEYS[2]  P stats               the metrics counters (common.lua: count)
+-- KEYS[3]  P session:ID
+-- KEYS[4]  P session_claims:ID
+-- then for name i = 1..n: KEYS[2i+3] P claim:NAME, KEYS[2i+4] P wake:NAME
 --          (the names of the claim index, as the caller read them)
 -- ARGV[1]  JSON {session, nonce, names}
 --
@@ -18,16 +19,16 @@
 
 local req = cjson.decode(ARGV[1])
 local now_ms = math.floor(now_us() / 1000)
-local st = session_state(KEYS[2])
+local st = session_state(KEYS[3])
 local status = 'ended'
 if st == false then status = 'gone' elseif st ~= req.nonce then status = 'other_incarnation' end
 local recs, given = {}, {}
 for i, name in ipairs(req.names) do
-  recs[i] = read_claim(KEYS[2 * i + 2]) or false
+  recs[i] = read_claim(KEYS[2 * i + 3]) or false
   given[name] = true
 end
 
-if status == 'ended' then redis.call('DEL', KEYS[2]) end
+if status == 'ended' then redis.call('DEL', KEYS[3]) end
 local released = {}
 for i, name in ipairs(req.names) do
   local rec = recs[i]
@@ -41,20 +42,21 @@ for i, name in ipairs(req.names) do
       end
     end
     if top then
-      write_claim(KEYS[2 * i + 2], name, rec.mode, keep)
-      wake(KEYS[2 * i + 3], 'released', top)
+      write_claim(KEYS[2 * i + 3], name, rec.mode, keep)
+      wake(KEYS[2 * i + 4], 'released', top)
       add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
                 now_ms)
+      count(KEYS[2], 'release', name, req.session)
       released[#released + 1] = name
     end
   end
-  redis.call('SREM', KEYS[3], name)
+  redis.call('SREM', KEYS[4], name)
 end
 local remaining = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
   if not given[name] then remaining[#remaining + 1] = name end
 end
-if #remaining == 0 and status ~= 'other_incarnation' then redis.call('DEL', KEYS[3]) end
+if #remaining == 0 and status ~= 'other_incarnation' then redis.call('DEL', KEYS[4]) end
 if status ~= 'other_incarnation' then
   add_event(KEYS[1], 'session.ended', {session = req.session}, now_ms)
 end
