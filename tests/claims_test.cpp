@@ -293,6 +293,31 @@ TEST_CASE("shared and exclusive exclude each other") {
     }
 }
 
+TEST_CASE("mixed modes: shared_names are taken shared, the others exclusive, in one call") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord a = core.sessions.start({}, ::getpid());
+    SessionRecord b = core.sessions.start({}, ::getpid());
+    AcquireRequest ra = req({"item-1", "repo"}, Mode::Exclusive);
+    ra.shared_names = {"repo"};
+    auto ga = core.claims.try_acquire(a, ra);
+    REQUIRE(ga.acquired);
+    REQUIRE(ga.granted.size() == 2);
+    for (const auto& g : ga.granted)
+        CHECK(g.mode == (g.name == "repo" ? Mode::Shared : Mode::Exclusive));
+    CHECK(core.store.read("item-1")->mode == Mode::Exclusive);
+    CHECK(core.store.read("repo")->mode == Mode::Shared);
+    // The repo is shared with the next item; the taken item keeps all out.
+    AcquireRequest rb = req({"item-2", "repo"}, Mode::Exclusive);
+    rb.shared_names = {"repo"};
+    REQUIRE(core.claims.try_acquire(b, rb).acquired);
+    CHECK(core.store.read("repo")->holders.size() == 2);
+    AcquireRequest rc = req({"item-1", "item-3", "repo"}, Mode::Exclusive);
+    rc.shared_names = {"repo"};
+    CHECK_FALSE(core.claims.try_acquire(b, rc).acquired);
+    CHECK_FALSE(core.store.read("item-3"));
+}
+
 TEST_CASE("several names are all-or-nothing") {
     TempDir home;
     Core core(home.path());

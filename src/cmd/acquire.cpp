@@ -5,15 +5,27 @@
 #include "core/text.hpp"
 #include "os/proc.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace loop::cmd {
 
 AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
-                            const std::string& ttl) {
+                            const std::vector<std::string>& shared_names, const std::string& ttl) {
     AcquireRequest req;
     req.names = normalize_names(names);
     req.mode = shared ? Mode::Shared : Mode::Exclusive;
+    for (const auto& n : shared_names.empty() ? shared_names : normalize_names(shared_names)) {
+        if (std::binary_search(req.names.begin(), req.names.end(), n) && !shared)
+            throw Error(Exit::Usage, "'" + n +
+                                         "' is asked for exclusive and shared (--shared-name): "
+                                         "name it once");
+        req.shared_names.insert(n);
+    }
+    if (!req.shared_names.empty()) {
+        req.names.insert(req.names.end(), req.shared_names.begin(), req.shared_names.end());
+        req.names = normalize_names(req.names);
+    }
     if (!ttl.empty()) {
         req.ttl_ms = parse_duration_or_throw(ttl, "--ttl");
         if (req.ttl_ms == kInfinite) req.ttl_ms = 0;

@@ -11,9 +11,10 @@
 
 namespace loop::cmd {
 
-// Validates names (before anything is touched), mode and --ttl.
+// Validates names (before anything is touched), modes and --ttl: `names`
+// in the mode `shared` says, `shared_names` (--shared-name) shared.
 AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
-                            const std::string& ttl);
+                            const std::vector<std::string>& shared_names, const std::string& ttl);
 
 // --meta KEY=VALUE items (Error(Usage) for one without a key and '=').
 std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items);

@@ -17,12 +17,12 @@ namespace {
 struct ClaimOpts {
     std::vector<std::string> names;
     std::string session, wait = "0", ttl, reason;
-    std::vector<std::string> meta;
+    std::vector<std::string> meta, shared_names;
     bool shared = false, json = false;
 };
 
 int run_claim(const Globals& g, const ClaimOpts& o) {
-    AcquireRequest req = make_request(o.names, o.shared, o.ttl);
+    AcquireRequest req = make_request(o.names, o.shared, o.shared_names, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
     check_utf8(o.reason, "--reason");
     req.reason = o.reason;
@@ -137,9 +137,14 @@ void add_claim_commands(CLI::App& u, Globals& g, Action& action) {
         claim->add_option("--session", c->session, "Session that holds the claim");
         claim->add_option("--wait", c->wait, "Wait up to DUR for the claim (0, 10s, inf)");
         claim->add_option("--ttl", c->ttl, "The claim expires after DUR unless renewed");
-        claim->add_flag("--shared", c->shared, "Take a shared claim");
+        claim->add_flag("--shared", c->shared, "Take a shared claim (every name)");
+        claim
+            ->add_option("--shared-name", c->shared_names,
+                         "Also take NAME, shared, in the same all-or-nothing call (repeatable)")
+            ->allow_extra_args(false);
         claim->add_option("--reason", c->reason, "Why the claim is held (shown to others)");
-        claim->add_option("--meta", c->meta, "KEY=VALUE metadata (repeatable)");
+        claim->add_option("--meta", c->meta, "KEY=VALUE metadata (repeatable)")
+            ->allow_extra_args(false);
         claim->add_flag("--json", c->json, "Print JSON");
         claim->callback([&g, &action, c] { action = [&g, c] { return run_claim(g, *c); }; });
     }

@@ -31,10 +31,10 @@ _loop_subs_of() {
 _loop_flags_of() {
     case $1 in
     '') _loop_r='--home= --backend=' ;;
-    '_ claim') _loop_r='--session= --wait= --ttl= --shared --reason= --meta= --json' ;;
+    '_ claim') _loop_r='--session= --wait= --ttl= --shared --shared-name= --reason= --meta= --json' ;;
     '_ unclaim') _loop_r='--session= --force' ;;
     '_ renew') _loop_r='--ttl= --session=' ;;
-    '_ with') _loop_r='--session= --wait= --ttl= --shared --reason= --meta= --conflict-exit-code=' ;;
+    '_ with') _loop_r='--session= --wait= --ttl= --shared --shared-name= --reason= --meta= --conflict-exit-code=' ;;
     '_ owner') _loop_r='--json' ;;
     '_ session start') _loop_r='--pid= --ttl= --label= --json' ;;
     claims | sessions | status) _loop_r='--json' ;;

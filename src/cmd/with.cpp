@@ -30,7 +30,7 @@ constexpr int kGraceMs = 2000;
 struct WithOpts {
     std::vector<std::string> names;
     std::string session, wait = "0", ttl, reason;
-    std::vector<std::string> meta;
+    std::vector<std::string> meta, shared_names;
     bool shared = false;
     int conflict_exit = 1;
 };
@@ -120,7 +120,7 @@ int run_with(const Globals& g, const WithOpts& o) {
     if (g.trailing.empty())
         throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND "
                                  "[ARG...] (see 'loop _ with --help')");
-    AcquireRequest req = make_request(o.names, o.shared, o.ttl);
+    AcquireRequest req = make_request(o.names, o.shared, o.shared_names, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
     check_utf8(o.reason, "--reason");
     req.reason = o.reason;
@@ -164,9 +164,13 @@ void add_with_command(CLI::App& u, Globals& g, Action& action) {
         with->add_option("--session", o->session, "Session that holds the claims");
         with->add_option("--wait", o->wait, "Wait up to DUR for the claims (0, 10s, inf)");
         with->add_option("--ttl", o->ttl, "The claims expire after DUR (renewed while it runs)");
-        with->add_flag("--shared", o->shared, "Take shared claims");
+        with->add_flag("--shared", o->shared, "Take shared claims (every name)");
+        with->add_option("--shared-name", o->shared_names,
+                         "Also take NAME, shared, in the same all-or-nothing call (repeatable)")
+            ->allow_extra_args(false);
         with->add_option("--reason", o->reason, "Why the claims are held (shown to others)");
-        with->add_option("--meta", o->meta, "KEY=VALUE metadata (repeatable)");
+        with->add_option("--meta", o->meta, "KEY=VALUE metadata (repeatable)")
+            ->allow_extra_args(false);
         with->add_option("--conflict-exit-code", o->conflict_exit,
                          "Exit code when busy (default 1)");
         with->footer("Usage: loop _ with NAME... [OPTIONS] -- COMMAND [ARG...]\n"

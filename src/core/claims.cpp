@@ -194,8 +194,9 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
                 others.push_back(p.pruned.live[i]);
             }
         }
-        bool blocked = req.mode == Mode::Exclusive ? !others.empty()
-                                                   : !others.empty() && p.mode == Mode::Exclusive;
+        const Mode want = req.mode_of(name);
+        bool blocked = want == Mode::Exclusive ? !others.empty()
+                                               : !others.empty() && p.mode == Mode::Exclusive;
         if (blocked) {
             for (auto& o : others)
                 out.blockers.push_back(std::move(o));
@@ -204,7 +205,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         // behind them (changing its mode would wait for itself).
         p.queue = place.live_queue(*lock, name, &p.queue_changed);
         if (p.mine < 0)
-            if (auto t = place.first_conflicting_ahead(p.queue, req.mode, &p.queue_changed))
+            if (auto t = place.first_conflicting_ahead(p.queue, want, &p.queue_changed))
                 out.blockers.push_back(waiting_view(name, *t));
         plans.push_back(std::move(p));
     }
@@ -212,7 +213,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         auto in_way = [&](const HolderView& b) { return b.name == p.name; };
         if (out.blockers.empty() ? place.leave(p.queue)
                                  : std::any_of(out.blockers.begin(), out.blockers.end(), in_way) &&
-                                       place.enqueue(p.queue, req.mode))
+                                       place.enqueue(p.queue, req.mode_of(p.name)))
             p.queue_changed = true;
         if (p.queue_changed) lock->set_queue(p.name, p.queue);
     }
@@ -228,9 +229,10 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
     for (auto& p : plans) {
         Granted g;
         g.name = p.name;
+        const Mode want = req.mode_of(p.name);
         ClaimRecord rec;
         bool changed = !p.pruned.stale.empty();
-        if (p.mine >= 0 && (p.mode == req.mode || p.mode == Mode::Exclusive)) {
+        if (p.mine >= 0 && (p.mode == want || p.mode == Mode::Exclusive)) {
             // Already held by this session: idempotent, the fence is unchanged.
             Holder& h = p.pruned.live[static_cast<size_t>(p.mine)].holder;
             if (req.ttl_ms > 0) {
@@ -253,13 +255,13 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
             h.meta = req.meta;
             h.txn = txn;
             rec.name = p.name;
-            rec.mode = req.mode;
-            if (req.mode == Mode::Shared) {
+            rec.mode = want;
+            if (want == Mode::Shared) {
                 for (const auto& v : p.pruned.live)
                     if (!detail::is_mine(v.holder, me)) rec.holders.push_back(v.holder);
             }
             rec.holders.push_back(h);
-            g.mode = req.mode;
+            g.mode = want;
             g.holder = h;
             changed = true;
             if (!txn.empty()) written_new.push_back(rec);

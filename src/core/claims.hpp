@@ -14,6 +14,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ namespace loop {
 struct AcquireRequest {
     std::vector<std::string> names;
     Mode mode = Mode::Exclusive;
+    // Names (among `names`) taken shared whatever `mode` is: one
+    // all-or-nothing call that takes an item exclusive and a repo shared.
+    std::set<std::string> shared_names;
+    Mode mode_of(const std::string& name) const {
+        return mode == Mode::Shared || shared_names.count(name) ? Mode::Shared : Mode::Exclusive;
+    }
     int64_t ttl_ms = 0; // 0: no TTL
     std::string reason;
     std::map<std::string, std::string> meta;

@@ -112,6 +112,52 @@ fence_of() { sed -n 's/.*(fence \([0-9]*\)).*/\1/p' <<<"$1" | head -n1; }
     expect_status 1
 }
 
+# mode_of NAME: the mode NAME is held in ("" when free).
+mode_of() { "$LOOP" _ owner "$1" --json 2>/dev/null | jq -r '.[0].mode // empty'; }
+
+@test "contract: --shared-name takes a name shared and the others exclusive, all or nothing" {
+    new_session
+    a=$SID
+    new_session
+    b=$SID
+    new_session
+    c=$SID
+    run_loop _ claim item-1 --shared-name repo-main --session "$a"
+    expect_status 0
+    [ "$(grep -c '^claimed ' <<<"$output")" -eq 2 ]
+    [ "$(mode_of item-1)" = exclusive ]
+    [ "$(mode_of repo-main)" = shared ]
+    # Another item with the same repo: both hold the repo.
+    run_loop _ claim item-2 --shared-name repo-main --session "$b"
+    expect_status 0
+    [ "$("$LOOP" _ owner repo-main --json | jq length)" -eq 2 ]
+    # An item that is taken: none of the call's names is held.
+    run_loop _ claim item-1 item-3 --shared-name repo-main --session "$c"
+    expect_status 1
+    [ -z "$(mode_of item-3)" ]
+    [ "$("$LOOP" _ owner repo-main --json | jq length)" -eq 2 ]
+    # An exclusive holder of the repo keeps the whole call out.
+    run_loop _ unclaim item-1 repo-main --session "$a"
+    run_loop _ unclaim item-2 repo-main --session "$b"
+    run_loop _ claim repo-main --session "$a"
+    run_loop _ claim item-4 --shared-name repo-main --session "$c"
+    expect_status 1
+    [ -z "$(mode_of item-4)" ]
+    # A name asked for both ways is a usage error, and nothing is taken.
+    run_loop _ claim item-5 --shared-name item-5 --session "$c"
+    expect_status 2
+    expect_in "$stderr" "exclusive and shared"
+    [ -z "$(mode_of item-5)" ]
+}
+
+@test "contract: with --shared-name holds both modes while the command runs" {
+    run_loop _ with item --shared-name repo -- sh -c \
+        '"$LOOP" _ owner item --json | jq -r ".[0].mode"; "$LOOP" _ owner repo --json | jq -r ".[0].mode"'
+    expect_status 0
+    [ "$output" = "$(printf 'exclusive\nshared')" ]
+    [ -z "$(mode_of repo)" ]
+}
+
 @test "contract: only the holder releases; --force releases anyone's; not held is done" {
     new_session
     a=$SID

@@ -154,7 +154,7 @@ script_flags() {
     complete_bash loop _ claim --w
     expect_got "--wait"
     complete_bash loop _ claim x --s
-    expect_got "--session --shared"
+    expect_got "--session --shared --shared-name"
     complete_bash loop --h
     expect_got "--help --home"
     complete_bash loop reap --dry-run -

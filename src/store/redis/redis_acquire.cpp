@@ -70,6 +70,7 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
     a.who = {me.id, me.nonce};
     a.names = req.names;
     a.mode = req.mode;
+    a.shared_names.assign(req.shared_names.begin(), req.shared_names.end());
     a.ttl_ms = req.ttl_ms;
     a.pid = me.anchor ? me.anchor->pid : 0;
     a.host = host_.key;

@@ -188,6 +188,7 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         req["create_ttl_ms"] = a.create_ttl_ms;
     }
     if (!a.host_key.empty()) req["keep"] = true;
+    if (!a.shared_names.empty()) req["shared_names"] = a.shared_names;
     if (a.contend) req["contend"] = true;
     if (a.waited_ms >= 0) {
         req["waited_ms"] = a.waited_ms;

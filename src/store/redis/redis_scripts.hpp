@@ -54,7 +54,8 @@ struct AcquireArgs {
     Caller who;
     std::vector<std::string> names; // checked by the caller; duplicates are dropped
     Mode mode = Mode::Exclusive;
-    int64_t ttl_ms = 0; // 0: no claim TTL
+    std::vector<std::string> shared_names; // taken shared whatever `mode` is
+    int64_t ttl_ms = 0;                    // 0: no claim TTL
     int pid = 0;
     std::string host;
     std::string reason;

@@ -10,7 +10,8 @@
 --   KEYS[3i+4] P claim:NAME, KEYS[3i+5] P fence:NAME, KEYS[3i+6] P wake:NAME
 -- then any number of P session:HID: the holders' session keys the caller
 --   supplies (asked for by need_sessions).
--- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared", ttl_ms,
+-- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared" (of every
+--          name but those in shared_names: [...], asked for shared), ttl_ms,
 --          pid, host, reason, meta: {}, names: [...], dead: [session ids the
 --          caller verified dead on its own host], create: the caller's
 --          session record (JSON text) to store when its key is missing,
@@ -53,6 +54,13 @@ local supplied = {}
 for i = 3 * n + 7, #KEYS do supplied[KEYS[i]] = true end
 local dead = {}
 for _, id in ipairs(req.dead or {}) do dead[id] = true end
+local shared_names = {}
+for _, name in ipairs(req.shared_names or {}) do shared_names[name] = true end
+-- The mode a name is asked for in.
+local function mode_of(name)
+  if req.mode == 'shared' or shared_names[name] then return 'shared' end
+  return 'exclusive'
+end
 local now = now_us()
 local now_ms = math.floor(now / 1000)
 
@@ -79,7 +87,7 @@ local function plan(i, name)
   local ckey, fkey = KEYS[3 * i + 4], KEYS[3 * i + 5]
   local rec = read_claim(ckey)
   local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
-             stale = {}, mode = rec and rec.mode or req.mode,
+             stale = {}, mode = rec and rec.mode or mode_of(name),
              all = rec and rec.holders or {}}
   for _, h in ipairs(rec and rec.holders or {}) do
     if h.session == req.session then
@@ -156,10 +164,11 @@ local function grant(p)
              reason = req.reason or '', meta = req.meta or {}}
   if ttl_ms > 0 then h.expires_ms = now_ms + ttl_ms end
   local holders = {}
-  if req.mode == 'shared' then holders = p.others end
+  local mode = mode_of(p.name)
+  if mode == 'shared' then holders = p.others end
   holders[#holders + 1] = h
-  write_claim(p.ckey, p.name, req.mode, holders)
-  local ev = {name = p.name, session = req.session, fence = fence, mode = req.mode}
+  write_claim(p.ckey, p.name, mode, holders)
+  local ev = {name = p.name, session = req.session, fence = fence, mode = mode}
   if #p.stale > 0 then ev.took_over = p.stale end
   if req.waited_ms then
     ev.waited_ms = req.waited_ms
@@ -169,7 +178,7 @@ local function grant(p)
   end
   add_event(KEYS[1], 'claim.acquired', ev, now_ms)
   count(KEYS[2], 'acquisition', p.name, req.session)
-  return {name = p.name, fence = fence, already_held = false, mode = req.mode,
+  return {name = p.name, fence = fence, already_held = false, mode = mode,
           acquired_ms = now_ms, expires_ms = h.expires_ms}
 end
 
@@ -178,9 +187,9 @@ local plans = {}
 for i, name in ipairs(req.names) do
   local p = plan(i, name)
   if #need == 0 then
-    if p.mine and (p.mode == req.mode or p.mode == 'exclusive') then
+    if p.mine and (p.mode == mode_of(name) or p.mode == 'exclusive') then
       p.kind = 'again'
-    elseif #p.others > 0 and (req.mode == 'exclusive' or p.mode == 'exclusive') then
+    elseif #p.others > 0 and (mode_of(name) == 'exclusive' or p.mode == 'exclusive') then
       return busy_reply(i, p)
     else
       p.kind = 'new'
