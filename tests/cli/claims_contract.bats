@@ -112,6 +112,79 @@ fence_of() { sed -n 's/.*(fence \([0-9]*\)).*/\1/p' <<<"$1" | head -n1; }
     expect_status 1
 }
 
+# ---------------------------------------------------------------- fairness
+
+# Session $1 found db busy ${2:-1} times: a waiter queues before it logs that.
+waits() {
+    local n
+    n=$("$LOOP" events --json 2>/dev/null |
+        jq -c --arg s "$1" 'select(.event == "claim.contended" and .session == $s)' | wc -l)
+    [ "$n" -ge "${2:-1}" ]
+}
+
+# A shared claim by session $1 is refused: an exclusive waiter is ahead.
+shared_refused_for_waiter() {
+    run_loop _ claim db --shared --session "$1" --wait 0
+    expect_status 1
+    expect_in "$stderr" "waits for it in exclusive mode"
+}
+
+@test "contract: fair: a waiting exclusive claim is served before shared claims that come after it" {
+    new_session
+    R1=$SID
+    run_loop _ claim db --shared --session "$R1"
+    expect_status 0
+    new_session
+    W=$SID
+    start_bg "$TEST_DIR/w.out" "$LOOP" _ claim db --session "$W" --wait 20s
+    WPID=$BG
+    new_session
+    R2=$SID
+    # While R1 still holds, a new shared claim is refused: the writer waits.
+    wait_for waits "$W"
+    shared_refused_for_waiter "$R2"
+    start_bg "$TEST_DIR/r2.out" "$LOOP" _ claim db --shared --session "$R2" --wait 20s
+    R2PID=$BG
+    wait_for waits "$R2" 2 # queued behind the writer
+    run_loop _ unclaim db --session "$R1"
+    expect_status 0
+    wait_exit "$WPID"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/w.out"; false; }
+    run_loop _ owner db --json
+    jq -e --arg w "$W" 'length == 1 and .[0].session == $w' <<<"$output"
+    kill -0 "$R2PID" # still waiting behind the writer's claim
+    run_loop _ unclaim db --session "$W"
+    wait_exit "$R2PID"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/r2.out"; false; }
+    # The order of the grants: writer first.
+    run sh -c '"$LOOP" events --json | jq -r "select(.event == \"claim.acquired\") | .session"'
+    [ "${lines[0]}" = "$R1" ] && [ "${lines[1]}" = "$W" ] && [ "${lines[2]}" = "$R2" ]
+}
+
+@test "contract: fair: --wait 0 does not queue, and a waiter that gives up or dies leaves the queue" {
+    new_session
+    R1=$SID
+    run_loop _ claim db --shared --session "$R1"
+    new_session
+    W=$SID
+    run_loop _ claim db --session "$W" --wait 0
+    expect_status 1
+    run_loop _ claim db --session "$W" --wait 200ms
+    expect_status 1
+    new_session
+    R2=$SID
+    run_loop _ claim db --shared --session "$R2" --wait 0
+    expect_status 0
+    run_loop _ unclaim db --session "$R2"
+    # A waiter killed while it waits.
+    start_bg "$TEST_DIR/w.out" "$LOOP" _ claim db --session "$W" --wait 20s
+    wait_for waits "$W"
+    shared_refused_for_waiter "$R2"
+    kill_pid "$BG"
+    run_loop _ claim db --shared --session "$R2" --wait 0
+    expect_status 0
+}
+
 # mode_of NAME: the mode NAME is held in ("" when free).
 mode_of() { "$LOOP" _ owner "$1" --json 2>/dev/null | jq -r '.[0].mode // empty'; }
 

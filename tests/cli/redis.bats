@@ -91,7 +91,7 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     b=$SID
     run_loop _ claim file:x --session "$a"
     run_loop _ claim plain --session "$a"
-    # Two tries of another session: two contentions, one event for the holder.
+    # Three tries of another session: three contentions.
     run_loop _ claim file:x --session "$b"
     expect_status 1
     run_loop _ claim file:x --session "$b"
@@ -122,9 +122,10 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     if command -v promtool >/dev/null; then
         promtool check metrics <<<"$output"
     fi
-    # One claim.contended for the holder of the two tries and the wait.
+    # One claim.contended for the two tries of --wait 0 (same holder), one
+    # for the call that waits (its first busy try is always logged).
     run_loop events --json
-    [ "$(grep -c '"claim.contended"' <<<"$output")" -eq 1 ]
+    [ "$(grep -c '"claim.contended"' <<<"$output")" -eq 2 ]
     [ "$(grep -c '"claim.timeout"' <<<"$output")" -eq 1 ]
     # Another prefix on the same server counts for itself.
     use_redis_prefix 5s other

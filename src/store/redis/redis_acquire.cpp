@@ -54,6 +54,11 @@ HolderView RedisBackend::blocker_of(const Busy& b) {
     v.mode = b.mode;
     v.holder = b.holder;
     v.verdict = {Life::Alive, "alive"};
+    if (b.waiting) { // a waiter queued ahead: it lives, or its ticket lapses
+        v.verdict = {Life::Alive, "waiting"};
+        v.waiting = true;
+        return v;
+    }
     try {
         v.session = read_session(b.holder.session);
     } catch (const Error& e) {
@@ -65,8 +70,10 @@ HolderView RedisBackend::blocker_of(const Busy& b) {
 }
 
 AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireRequest& req,
-                                     bool create, bool first, int64_t waited_ms) {
+                                     bool create, bool first, int64_t waited_ms,
+                                     const AcquireArgs::Ticket& ticket) {
     AcquireArgs a;
+    a.ticket = ticket;
     a.who = {me.id, me.nonce};
     a.names = req.names;
     a.mode = req.mode;
@@ -90,6 +97,17 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
     for (int round = 0; round < 16; ++round) {
         AcquireResult r = redis::acquire(client(), keys_, a);
         if (r.status != AcquireResult::Status::Busy || r.busy->host != host_.key) return r;
+        if (r.busy->waiting) {
+            // A waiter of this host: its ticket goes once its process is gone.
+            Anchor w{r.busy->holder.pid, r.busy->ticket_start_ticks, probe_.boot_id,
+                     probe_.machine_id, probe_.pid_ns};
+            const std::string& id = r.busy->ticket_id;
+            if (anchor_verdict(w, probe_).life != Life::Dead ||
+                std::find(a.dead_tickets.begin(), a.dead_tickets.end(), id) != a.dead_tickets.end())
+                return r;
+            a.dead_tickets.push_back(id);
+            continue;
+        }
         // A holder on this host: judged here, as on the file backend.
         HolderView v = blocker_of(*r.busy);
         if (!v.session || v.verdict.life != Life::Dead) return r;
@@ -109,11 +127,33 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
     const bool create = !implicit_id_.empty() && me.id == implicit_id_;
     const int64_t start = os::monotonic_ms();
     const int64_t deadline = wait_ms == kInfinite ? INT64_MAX : start + wait_ms;
+    // A call that waits joins the queue of the name it finds busy (fair
+    // waiting, lua/acquire.lua); it leaves it when it gets the names or
+    // gives up.
+    AcquireArgs::Ticket ticket;
+    if (wait_ms != 0) {
+        ticket.id = new_nonce();
+        ticket.pid = os::self_pid();
+        ticket.start_ticks = probe_.info(ticket.pid).start_ticks;
+        ticket.host = host_.key;
+    }
+    try {
+        return wait_for(me, req, create, start, deadline, wait_ms, ticket, on_wait);
+    } catch (...) {
+        if (!ticket.id.empty()) leave_queues(me, req, ticket.id);
+        throw;
+    }
+}
+
+AcquireOutcome RedisBackend::wait_for(const SessionRecord& me, const AcquireRequest& req,
+                                      bool create, int64_t start, int64_t deadline, int64_t wait_ms,
+                                      const AcquireArgs::Ticket& ticket,
+                                      const std::function<void(const AcquireOutcome&)>& on_wait) {
     for (bool first = true;; first = false) {
         if (create && me.anchor && anchor_verdict(*me.anchor, probe_).life == Life::Dead)
             throw Error(Exit::Usage, "session " + me.id + " died while waiting; nothing was taken");
-        AcquireResult r =
-            try_once(me, req, create, first, wait_ms == 0 ? -1 : os::monotonic_ms() - start);
+        AcquireResult r = try_once(me, req, create, first,
+                                   wait_ms == 0 ? -1 : os::monotonic_ms() - start, ticket);
         AcquireOutcome out;
         if (r.status == AcquireResult::Status::NoSession)
             throw Error(Exit::Usage, "session " + me.id + " has ended or expired on redis " +
@@ -130,7 +170,7 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
         const int64_t left = deadline == INT64_MAX ? INT64_MAX : deadline - os::monotonic_ms();
         if (wait_ms == 0) return out;
         if (left <= 0) {
-            record_timeout_of(me, req, b, os::monotonic_ms() - start);
+            record_timeout_of(me, req, b, os::monotonic_ms() - start, ticket.id);
             return out;
         }
         if (on_wait) on_wait(out);
@@ -144,11 +184,21 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
 }
 
 void RedisBackend::record_timeout_of(const SessionRecord& me, const AcquireRequest& req,
-                                     const Busy& b, int64_t waited_ms) {
+                                     const Busy& b, int64_t waited_ms, const std::string& ticket) {
     try {
-        record_timeout(client(), keys_, {req.names, me.id, waited_ms, b.name, b.holder.session});
+        record_timeout(client(), keys_,
+                       {req.names, me.id, waited_ms, b.name, b.holder.session, ticket, true});
     } catch (const Error&) {
-        // The claim gave up all the same; only its record is missing.
+        // The claim gave up all the same; its ticket lapses on its own.
+    }
+}
+
+void RedisBackend::leave_queues(const SessionRecord& me, const AcquireRequest& req,
+                                const std::string& ticket) {
+    try {
+        record_timeout(client(), keys_, {req.names, me.id, 0, "", "", ticket, false});
+    } catch (const Error&) {
+        // Its ticket lapses on its own.
     }
 }
 

@@ -81,9 +81,16 @@ class RedisBackend : public Backend {
     // One attempt; `first`: the first of its call (a busy answer counts as
     // a contention); `waited_ms`: -1 for a call that does not wait.
     AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create,
-                           bool first, int64_t waited_ms);
+                           bool first, int64_t waited_ms, const AcquireArgs::Ticket& ticket);
+    AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, bool create,
+                            int64_t start, int64_t deadline, int64_t wait_ms,
+                            const AcquireArgs::Ticket& ticket,
+                            const std::function<void(const AcquireOutcome&)>& on_wait);
     void record_timeout_of(const SessionRecord& me, const AcquireRequest& req, const Busy& b,
-                           int64_t waited_ms);
+                           int64_t waited_ms, const std::string& ticket);
+    // Takes `ticket` out of the queues of req.names (a wait that failed).
+    void leave_queues(const SessionRecord& me, const AcquireRequest& req,
+                      const std::string& ticket);
     HolderView blocker_of(const Busy& b);
     void after_grant(const SessionRecord& me, const AcquireResult& r);
     std::vector<HolderView> views_of(const std::vector<ClaimRecord>& recs);

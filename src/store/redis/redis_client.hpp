@@ -33,6 +33,9 @@
 //                          100, PEXPIRE 60 s). A waiter blocks with XREAD BLOCK
 //                          from the id a busy acquire returned (wake_id), so a
 //                          release between its try and its wait is not missed.
+//   P queue:NAME           hash: the waiters of NAME, ticket id -> JSON {seq,
+//                          mode, session, pid, start_ticks, host, seen_ms}
+//                          (lua/acquire.lua; PEXPIRE 60 s from its last write).
 //   P host:HOST            set of the anchored sessions of host HOST (its
 //                          identity key, host_identity.hpp) that its keeper
 //                          heartbeats; added by acquire, dropped by the keeper.

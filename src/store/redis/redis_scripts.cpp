@@ -87,8 +87,17 @@ Busy busy_of(const json& r) {
     Busy b;
     b.name = str(r, "name");
     b.mode = mode_of(str(r, "mode"));
-    b.holder = holder_of(r["holder"]);
-    b.host = str(r["holder"], "host");
+    if (auto w = r.find("waiter"); w != r.end() && w->is_object()) {
+        b.waiting = true;
+        b.holder.session = str(*w, "session");
+        b.holder.pid = static_cast<int>(num(*w, "pid"));
+        b.host = str(*w, "host");
+        b.ticket_id = str(*w, "id");
+        b.ticket_start_ticks = static_cast<uint64_t>(num(*w, "start_ticks"));
+    } else {
+        b.holder = holder_of(r["holder"]);
+        b.host = str(r["holder"], "host");
+    }
     b.holder_pttl_ms = num(r, "holder_pttl_ms");
     b.ttl_left_ms = r.contains("ttl_left_ms") ? num(r, "ttl_left_ms") : -1;
     b.wake_id = str(r, "wake_id");
@@ -171,6 +180,7 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         keys.push_back(k.claim(n));
         keys.push_back(k.fence(n));
         keys.push_back(k.wake(n));
+        keys.push_back(k.queue(n));
     }
     json req = {{"prefix", k.prefix},
                 {"session", a.who.session},
@@ -190,6 +200,12 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
     if (!a.host_key.empty()) req["keep"] = true;
     if (!a.shared_names.empty()) req["shared_names"] = a.shared_names;
     if (a.contend) req["contend"] = true;
+    if (!a.ticket.id.empty())
+        req["ticket"] = {{"id", a.ticket.id},
+                         {"pid", a.ticket.pid},
+                         {"start_ticks", a.ticket.start_ticks},
+                         {"host", a.ticket.host}};
+    if (!a.dead_tickets.empty()) req["dead_tickets"] = a.dead_tickets;
     if (a.waited_ms >= 0) {
         req["waited_ms"] = a.waited_ms;
         req["wait_bucket"] = a.wait_bucket;
@@ -302,12 +318,15 @@ std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& 
 }
 
 void record_timeout(RedisClient& c, const Keys& k, const TimeoutArgs& a) {
-    json req = {{"names", a.names},
-                {"session", a.session},
-                {"waited_ms", a.waited_ms},
-                {"name", a.name},
-                {"holder", a.holder}};
-    (void)c.eval(lua::timeout, {k.events(), k.stats()}, {req.dump()});
+    json req = {{"names", a.names}, {"session", a.session}, {"waited_ms", a.waited_ms},
+                {"name", a.name},   {"holder", a.holder},   {"ticket", a.ticket},
+                {"log", a.log}};
+    std::vector<std::string> keys = {k.events(), k.stats()};
+    for (const auto& n : a.names) {
+        keys.push_back(k.queue(n));
+        keys.push_back(k.wake(n));
+    }
+    (void)c.eval(lua::timeout, keys, {req.dump()});
 }
 
 } // namespace loop::redis

@@ -28,6 +28,7 @@ struct Keys {
     std::string claim(const std::string& name) const { return prefix + "claim:" + name; }
     std::string fence(const std::string& name) const { return prefix + "fence:" + name; }
     std::string wake(const std::string& name) const { return prefix + "wake:" + name; }
+    std::string queue(const std::string& name) const { return prefix + "queue:" + name; }
     std::string host(const std::string& host_key) const { return prefix + "host:" + host_key; }
     std::string keeper(const std::string& host_key) const { return prefix + "keeper:" + host_key; }
 };
@@ -69,6 +70,16 @@ struct AcquireArgs {
     int64_t create_ttl_ms = 0;
     // The host whose keeper looks after the session ("" : none).
     std::string host_key;
+    // A call that waits: its ticket in the queue of a name it finds busy
+    // (empty id: it does not wait), and the tickets of other waiters of
+    // this host it verified dead.
+    struct Ticket {
+        std::string id;
+        int pid = 0;
+        uint64_t start_ticks = 0;
+        std::string host;
+    } ticket;
+    std::vector<std::string> dead_tickets;
     // A busy answer counts as a contention (the first try of a call).
     bool contend = false;
     // A call that waits: how long it has waited, and the bucket of the
@@ -89,7 +100,11 @@ struct Grant {
 struct Busy {
     std::string name;
     Mode mode = Mode::Exclusive;
-    Holder holder;
+    Holder holder; // a waiter ahead: its session and pid only
+    // Not a holder: a waiter of the other mode queued ahead, with its ticket.
+    bool waiting = false;
+    std::string ticket_id;
+    uint64_t ticket_start_ticks = 0;
     std::string host;
     int64_t holder_pttl_ms = -2; // of the holder's session key (-1 none, -2 unknown)
     int64_t ttl_left_ms = -1;    // until the holder lapses by a TTL (-1: no TTL)
@@ -145,13 +160,16 @@ std::vector<Reaped> reap_name(RedisClient& c, const Keys& k, const std::string& 
                               const std::vector<std::string>& holders,
                               const std::vector<std::string>& dead);
 
-// A claim with --wait gave up: logs claim.timeout and counts it.
+// A claim with --wait gave up: logs claim.timeout and counts it (`log`),
+// and leaves the queues of its names.
 struct TimeoutArgs {
     std::vector<std::string> names;
     std::string session;
     int64_t waited_ms = 0;
     std::string name;   // the busy name
     std::string holder; // its holder's session
+    std::string ticket; // the caller's ticket id
+    bool log = true;
 };
 void record_timeout(RedisClient& c, const Keys& k, const TimeoutArgs& a);
 

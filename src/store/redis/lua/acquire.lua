@@ -7,7 +7,8 @@
 -- KEYS[5]  P host:HOST           the sessions a host's keeper looks after
 -- KEYS[6]  P keeper:HOST         that keeper's "PID NONCE", while it runs
 -- then for name i = 1..n (in the order of req.names):
---   KEYS[3i+4] P claim:NAME, KEYS[3i+5] P fence:NAME, KEYS[3i+6] P wake:NAME
+--   KEYS[4i+3] P claim:NAME, KEYS[4i+4] P fence:NAME, KEYS[4i+5] P wake:NAME,
+--   KEYS[4i+6] P queue:NAME
 -- then any number of P session:HID: the holders' session keys the caller
 --   supplies (asked for by need_sessions).
 -- ARGV[1]  JSON {prefix, session, nonce, mode: "exclusive"|"shared" (of every
@@ -19,7 +20,18 @@
 --          to P host:HOST, contend: true to count (and log, once per
 --          holder) a busy answer as a contention, waited_ms and wait_bucket:
 --          how long a call that waits has waited, and the histogram bucket
---          of that (absent: the call does not wait)}
+--          of that (absent: the call does not wait), ticket: {id, pid,
+--          start_ticks, host} of a call that waits (it joins the queue of
+--          the name it finds busy), dead_tickets: ticket ids the caller
+--          verified dead on its own host}
+--
+-- Fair waiting, as on the file backend (core/wait_queue.hpp): a request is
+-- served only when no holder conflicts with it and no live waiter of the
+-- other mode is queued ahead of it (ahead of its own ticket, or anywhere
+-- when it has none). P queue:NAME is a hash: ticket id -> JSON {seq (the
+-- server's time in µs when queued), mode, session, pid, start_ticks, host,
+-- seen_ms}; a ticket not refreshed for kTicketStaleMs is dropped, the hash
+-- expires with it. A grant removes the caller's tickets.
 --
 -- A holder is valid iff its session is not in `dead`, its session key
 -- exists and holds the holder's nonce (or cannot be read: held), and its
@@ -34,7 +46,8 @@
 --     acquired_ms, expires_ms}], "created": the session key was created,
 --     "added": the session is new in P host:HOST, "keeper": the value of
 --     P keeper:HOST or ""}                              in the order of names
---   {"status":"busy","name":N,"mode":M,"holder":{...},"holder_pttl_ms":n,
+--   {"status":"busy","name":N,"mode":M,"holder":{...} or "waiter":{ticket
+--     fields, id} (a waiter queued ahead),"holder_pttl_ms":n,
 --     "ttl_left_ms":n, "wake_id":ID}   the first busy name, a valid holder
 --     of it, that holder's session key PTTL, the time until that holder
 --     lapses by a TTL (its session key's or its claim's; -1: none), and the
@@ -51,7 +64,7 @@ local req = cjson.decode(ARGV[1])
 local n = #req.names
 local ttl_ms = req.ttl_ms or 0
 local supplied = {}
-for i = 3 * n + 7, #KEYS do supplied[KEYS[i]] = true end
+for i = 4 * n + 7, #KEYS do supplied[KEYS[i]] = true end
 local dead = {}
 for _, id in ipairs(req.dead or {}) do dead[id] = true end
 local shared_names = {}
@@ -61,8 +74,59 @@ local function mode_of(name)
   if req.mode == 'shared' or shared_names[name] then return 'shared' end
   return 'exclusive'
 end
+
 local now = now_us()
 local now_ms = math.floor(now / 1000)
+
+local ticket = req.ticket
+local dead_tickets = {}
+for _, id in ipairs(req.dead_tickets or {}) do dead_tickets[id] = true end
+local TICKET_STALE_MS = 60000
+
+-- The live tickets of queue `qkey`, oldest first; stale and dead ones are
+-- dropped from the hash.
+local function live_queue(qkey)
+  local raw = redis.call('HGETALL', qkey)
+  local q = {}
+  for j = 1, #raw, 2 do
+    local ok, t = pcall(cjson.decode, raw[j + 1])
+    local id = raw[j]
+    local ours = ticket and id == ticket.id
+    if not ok or type(t) ~= 'table' or type(t.seq) ~= 'number' or dead_tickets[id] or
+        (not ours and now_ms - (tonumber(t.seen_ms) or 0) > TICKET_STALE_MS) then
+      redis.call('HDEL', qkey, id)
+    else
+      t.id = id
+      q[#q + 1] = t
+    end
+  end
+  table.sort(q, function(a, b) return a.seq < b.seq end)
+  return q
+end
+
+-- The first live ticket ahead of ours (of all when we have none) whose mode
+-- is not `mode`, or nil.
+local function conflicting_ahead(q, mode)
+  for _, t in ipairs(q) do
+    if ticket and t.id == ticket.id then return nil end
+    if t.mode ~= mode then return t end
+  end
+  return nil
+end
+
+-- Adds or refreshes our ticket in queue `qkey`.
+local function enqueue(qkey, name, q)
+  if not ticket then return end
+  local seq = now
+  for _, t in ipairs(q) do
+    if t.id == ticket.id then seq = t.seq end
+  end
+  redis.call('HSET', qkey, ticket.id, encode({seq = seq, mode = mode_of(name), session = req.session,
+                                              pid = ticket.pid or 0,
+                                              start_ticks = ticket.start_ticks or 0,
+                                              host = ticket.host or '', seen_ms = now_ms}))
+  redis.call('PEXPIRE', qkey, TICKET_STALE_MS)
+end
 
 local own = session_state(KEYS[3])
 local create = own == false and type(req.create) == 'string'
@@ -84,7 +148,7 @@ end
 -- Sorts the holders of name i into mine, others (valid) and stale; adds to
 -- `need` the sessions whose keys were not supplied.
 local function plan(i, name)
-  local ckey, fkey = KEYS[3 * i + 4], KEYS[3 * i + 5]
+  local ckey, fkey = KEYS[4 * i + 3], KEYS[4 * i + 4]
   local rec = read_claim(ckey)
   local p = {name = name, ckey = ckey, fkey = fkey, last = last_fence(fkey), others = {},
              stale = {}, mode = rec and rec.mode or mode_of(name),
@@ -117,19 +181,46 @@ local function plan(i, name)
   return p
 end
 
-local function busy_reply(i, p)
-  local last_wake = redis.call('XREVRANGE', KEYS[3 * i + 6], '+', '-', 'COUNT', 1)
+-- Logs claim.contended for the first busy try of a call that waits, and
+-- for a try of one that does not (a loop of --wait 0) only when `blocker`
+-- (a holder or a ticket) was not logged yet; marks it logged. Every busy
+-- first try is counted.
+local function contended(p, blocker, mark)
+  count(KEYS[2], 'contention', p.name, req.session)
+  if blocker.contended and not ticket then return end
+  add_event(KEYS[1], 'claim.contended', {names = req.names, session = req.session,
+                                         holder = blocker.session, name = p.name, tries = 1},
+            now_ms)
+  if not blocker.contended then mark() end
+end
+
+-- The busy answer for name i, blocked by a holder (p.others[1]) or by a
+-- waiter queued ahead (`waiter`); joins the name's queue when it waits.
+local function busy_reply(i, p, waiter)
+  local last_wake = redis.call('XREVRANGE', KEYS[4 * i + 5], '+', '-', 'COUNT', 1)
+  local wake_id = last_wake[1] and last_wake[1][1] or '0-0'
+  local qkey = KEYS[4 * i + 6]
+  enqueue(qkey, p.name, p.queue)
+  if waiter then
+    if req.contend then
+      contended(p, waiter, function()
+        local raw = redis.call('HGET', qkey, waiter.id)
+        if not raw then return end
+        local t = cjson.decode(raw)
+        t.contended = true
+        redis.call('HSET', qkey, waiter.id, encode(t))
+      end)
+    end
+    return encode({status = 'busy', name = p.name, mode = waiter.mode, waiter = waiter,
+                   holder_pttl_ms = -2, ttl_left_ms = -1, wake_id = wake_id})
+  end
   local h = p.others[1]
   if req.contend then
-    count(KEYS[2], 'contention', p.name, req.session)
-    if not h.contended then
-      add_event(KEYS[1], 'claim.contended', {names = req.names, session = req.session,
-                                             holder = h.session, name = p.name, tries = 1},
-                now_ms)
+    contended(p, h, function()
       h.contended = true
       write_claim(p.ckey, p.name, p.mode, p.all)
-      h.contended = nil
-    end
+    end)
+    h.contended = nil
   end
   local pttl = redis.call('PTTL', p.holder_key)
   local left = pttl >= 0 and pttl or -1
@@ -138,8 +229,7 @@ local function busy_reply(i, p)
     if left < 0 or claim_left < left then left = claim_left end
   end
   return encode({status = 'busy', name = p.name, mode = p.mode, holder = h,
-                 holder_pttl_ms = pttl, ttl_left_ms = left,
-                 wake_id = last_wake[1] and last_wake[1][1] or '0-0'})
+                 holder_pttl_ms = pttl, ttl_left_ms = left, wake_id = wake_id})
 end
 
 -- Writes the grant of one planned name and returns it.
@@ -187,11 +277,16 @@ local plans = {}
 for i, name in ipairs(req.names) do
   local p = plan(i, name)
   if #need == 0 then
+    p.queue = live_queue(KEYS[4 * i + 6])
     if p.mine and (p.mode == mode_of(name) or p.mode == 'exclusive') then
       p.kind = 'again'
     elseif #p.others > 0 and (mode_of(name) == 'exclusive' or p.mode == 'exclusive') then
       return busy_reply(i, p)
     else
+      -- A holder of the name is never queued behind waiters (changing its
+      -- mode would wait for itself).
+      local ahead = not p.mine and conflicting_ahead(p.queue, mode_of(name))
+      if ahead then return busy_reply(i, p, ahead) end
       p.kind = 'new'
     end
   end
@@ -213,6 +308,7 @@ if req.keep then added = redis.call('SADD', KEYS[5], req.session) == 1 end
 local granted = {}
 for i, p in ipairs(plans) do
   granted[i] = grant(p)
+  if ticket then redis.call('HDEL', KEYS[4 * i + 6], ticket.id) end
   redis.call('SADD', KEYS[4], p.name)
 end
 local pttl = redis.call('PTTL', KEYS[3])
