@@ -167,6 +167,22 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     grep -q "nothing local holds a claim: done" "$LOOP_HOME/logs/keeper.log"
 }
 
+@test "redis: a shell whose claim was forced away holds nothing: the keeper lets it go and ends" {
+    use_redis_prefix 3s # the keeper looks every second
+    sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
+    shell=$!
+    track "$shell"
+    wait_for grep -q claimed "$TEST_DIR/held"
+    wait_for keeper_joined
+    keeper=$(keeper_pid)
+    run_loop _ unclaim x --force
+    expect_status 0
+    # The shell lives on, holding nothing: its session is no reason to run.
+    wait_for dead_or_zombie "$keeper"
+    grep -q "nothing local holds a claim: done" "$LOOP_HOME/logs/keeper.log"
+    kill -0 "$shell"
+}
+
 @test "redis: one round trip per claim: the claim path sends one command" {
     run_loop _ claim one # loads the scripts, starts a keeper
     expect_status 0

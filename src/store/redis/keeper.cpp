@@ -69,6 +69,19 @@ struct Keeper {
         return pids;
     }
 
+    // Drops session `id` from the host when its claim index, checked
+    // against the claim records, is empty (lua/keeper_drop.lua).
+    bool holds_nothing(const std::string& id) {
+        Value index = c->command({"SMEMBERS", k.session_claims(id)});
+        std::vector<std::string> keys = {k.host(host.key), k.session_claims(id)};
+        nlohmann::json names = nlohmann::json::array();
+        for (const auto& m : index.elements) {
+            keys.push_back(k.claim(m.str));
+            names.push_back(m.str);
+        }
+        return flag_of(*c, lua::keeper_drop, keys, {id, names.dump()}, "dropped");
+    }
+
     int look_after(const std::string& id) {
         Value raw = c->command({"GET", k.session(id)});
         std::optional<SessionRecord> s;
@@ -93,10 +106,7 @@ struct Keeper {
                 std::to_string(e.released.size()) + " claim(s)");
             return 0;
         }
-        if ((s->kind == "process" || s->kind == "with") &&
-            flag_of(*c, lua::keeper_drop, {k.host(host.key), k.session_claims(id)}, {id},
-                    "dropped"))
-            return 0;
+        if ((s->kind == "process" || s->kind == "with") && holds_nothing(id)) return 0;
         // Undecidable here (it should not be: same host) is held.
         if (s->ttl_ms == 0 && !session_heartbeat(*c, k, {s->id, s->nonce}, session_ttl_ms))
             c->command({"SREM", k.host(host.key), id});
