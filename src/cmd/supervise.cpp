@@ -67,10 +67,18 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock,
                          shared ? &shared->workers() : nullptr, nullptr};
     EventCounters counters;
-    if (shared)
+    if (shared) {
         so.render_metrics = [b = shared.get(), &counters](bool up) {
             return render_backend_metrics(*b, counters, up);
         };
+        // The fleet's event stream shows this supervisor's events too
+        // (session.started is written there by the script that records
+        // the session).
+        core.events.set_forward(
+            [b = shared.get()](const std::string& event, const nlohmann::json& fields) {
+                if (event != "session.started") b->record_event(event, fields);
+            });
+    }
     Supervisor sup(core, std::move(pb), std::move(so));
     return sup.run();
 }

@@ -71,6 +71,7 @@ std::string EventLog::line_of(const std::string& event, nlohmann::json fields) {
 }
 
 void EventLog::append(const std::string& event, nlohmann::json fields) {
+    if (forward_) forward_(event, fields);
     append_lines(line_of(event, std::move(fields)));
 }
 

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -30,8 +31,13 @@ class EventLog {
 
     // Appends {"ts":..., "event": name, ...fields}. An event that cannot be
     // written is reported on stderr once; it never fails the operation that
-    // already happened.
+    // already happened. A forward set gets each appended event too.
     void append(const std::string& event, nlohmann::json fields);
+
+    // Where events also go (a shared backend's event stream, for a
+    // supervisor on it); it must not throw.
+    using Forward = std::function<void(const std::string& event, const nlohmann::json& fields)>;
+    void set_forward(Forward f) { forward_ = std::move(f); }
 
     // Appends whole lines (each "\n"-terminated) with one write.
     void append_lines(const std::string& lines);
@@ -44,6 +50,7 @@ class EventLog {
   private:
     Home& home_;
     bool warned_ = false;
+    Forward forward_;
 };
 
 // The events of one pass over many names, appended together: one write per

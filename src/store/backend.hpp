@@ -87,6 +87,10 @@ class Backend {
     // (the file backend: its event log, read on from where the last call
     // stopped; Redis: the counters its scripts keep, read whole).
     virtual void read_counters(EventCounters& c) = 0;
+    // Records an event of this host's supervisor where the backend's event
+    // log is (nothing on the file backend: the home's log is that). Never
+    // throws: an event that cannot be written is reported once.
+    virtual void record_event(const std::string& event, const nlohmann::json& fields) = 0;
 };
 
 // `loop metrics` of any backend: its counters, the claims and sessions as

@@ -65,6 +65,22 @@ owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
     grep -qx 'loop_supervisor_up 0' "$TEST_DIR/m.prom"
 }
 
+@test "redis supervise: the supervisor's events are in the fleet's event stream" {
+    start_sup "$PLAYBOOKS/holder.json"
+    wait_workers holder 1
+    stop_sup
+    [ "$SUP_STATUS" -eq 0 ]
+    run_loop events --json
+    expect_status 0
+    for ev in supervisor.started session.started claim.acquired session.exited \
+        supervisor.stopped; do
+        grep -q "\"event\":\"$ev\"" <<<"$output" || { echo "no $ev in: $output"; false; }
+    done
+    # session.started once per incarnation, as the script recorded it.
+    [ "$(grep -c '"event":"session.started"' <<<"$output")" -eq 1 ]
+    grep "\"event\":\"supervisor.started\"" <<<"$output" | jq -e ".host != null" >/dev/null
+}
+
 @test "redis supervise: two homes on one host are two supervisors; neither adopts or stops the other's workers" {
     start_sup "$PLAYBOOKS/holder.json"
     wait_workers holder 1

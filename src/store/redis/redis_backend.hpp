@@ -67,8 +67,10 @@ class RedisBackend : public Backend {
     std::vector<HolderView> all(std::vector<std::string>* errors) override;
     ReapReport reap(bool dry_run, int64_t retention_ms) override;
     void read_counters(EventCounters& c) override;
+    void record_event(const std::string& event, const nlohmann::json& fields) override;
 
   private:
+    bool event_warned_ = false;
     RedisClient& client();
     // The record of session `id` in Redis, nullopt when its key is gone.
     std::optional<SessionRecord> read_session(const std::string& id);
@@ -77,9 +79,9 @@ class RedisBackend : public Backend {
     // The session of process `anchor_pid` itself.
     SessionRecord process_session(int anchor_pid, const std::string& kind);
     Caller caller_of(const std::string& ref, int implicit_pid);
-    // One attempt; a local holder found dead is passed as dead and tried again.
-    // One attempt; `first`: the first of its call (a busy answer counts as
-    // a contention); `waited_ms`: -1 for a call that does not wait.
+    // One attempt; a local holder found dead is passed as dead and tried
+    // again. `first`: the first of its call (a busy answer counts as a
+    // contention); `waited_ms`: -1 for a call that does not wait.
     AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create,
                            bool first, int64_t waited_ms, const AcquireArgs::Ticket& ticket);
     AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, bool create,
