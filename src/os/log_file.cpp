@@ -85,6 +85,46 @@ int LogFile::rotate(int keep, uint64_t* size) {
     return 0;
 }
 
+Fd open_log_read(int dir, const std::string& name, int* err) {
+    Fd fd(::openat(dir, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+        *err = errno;
+        return fd;
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+        *err = EINVAL;
+        return {};
+    }
+    return fd;
+}
+
+namespace {
+
+FileId id_of(const struct stat& st) {
+    return {true, static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
+            static_cast<uint64_t>(st.st_size)};
+}
+
+} // namespace
+
+FileId file_id(int fd) {
+    struct stat st;
+    return ::fstat(fd, &st) == 0 ? id_of(st) : FileId{};
+}
+
+FileId file_id_at(int dir, const std::string& name) {
+    struct stat st;
+    return ::fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 ? id_of(st) : FileId{};
+}
+
+long read_at(int fd, char* buf, size_t n, uint64_t offset) {
+    for (;;) {
+        ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(offset));
+        if (r >= 0 || errno != EINTR) return static_cast<long>(r);
+    }
+}
+
 long read_some(int fd, char* buf, size_t n) {
     for (;;) {
         ssize_t r = ::read(fd, buf, n);

@@ -41,6 +41,20 @@ class LogFile {
     bool torn_ = false;
 };
 
+// For readers of the logs: a regular file opened for reading relative to
+// `dir`, not following a symlink, never blocking (ELOOP, EINVAL for what is
+// not a regular file).
+Fd open_log_read(int dir, const std::string& name, int* err);
+struct FileId {
+    bool ok = false;
+    uint64_t dev = 0, ino = 0, size = 0;
+    bool operator==(const FileId& o) const { return ok && o.ok && dev == o.dev && ino == o.ino; }
+};
+FileId file_id(int fd);
+FileId file_id_at(int dir, const std::string& name);
+// pread(2) retried on EINTR: bytes read, 0 at the end, -1 on error.
+long read_at(int fd, char* buf, size_t n, uint64_t offset);
+
 // read(2) retried on EINTR: bytes read, 0 at end of file, -1 on error.
 long read_some(int fd, char* buf, size_t n);
 

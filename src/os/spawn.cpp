@@ -139,7 +139,9 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
             ::dup2(devnull, 0);
             if (devnull > 2) ::close(devnull);
         }
-        int log = ::open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
+        int log = spec.output_fd >= 0 ? ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, 3)
+                                      : ::open(spec.log_path.c_str(),
+                                               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
         if (log >= 0) {
             ::dup2(log, 1);
             ::dup2(log, 2);

@@ -21,6 +21,8 @@ struct SpawnSpec {
     // The RLIMIT_NOFILE soft limit the worker gets back (the supervisor
     // raised its own); 0 leaves it as it is.
     unsigned long nofile_soft = 0;
+    // When >= 0: stdout and stderr (a log writer's pipe), instead of log_path.
+    int output_fd = -1;
 };
 
 // A forked child that waits, before exec, until go() is called (or exits
