@@ -86,8 +86,12 @@ std::vector<LogSet> log_sets(const std::vector<std::string>& names,
 }
 
 bool LogStream::open_live() {
+    return open_file(set_.live);
+}
+
+bool LogStream::open_file(const std::string& name) {
     int err = 0;
-    os::Fd fd = os::open_log_read(dir_, set_.live, &err);
+    os::Fd fd = os::open_log_read(dir_, name, &err);
     if (!fd) return false;
     live_ = std::move(fd);
     live_id_ = os::file_id(live_.get());
@@ -182,13 +186,29 @@ void LogStream::drain_live() {
 }
 
 std::vector<std::string> LogStream::next() {
-    for (int round = 0; round < 4; ++round) {
+    // The file being read may have been rotated (once or more): what is
+    // left of it, then the files after it in order, then the live one.
+    for (int round = 0; round <= kMaxLogKeep + 1; ++round) {
         drain_live();
         os::FileId now = os::file_id_at(dir_, set_.live);
-        if (!now.ok || (live_ && now == live_id_)) break;
-        // Rotated (or there was none): what is left of the old one first.
-        drain_live();
-        if (!open_live()) break;
+        if (live_ && now.ok && now == live_id_) break;
+        if (!live_) {
+            if (!now.ok || !open_file(set_.live)) break;
+            continue;
+        }
+        drain_live(); // what was written just before the rename
+        int k = 0;    // where it is now: <live>.k
+        for (int i = 1; i <= kMaxLogKeep; ++i) {
+            os::FileId id = os::file_id_at(dir_, set_.live + "." + std::to_string(i));
+            if (!id.ok) break;
+            if (id == live_id_) {
+                k = i;
+                break;
+            }
+        }
+        // Not found: it was rotated away before it could be read on.
+        const std::string next = k > 1 ? set_.live + "." + std::to_string(k - 1) : set_.live;
+        if (!open_file(next)) break;
     }
     return take_lines();
 }

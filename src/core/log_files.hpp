@@ -68,12 +68,13 @@ class LogStream {
 
   private:
     bool open_live();
+    bool open_file(const std::string& name); // the one read from now on, from its start
     void drain_live();
     std::vector<std::string> take_lines();
 
     int dir_;
     LogSet set_;
-    os::Fd live_;
+    os::Fd live_; // the file being read (the live one, or one rotated since)
     os::FileId live_id_;
     uint64_t offset_ = 0;
     std::string partial_;
