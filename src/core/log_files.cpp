@@ -30,6 +30,55 @@ std::optional<LogTarget> replica_of(const std::string& live) {
     return LogTarget{worker, std::atoi(n.c_str())};
 }
 
+// The end of the stream of `files` (descriptor and size, newest first)
+// that holds its last `n` lines (and, with `hold_partial`, a last line
+// without '\n' besides them), read backwards.
+std::string tail_text(const std::vector<std::pair<int, uint64_t>>& files, size_t n,
+                      bool hold_partial) {
+    // Backwards from the end, until the n+1-th line end (the last byte's
+    // own '\n' aside).
+    std::vector<std::string> chunks; // newest first
+    size_t held = 0, newlines = 0, need = n;
+    bool first = true, done = n == 0 && !hold_partial;
+    for (size_t f = 0; f < files.size() && !done; ++f) {
+        const int fd = files[f].first;
+        uint64_t pos = files[f].second;
+        while (pos > 0 && !done) {
+            size_t len = static_cast<size_t>(std::min<uint64_t>(pos, 65536));
+            pos -= len;
+            std::string chunk(len, '\0');
+            long got = os::read_at(fd, chunk.data(), len, pos);
+            if (got < static_cast<long>(len)) chunk.resize(got > 0 ? static_cast<size_t>(got) : 0);
+            for (size_t j = chunk.size(); j-- > 0;) {
+                const char c = chunk[j];
+                if (first) {
+                    first = false;
+                    if (c != '\n') {
+                        // A last line without '\n': held, it is not one of the n.
+                        if (hold_partial) need = n + 1;
+                        continue;
+                    }
+                    if (n > 0) continue; // the last line's own end
+                } else if (c != '\n') {
+                    continue;
+                }
+                if (++newlines >= need) {
+                    chunk.erase(0, j + 1);
+                    done = true;
+                    break;
+                }
+            }
+            held += chunk.size();
+            chunks.push_back(std::move(chunk));
+            if (held > kMaxTailBytes) done = true;
+        }
+    }
+    std::string text;
+    for (size_t i = chunks.size(); i-- > 0;)
+        text += chunks[i];
+    return text;
+}
+
 } // namespace
 
 std::optional<LogTarget> parse_log_target(const std::string& text) {
@@ -123,48 +172,10 @@ std::vector<std::string> LogStream::tail(size_t n, bool hold_partial) {
         seen.push_back(id);
         files.push_back({std::move(fd), id.size});
     }
-    // Backwards from the end, until the n+1-th line end (the last byte's
-    // own '\n' aside).
-    std::vector<std::string> chunks; // newest first
-    size_t held = 0, newlines = 0, need = n;
-    bool first = true, done = n == 0 && !hold_partial;
-    for (size_t f = 0; f < files.size() && !done; ++f) {
-        int fd = f == 0 && live_ ? live_.get() : files[f].fd.get();
-        uint64_t pos = files[f].size;
-        while (pos > 0 && !done) {
-            size_t len = static_cast<size_t>(std::min<uint64_t>(pos, 65536));
-            pos -= len;
-            std::string chunk(len, '\0');
-            long got = os::read_at(fd, chunk.data(), len, pos);
-            if (got < static_cast<long>(len)) chunk.resize(got > 0 ? static_cast<size_t>(got) : 0);
-            for (size_t j = chunk.size(); j-- > 0;) {
-                const char c = chunk[j];
-                if (first) {
-                    first = false;
-                    if (c != '\n') {
-                        // A last line without '\n': held, it is not one of the n.
-                        if (hold_partial) need = n + 1;
-                        continue;
-                    }
-                    if (n > 0) continue; // the last line's own end
-                } else if (c != '\n') {
-                    continue;
-                }
-                if (++newlines >= need) {
-                    chunk.erase(0, j + 1);
-                    done = true;
-                    break;
-                }
-            }
-            held += chunk.size();
-            chunks.push_back(std::move(chunk));
-            if (held > kMaxTailBytes) done = true;
-        }
-    }
-    std::string text;
-    for (size_t i = chunks.size(); i-- > 0;)
-        text += chunks[i];
-    partial_ = std::move(text);
+    std::vector<std::pair<int, uint64_t>> order;
+    for (size_t f = 0; f < files.size(); ++f)
+        order.push_back({f == 0 && live_ ? live_.get() : files[f].fd.get(), files[f].size});
+    partial_ = tail_text(order, n, hold_partial);
     std::vector<std::string> lines = take_lines();
     if (!hold_partial && !partial_.empty()) {
         lines.push_back(partial_);
