@@ -55,12 +55,14 @@ int main(int argc, char** argv) {
     cmd::add_claim_commands(*u, g, action);
     cmd::add_with_command(*u, g, action);
     cmd::add_keeper_command(*u, g, action);
+    cmd::add_log_writer_command(*u, g, action);
     cmd::add_session_commands(*u, app, g, action);
     cmd::add_list_commands(app, g, action);
     cmd::add_reap_command(app, g, action);
     cmd::add_supervise_command(app, g, action);
     cmd::add_status_command(app, g, action);
     cmd::add_events_command(app, g, action);
+    cmd::add_logs_command(app, g, action);
     cmd::add_metrics_command(app, g, action);
     cmd::add_doctor_command(app, g, action);
     cmd::add_completion_command(app, g, action);

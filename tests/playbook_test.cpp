@@ -451,3 +451,66 @@ TEST_CASE("playbook: the shipped playbooks load") {
     CHECK(scripts >= 2);
     CHECK(fs::exists(shipped_dir() / "demo.json"));
 }
+
+TEST_CASE("playbook: log settings, their defaults and floors") {
+    Playbook pb = parse_playbook(one_worker(""), kOrigin, "/");
+    CHECK_FALSE(pb.workers.at(0).logs.timestamps);
+    CHECK(pb.workers.at(0).logs.max_size == 8LL << 20);
+    CHECK(pb.workers.at(0).logs.keep == 3);
+    WorkerSpec w = parse_playbook(one_worker(R"("log_timestamps": true, "log_max_size": "64KiB",
+                                                "log_keep": 7)"),
+                                  kOrigin, "/")
+                       .workers.at(0);
+    CHECK(w.logs.timestamps);
+    CHECK(w.logs.max_size == 64 * 1024);
+    CHECK(w.logs.keep == 7);
+    // Top-level keys are the defaults of every worker; a worker's own win.
+    pb = parse_playbook(R"({"log_timestamps": true, "log_keep": 2, "workers": {
+        "a": {"run": "true"}, "b": {"run": "true", "log_keep": 5, "log_max_size": 4096}}})",
+                        kOrigin, "/");
+    CHECK(pb.workers.at(0).logs.timestamps);
+    CHECK(pb.workers.at(0).logs.keep == 2);
+    CHECK(pb.workers.at(1).logs.timestamps);
+    CHECK(pb.workers.at(1).logs.keep == 5);
+    CHECK(pb.workers.at(1).logs.max_size == 4096);
+
+    check_refused(one_worker(R"("log_timestamps": "yes")"), "workers.w.log_timestamps",
+                  "true or false");
+    check_refused(one_worker(R"("log_max_size": "1KiB")"), "workers.w.log_max_size",
+                  "at least 4KiB");
+    check_refused(one_worker(R"("log_max_size": 4095)"), "workers.w.log_max_size", "at least");
+    check_refused(one_worker(R"("log_max_size": "65GiB")"), "workers.w.log_max_size", "at most");
+    check_refused(one_worker(R"("log_max_size": "10 parsecs")"), "workers.w.log_max_size",
+                  "bad size");
+    check_refused(one_worker(R"("log_max_size": -1)"), "workers.w.log_max_size");
+    check_refused(one_worker(R"("log_keep": 0)"), "workers.w.log_keep", "from 1 to 1000");
+    check_refused(one_worker(R"("log_keep": 1001)"), "workers.w.log_keep");
+    check_refused(one_worker(R"("log_keep": "3")"), "workers.w.log_keep");
+    check_refused(R"({"log_keep": 0, "workers": {}})", "log_keep");
+}
+
+TEST_CASE("playbook: sizes") {
+    CHECK(parse_size("4096") == 4096);
+    CHECK(parse_size("4k") == 4096);
+    CHECK(parse_size("10MB") == 10LL << 20);
+    CHECK(parse_size("10MiB") == 10LL << 20);
+    CHECK(parse_size("1GiB") == 1LL << 30);
+    CHECK(parse_size("7b") == 7);
+    CHECK_FALSE(parse_size(""));
+    CHECK_FALSE(parse_size("MB"));
+    CHECK_FALSE(parse_size("1.5MB"));
+    CHECK_FALSE(parse_size("1 MB"));
+    CHECK_FALSE(parse_size("1TB"));
+    CHECK_FALSE(parse_size("99999999999999999999999"));
+    CHECK_FALSE(parse_size("2000000GiB"));
+}
+
+TEST_CASE("playbook: log settings change the definition, not the process") {
+    auto worker = [](const std::string& extra) {
+        return parse_playbook(one_worker(extra), kOrigin, "/").workers.at(0);
+    };
+    WorkerSpec base = worker("");
+    CHECK(base.same_process(worker(R"("log_timestamps": true)")));
+    CHECK_FALSE(base.same_definition(worker(R"("log_timestamps": true)")));
+    CHECK_FALSE(base.same_definition(worker(R"("log_keep": 1)")));
+}

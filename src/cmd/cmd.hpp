@@ -51,6 +51,8 @@ void require_file_backend(const Globals& g, const char* verb);
 void add_claim_commands(CLI::App& underscore, Globals& g, Action& action);
 void add_with_command(CLI::App& underscore, Globals& g, Action& action);
 void add_keeper_command(CLI::App& underscore, Globals& g, Action& action);
+void add_log_writer_command(CLI::App& underscore, Globals& g, Action& action);
+void add_logs_command(CLI::App& app, Globals& g, Action& action);
 void add_session_commands(CLI::App& underscore, CLI::App& app, Globals& g, Action& action);
 void add_list_commands(CLI::App& app, Globals& g, Action& action);
 void add_reap_command(CLI::App& app, Globals& g, Action& action);

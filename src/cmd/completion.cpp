@@ -20,7 +20,7 @@ const char* const kCommon = R"sh(
 # offered everywhere and not listed.
 _loop_subs_of() {
     case $1 in
-    '') _loop_r='_ claims sessions reap supervise status events metrics doctor completion version' ;;
+    '') _loop_r='_ claims sessions reap supervise status events logs metrics doctor completion version' ;;
     _) _loop_r='claim unclaim renew with owner session' ;;
     '_ session') _loop_r='start heartbeat end' ;;
     *) _loop_r= ;;
@@ -41,6 +41,7 @@ _loop_flags_of() {
     reap) _loop_r='--dry-run --json --retention=' ;;
     supervise) _loop_r='--metrics-file= --metrics-listen= -v --verbose -q --quiet' ;;
     events) _loop_r='-f --follow --since= --json' ;;
+    logs) _loop_r='-f --follow -n= --lines=' ;;
     doctor) _loop_r='--repair --json' ;;
     *) _loop_r= ;;
     esac
@@ -96,7 +97,7 @@ _loop_parse() {
 }
 
 # _loop_decide CUR: what to offer for the word CUR, after _loop_parse.
-# Sets _loop_kind (words, claims, sessions, playbook, dirs, files, command
+# Sets _loop_kind (words, claims, sessions, logs, playbook, dirs, files, command
 # or none) and _loop_words (the candidates when _loop_kind is words).
 _loop_decide() {
     _loop_kind=none _loop_words=''
@@ -132,6 +133,7 @@ _loop_decide() {
     '_ owner') [ "$_loop_npos" -eq 0 ] && _loop_kind=claims ;;
     '_ session heartbeat' | '_ session end') [ "$_loop_npos" -eq 0 ] && _loop_kind=sessions ;;
     supervise) [ "$_loop_npos" -eq 0 ] && _loop_kind=playbook ;;
+    logs) [ "$_loop_npos" -eq 0 ] && _loop_kind=logs ;;
     completion) [ "$_loop_npos" -eq 0 ] && _loop_kind=words _loop_words='bash zsh' ;;
     '_ claim' | '_ with') ;; # new names: nothing to offer
     *) _loop_kind=words _loop_words=$flags ;;
@@ -149,8 +151,8 @@ _loop_bin_of() {
     return 0
 }
 
-# _loop_live claims|sessions: the names of held claims or the ids of live
-# sessions, one a line. Prints nothing when anything fails, and asks loop
+# _loop_live claims|sessions|logs: the names of held claims, the ids of live
+# sessions, or the workers and replicas with a log (WORKER, WORKER.N), one a line. Prints nothing when anything fails, and asks loop
 # only when HOME/claims (or HOME/sessions) exists: a lookup must never
 # create a home, nor a directory inside one.
 _loop_live() {
@@ -179,6 +181,11 @@ _loop_live() {
     sessions)
         "$_loop_bin" --home "$home" sessions </dev/null 2>/dev/null |
             awk 'NR > 1 && $4 != "no" { print $1 }' 2>/dev/null
+        ;;
+    logs)
+        find "$home/logs" -maxdepth 1 -type f -name '*.log*' 2>/dev/null |
+            awk -F/ '{ print $NF }' | awk -F. '/^[A-Za-z0-9_][A-Za-z0-9_-]*\.[0-9]+\..*log/ && !seen[$1"."$2]++ {
+                if (!w[$1]++) print $1; print $1"."$2 }' 2>/dev/null
         ;;
     esac
     return 0
@@ -228,7 +235,7 @@ _loop() {
     COMPREPLY=()
     case $_loop_kind in
     words) mapfile -t COMPREPLY < <(compgen -W "$_loop_words" -- "$cur") ;;
-    claims | sessions)
+    claims | sessions | logs)
         mapfile -t COMPREPLY < <(compgen -W "$(_loop_live "$_loop_kind")" -- "$cur")
         ;;
     dirs)
@@ -294,7 +301,7 @@ _loop() {
     _loop_decide "$cur"
     case $_loop_kind in
     words) compadd -- ${=_loop_words} ;;
-    claims | sessions)
+    claims | sessions | logs)
         found=(${(f)"$(_loop_live $_loop_kind)"})
         (( $#found )) && compadd -- $found
         ;;

@@ -1,5 +1,6 @@
 #include "core/playbook.hpp"
 
+#include "core/playbook_detail.hpp"
 #include "core/strict_json.hpp"
 
 #include "core/error.hpp"
@@ -118,9 +119,11 @@ class Checker {
 
     Playbook playbook(const json& doc) const {
         if (!doc.is_object()) fail("", "must be a JSON object, got " + describe(doc));
-        only_keys(doc, "", {"reap_interval", "workers"});
+        only_keys(doc, "",
+                  {"reap_interval", "workers", "log_timestamps", "log_max_size", "log_keep"});
         Playbook pb;
         pb.path = origin_;
+        pb.logs = log_settings(doc, "", LogSettings{}, fail_fn());
         if (auto it = doc.find("reap_interval"); it != doc.end())
             pb.reap_interval_ms = duration(*it, "reap_interval", kMinReapIntervalMs);
         auto ws = doc.find("workers");
@@ -128,14 +131,18 @@ class Checker {
             fail("workers", "missing: a playbook needs a \"workers\" object (it may be empty)");
         if (!ws->is_object()) fail("workers", "must be an object, got " + describe(*ws));
         for (const auto& [name, def] : ws->items())
-            pb.workers.push_back(worker(name, def));
+            pb.workers.push_back(worker(name, def, pb.logs));
         std::sort(pb.workers.begin(), pb.workers.end(),
                   [](const WorkerSpec& a, const WorkerSpec& b) { return a.name < b.name; });
         return pb;
     }
 
   private:
-    WorkerSpec worker(const std::string& name, const json& def) const {
+    LogFail fail_fn() const {
+        return [this](const std::string& path, const std::string& what) { fail(path, what); };
+    }
+
+    WorkerSpec worker(const std::string& name, const json& def, const LogSettings& logs) const {
         std::string path = "workers." + printable(name, true);
         if (auto p = worker_name_problem(name))
             fail(path, "bad worker name: " + *p +
@@ -143,9 +150,10 @@ class Checker {
         if (!def.is_object()) fail(path, "must be an object, got " + describe(def));
         only_keys(def, path,
                   {"run", "command", "replicas", "restart", "backoff", "env", "cwd", "stop_signal",
-                   "stop_timeout"});
+                   "stop_timeout", "log_timestamps", "log_max_size", "log_keep"});
         WorkerSpec w;
         w.name = name;
+        w.logs = log_settings(def, path, logs, fail_fn());
 
         auto run = def.find("run");
         auto command = def.find("command");
@@ -305,7 +313,7 @@ bool WorkerSpec::same_process(const WorkerSpec& o) const {
 bool WorkerSpec::same_definition(const WorkerSpec& o) const {
     return name == o.name && run == o.run && command == o.command && restart == o.restart &&
            backoff == o.backoff && env == o.env && cwd == o.cwd && stop_signal == o.stop_signal &&
-           stop_timeout_ms == o.stop_timeout_ms;
+           stop_timeout_ms == o.stop_timeout_ms && logs == o.logs;
 }
 
 const WorkerSpec* Playbook::find(const std::string& name) const {

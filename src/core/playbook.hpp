@@ -20,6 +20,15 @@ struct Backoff {
     bool operator==(const Backoff&) const = default;
 };
 
+// How a worker's output is kept (loop-playbook(5)): lines go through a log
+// writer to logs/<session>.log, rotated by rename when the size is reached.
+struct LogSettings {
+    bool timestamps = false;      // an RFC 3339 UTC prefix per line
+    int64_t max_size = 8LL << 20; // bytes a file holds before rotation
+    int keep = 3;                 // rotated files kept (.1 ... .keep)
+    bool operator==(const LogSettings&) const = default;
+};
+
 struct WorkerSpec {
     std::string name;
     // Exactly one of: `run` (a shell command line for /bin/sh -c) or
@@ -33,6 +42,7 @@ struct WorkerSpec {
     std::string cwd;      // resolved against the playbook's directory; "" = that directory
     int stop_signal = 15; // SIGTERM
     int64_t stop_timeout_ms = 10'000;
+    LogSettings logs; // applies from the replica's next start
 
     std::vector<std::string> argv() const;
     // Equal definitions (replicas excluded): a reload restarts a worker
@@ -46,6 +56,7 @@ struct WorkerSpec {
 struct Playbook {
     std::string path; // absolute path of the file it came from
     int64_t reap_interval_ms = 30'000;
+    LogSettings logs;                // the workers' defaults
     std::vector<WorkerSpec> workers; // sorted by name
 
     const WorkerSpec* find(const std::string& name) const;
@@ -71,7 +82,14 @@ std::string signal_name(int sig);
 // "<worker>.<replica>"; a worker name never contains '.').
 std::optional<std::string> worker_name_problem(std::string_view name);
 
+// "64KiB", "10MB", "4096" -> bytes (units are powers of 1024, as
+// docker's max-size); nullopt when malformed or over 2^50.
+std::optional<int64_t> parse_size(std::string_view text);
+
 constexpr int kMaxReplicas = 1000;
+constexpr int64_t kMinLogMaxSize = 4096;
+constexpr int64_t kMaxLogMaxSize = 64LL << 30; // 64GiB
+constexpr int kMaxLogKeep = 1000;
 constexpr int64_t kMinReapIntervalMs = 100;
 constexpr int64_t kMinBackoffInitialMs = 10;
 constexpr int64_t kMinBackoffMaxMs = 1'000;

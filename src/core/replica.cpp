@@ -55,14 +55,22 @@ void Supervisor::start(Replica& r) {
     s.started_ms = os::now_ms();
     s.heartbeat_ms = s.started_ms;
 
-    core_.home.logs();
-    os::SpawnSpec spec{r.spec.argv(), worker_env(r), r.spec.cwd,
-                       core_.home.sub_path("logs") + "/" + r.id + ".log", nofile_soft_before_};
     // A start that fails is a run of no length: it backs off like a crash.
     r.started_mono = os::monotonic_ms();
-    os::PendingChild child = os::spawn_gated(spec);
+    int log_err = 0;
+    os::Fd output = start_log_writer(r, &log_err);
+    os::PendingChild child;
+    if (output) {
+        os::SpawnSpec spec{r.spec.argv(),       worker_env(r), r.spec.cwd, "",
+                           nofile_soft_before_, output.get()};
+        child = os::spawn_gated(spec);
+        output.reset(); // the worker's now: its log writer ends when the worker's output does
+    } else {
+        child.err = log_err;
+    }
     if (child.pid < 0) {
-        spdlog::error("{}: cannot start: {}", r.id, std::strerror(child.err));
+        spdlog::error("{}: cannot start{}: {}", r.id, output || !log_err ? "" : " its log writer",
+                      std::strerror(child.err));
         r.state = Replica::State::Backoff;
         r.pid = 0;
         schedule_restart(r);

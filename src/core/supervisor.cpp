@@ -248,9 +248,10 @@ void Supervisor::maybe_finish() {
     if (!stopping_ || finished_) return;
     for (auto& [id, r] : replicas_)
         if (r->state != Replica::State::Stopped && r->state != Replica::State::Idle) return;
-    // Orphans that were reparented to us (we are their subreaper) go too.
+    // Orphans that were reparented to us (we are their subreaper) go too;
+    // log writers end by themselves once they have read the rest.
     for (int pid : os::descendants_of(os::self_pid()))
-        os::kill_pid(pid, SIGKILL);
+        if (!log_writers_.count(pid)) os::kill_pid(pid, SIGKILL);
     int status;
     while (os::reap_any(&status) > 0) {
     }
@@ -272,6 +273,7 @@ void Supervisor::on_sigchld() {
     for (;;) {
         int pid = os::reap_any(&status);
         if (pid <= 0) break;
+        if (log_writers_.erase(pid)) continue;
         for (auto& [id, r] : replicas_) {
             if (r->own_child && r->pid == pid && !r->draining) {
                 on_exit(*r, status, true);
@@ -285,7 +287,6 @@ void Supervisor::on_sigchld() {
 
 void Supervisor::sweep() {
     check_adopted();
-    rotate_logs();
     // On a shared backend the host keeper watches holders and ends the dead.
     if (!workers_->reaps_here()) return;
     try {
@@ -324,15 +325,6 @@ void Supervisor::load_restart_counts() {
         if (!w || key.second < 1 || key.second > w->replicas) continue;
         Replica& r = slot(key.first, key.second);
         r.restarts = std::max(r.restarts, n);
-    }
-}
-
-void Supervisor::rotate_logs() {
-    constexpr long long kMaxLog = 8LL << 20;
-    for (auto& [id, r] : replicas_) {
-        std::string path = core_.home.sub_path("logs") + "/" + id + ".log";
-        if (os::file_size(path) > kMaxLog && os::rotate_copy_truncate(path))
-            spdlog::debug("rotated {}", path);
     }
 }
 

@@ -112,6 +112,10 @@ class Supervisor {
     void load_restart_counts();
     void reserve_descriptors();
 
+    // replica_log.cpp: the incarnation's log writer; the descriptor for the
+    // worker's stdout and stderr, or none (errno in *err).
+    os::Fd start_log_writer(const Replica& r, int* err);
+
     // supervisor.cpp
     void reconcile();
     void reload();
@@ -123,7 +127,6 @@ class Supervisor {
     void request_scan();
     void watch_capped(const std::string& why);
     void arm_expiry_timer(int64_t next_ms);
-    void rotate_logs();
     void publish_metrics();
     std::string metrics_text();
     // Counters follow the event log: an append the claim files do not show
@@ -153,6 +156,8 @@ class Supervisor {
         std::string session;
     };
     std::map<std::string, std::unique_ptr<Watched>> holders_;
+    // Log writers still running (children of ours, outliving what they log).
+    std::set<int> log_writers_;
     bool stopping_ = false;
     bool finished_ = false;
     bool subreaper_ = false; // orphans of our workers are reparented to us

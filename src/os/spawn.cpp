@@ -139,7 +139,9 @@ PendingChild spawn_gated(const SpawnSpec& spec) {
             ::dup2(devnull, 0);
             if (devnull > 2) ::close(devnull);
         }
-        int log = ::open(spec.log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
+        int log = spec.output_fd >= 0 ? ::fcntl(spec.output_fd, F_DUPFD_CLOEXEC, 3)
+                                      : ::open(spec.log_path.c_str(),
+                                               O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0600);
         if (log >= 0) {
             ::dup2(log, 1);
             ::dup2(log, 2);
@@ -372,32 +374,6 @@ std::string self_exe() {
     if (n <= 0) return "";
     buf[n] = 0;
     return buf;
-}
-
-long long file_size(const std::string& path) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return -1;
-    return static_cast<long long>(st.st_size);
-}
-
-bool rotate_copy_truncate(const std::string& path) {
-    int in = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-    if (in < 0) return false;
-    std::string old = path + ".1";
-    int out = ::open(old.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (out < 0) {
-        ::close(in);
-        return false;
-    }
-    char buf[65536];
-    ssize_t n;
-    while ((n = ::read(in, buf, sizeof buf)) > 0) {
-        if (::write(out, buf, static_cast<size_t>(n)) != n) break;
-    }
-    ::close(out);
-    bool ok = ::ftruncate(in, 0) == 0;
-    ::close(in);
-    return ok;
 }
 
 } // namespace loop::os

@@ -1,7 +1,7 @@
 // Starting and stopping supervised workers: each in its own session and
-// process group, output appended to a log file it owns (so it keeps
-// running when the supervisor dies), started only once the supervisor has
-// recorded it.
+// process group, output to a pipe its own log writer reads (or appended to
+// a file), so it keeps running when the supervisor dies, started only once
+// the supervisor has recorded it.
 #pragma once
 
 #include "os/fd.hpp"
@@ -21,6 +21,8 @@ struct SpawnSpec {
     // The RLIMIT_NOFILE soft limit the worker gets back (the supervisor
     // raised its own); 0 leaves it as it is.
     unsigned long nofile_soft = 0;
+    // When >= 0: stdout and stderr (a log writer's pipe), instead of log_path.
+    int output_fd = -1;
 };
 
 // A forked child that waits, before exec, until go() is called (or exits
@@ -84,11 +86,5 @@ int reap_any(int* status);
 
 // Path of the running executable (/proc/self/exe).
 std::string self_exe();
-
-// Size of a file, or -1.
-long long file_size(const std::string& path);
-// Copies `path` to `path.1` and truncates it: the writer's O_APPEND fd
-// keeps writing at the new end.
-bool rotate_copy_truncate(const std::string& path);
 
 } // namespace loop::os

@@ -251,6 +251,28 @@ script_flags() {
     [ "$dead" != "$live" ]
 }
 
+@test "bash: logs completes the workers and replicas that have a log" {
+    complete_bash "$LOOP" logs ''
+    expect_got ""
+    [ ! -e "$LOOP_HOME" ]
+    mkdir -p "$LOOP_HOME/logs"
+    chmod 700 "$LOOP_HOME" "$LOOP_HOME/logs"
+    : >"$LOOP_HOME/logs/web.1.log"
+    : >"$LOOP_HOME/logs/web.1.log.1"
+    : >"$LOOP_HOME/logs/web.2.log"
+    : >"$LOOP_HOME/logs/db.1.log.3"
+    : >"$LOOP_HOME/logs/keeper.log"
+    : >"$LOOP_HOME/logs/.web.1.log.lock"
+    complete_bash "$LOOP" logs ''
+    expect_got "db db.1 web web.1 web.2"
+    complete_bash "$LOOP" logs we
+    expect_got "web web.1 web.2"
+    complete_bash "$LOOP" logs web.1 ''
+    expect_got ""
+    complete_bash "$LOOP" logs -
+    expect_got "--follow --help --lines -f -n"
+}
+
 @test "bash: supervise completes playbooks, --home directories" {
     mkdir "$TEST_DIR/pb" "$TEST_DIR/pb/sub"
     : >"$TEST_DIR/pb/a.json"

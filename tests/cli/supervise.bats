@@ -21,9 +21,16 @@ load supervise_helpers
             == ([$a, $b] | sort)
         and ([.claims[] | select(.worker == "basic") | .name] | sort)
             == ["basic-job-1", "basic-job-2"]'
-    # The workers are the supervisor's children, and none of them is a zombie.
-    [ "$(children "$SUP" | awk '{print $1}' | sort -n | tr '\n' ' ')" = \
+    # The workers are the supervisor's children, and none of them is a zombie;
+    # so are their log writers, each in its own process group.
+    [ "$(worker_children "$SUP" | awk '{print $1}' | sort -n | tr '\n' ' ')" = \
         "$(printf '%s\n' "$p1" "$p2" | sort -n | tr '\n' ' ')" ]
+    for p in "$p1" "$p2"; do
+        w=$(log_writer_of "$p")
+        [ -n "$w" ]
+        [ "$(ps -o ppid= -p "$w" | tr -d ' ')" = "$SUP" ]
+        [ "$(ps -o pgid= -p "$w" | tr -d ' ')" = "$w" ]
+    done
     no_zombie_children "$SUP"
     run_loop status
     expect_status 0
@@ -96,6 +103,7 @@ load supervise_helpers
     [ "$SUP_STATUS" -eq 0 ]
     starts=$(worker_starts crash)
     sid=$(started_sid crash 1)
+    wait_for writers_done
     logged=$(grep -c '^started$' "$LOOP_HOME/logs/$sid.log")
     elapsed_ms=$(((t1 - t0) / 1000000))
     # Delays are 0, 100, 200, 400, 800 ms, then 1 s: at most one start per
@@ -132,6 +140,9 @@ load supervise_helpers
     [ "$(worker_starts okay)" -eq 1 ]
     never=$(started_sid never 1)
     okay=$(started_sid okay 1)
+    # The log writer may still be writing what they printed last.
+    wait_for file_has "$LOOP_HOME/logs/$never.log" '^ran$'
+    wait_for file_has "$LOOP_HOME/logs/$okay.log" '^ran$'
     [ "$(grep -c '^ran$' "$LOOP_HOME/logs/$never.log")" -eq 1 ]
     [ "$(grep -c '^ran$' "$LOOP_HOME/logs/$okay.log")" -eq 1 ]
     has_event "(.event == \"session.exited\" and .session == \"$never\" and .code == 1)"
@@ -246,12 +257,15 @@ pid_in() { sed -n "s/^$2=//p" <<<"$1"; }
     dsid=$(session_of doomed 1)
 
     stop_sup KILL
-    # The workers live on, writing to their log files rather than to pipes.
+    # The workers live on, and so do their log writers (not the supervisor's
+    # pipes: their own process each).
     running "$s1"
     running "$s2"
     running "$d1"
-    [ "$(fd_target "$s1" 1)" = "$LOOP_HOME/logs/$(session_of steady 1).log" ]
-    [ "$(fd_target "$s1" 2)" = "$LOOP_HOME/logs/$(session_of steady 1).log" ]
+    w1=$(log_writer_of "$s1")
+    [ -n "$w1" ]
+    [ "$(log_writer_of "$s1" 2)" = "$w1" ]
+    running "$w1"
     run_loop status
     expect_status 0
     expect_in "$output" "supervisor: not running"
@@ -417,8 +431,10 @@ refused() {
         log="$LOOP_HOME/logs/$sid.log"
         wait_for file_has "$log" "to-stdout $r"
         wait_for file_has "$log" "to-stderr $r"
-        [ "$(fd_target "$pid" 1)" = "$log" ]
-        [ "$(fd_target "$pid" 2)" = "$log" ]
+        w=$(log_writer_of "$pid")
+        [ -n "$w" ]
+        [ "$(log_writer_of "$pid" 2)" = "$w" ]
+        tr '\0' '\n' <"/proc/$w/cmdline" | grep -qxF "$sid.log"
     done
     [ "$(grep LOOP_SESSION_ID= "$OUT_DIR/env.1")" != "$(grep LOOP_SESSION_ID= "$OUT_DIR/env.2")" ]
     stop_sup

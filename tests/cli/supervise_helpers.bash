@@ -272,6 +272,33 @@ claims_empty() {
 # The file a process's fd points to.
 fd_target() { readlink "/proc/$1/fd/$2"; }
 
+# log_writer_of PID [FD]: the pid of the log writer (`loop _ log-writer`)
+# whose stdin is the pipe on fd FD (default 1) of PID; nothing if none.
+log_writer_of() {
+    local pipe p
+    pipe=$(fd_target "$1" "${2:-1}")
+    case "$pipe" in pipe:*) ;; *) return 0 ;; esac
+    for p in /proc/[0-9]*; do
+        [ "$(readlink "$p/fd/0" 2>/dev/null)" = "$pipe" ] || continue
+        tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q '^loop _ log-writer ' && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+# No log writer of this home runs (they end once what they log has ended).
+writers_done() {
+    ! pgrep -f -- "^loop _ log-writer --dir $LOOP_HOME/logs " >/dev/null
+}
+
+# Children of a process that are not log writers: "PID STATE" per line.
+worker_children() {
+    local pid st
+    children "$1" | while read -r pid st; do
+        tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^loop _ log-writer ' ||
+            echo "$pid $st"
+    done
+}
+
 file_has() { [ -f "$1" ] && grep -q -- "$2" "$1"; }
 
 # CPU time a process has used: utime + stime, in clock ticks (/proc/PID/stat).

@@ -25,6 +25,8 @@ void check_worker(const WorkerSpec& w) {
     FUZZ_CHECK(w.backoff.initial_ms <= w.backoff.max_ms);
     FUZZ_CHECK(duration_in_bounds(w.stop_timeout_ms, 0));
     FUZZ_CHECK(w.stop_signal >= 1 && w.stop_signal <= 64);
+    FUZZ_CHECK(w.logs.max_size >= kMinLogMaxSize && w.logs.max_size <= kMaxLogMaxSize);
+    FUZZ_CHECK(w.logs.keep >= 1 && w.logs.keep <= kMaxLogKeep);
     FUZZ_CHECK(w.same_definition(w));
 }
 
