@@ -143,7 +143,7 @@ class Checker {
         if (!def.is_object()) fail(path, "must be an object, got " + describe(def));
         only_keys(def, path,
                   {"run", "command", "replicas", "restart", "backoff", "env", "cwd", "stop_signal",
-                   "stop_timeout"});
+                   "stop_timeout", "rollout"});
         WorkerSpec w;
         w.name = name;
 
@@ -254,6 +254,18 @@ class Checker {
         }
         if (auto it = def.find("stop_timeout"); it != def.end())
             w.stop_timeout_ms = duration(*it, path + ".stop_timeout", 0);
+        if (auto it = def.find("rollout"); it != def.end()) {
+            const std::string r =
+                string(*it, path + ".rollout", "\"one-by-one\" or \"all-at-once\"");
+            if (r == "one-by-one") {
+                w.rollout = Rollout::OneByOne;
+            } else if (r == "all-at-once") {
+                w.rollout = Rollout::AllAtOnce;
+            } else {
+                fail(path + ".rollout",
+                     "must be \"one-by-one\" or \"all-at-once\", got " + describe(*it));
+            }
+        }
         return w;
     }
 
@@ -305,7 +317,11 @@ bool WorkerSpec::same_process(const WorkerSpec& o) const {
 bool WorkerSpec::same_definition(const WorkerSpec& o) const {
     return name == o.name && run == o.run && command == o.command && restart == o.restart &&
            backoff == o.backoff && env == o.env && cwd == o.cwd && stop_signal == o.stop_signal &&
-           stop_timeout_ms == o.stop_timeout_ms;
+           stop_timeout_ms == o.stop_timeout_ms && rollout == o.rollout;
+}
+
+const char* rollout_name(Rollout r) {
+    return r == Rollout::AllAtOnce ? "all-at-once" : "one-by-one";
 }
 
 const WorkerSpec* Playbook::find(const std::string& name) const {
