@@ -1,8 +1,8 @@
 // The supervisor's end of the control channel: HOME/supervisor.sock served
 // on its own event loop. Each connection sends one JSON request line and
 // gets one JSON reply line, possibly later (a stop answers once the replica
-// has stopped). Only the home's owner may connect (socket mode 0600, peer
-// uid checked). No client can block the loop: at most kMaxControlConnections
+// has stopped). Only the home's owner may connect (the socket is owner-only, the peer
+// uid is checked). No client can block the loop: at most kMaxControlConnections
 // are open (the oldest that has not sent a request yet is closed for a new
 // one), one that has not sent its request within kControlIdleMs is closed,
 // and a request over kMaxControlRequestBytes is refused.

@@ -13,7 +13,7 @@
 
 namespace loop::os {
 
-// A listening socket (non-blocking, close-on-exec, mode 0600) at `name` in
+// A listening socket (non-blocking, close-on-exec, owner-only) at `name` in
 // `dir` (whose path is `dir_path`). A socket left there by an earlier
 // process is replaced; anything else there is refused (EEXIST).
 Fd listen_unix(int dir, const std::string& dir_path, const std::string& name, int* err);

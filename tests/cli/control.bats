@@ -258,3 +258,35 @@ line_of() { grep -n -x "$1" "$TEST_DIR/out" | head -1 | cut -d: -f1; }
     [ "$(worker_starts w)" -eq 2 ]
     track "$(live_pid w 1)"
 }
+
+@test "control: idle clients beyond the limit and a garbage request starve nobody" {
+    write_playbook 1
+    start_sup "$TEST_DIR/p.json"
+    wait_workers w 1
+    python3 - "$LOOP_HOME/supervisor.sock" "$TEST_DIR/idle-ready" <<'PY' &
+import socket, sys, time
+conns = []
+for _ in range(80):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+open(sys.argv[2], "w").close()
+time.sleep(60)
+PY
+    track $!
+    wait_for test -e "$TEST_DIR/idle-ready"
+    run_loop reload
+    expect_status 0
+    expect_in "$output" "no change"
+    run python3 -c '
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"nonsense\n")
+print(s.makefile().readline().strip())' "$LOOP_HOME/supervisor.sock"
+    [ "$status" -eq 0 ]
+    jq -e '.ok == false and .exit == 2' <<<"$output"
+    run_loop stop w
+    expect_status 0
+    running "$SUP"
+}
