@@ -119,7 +119,8 @@ void Supervisor::act(const std::string& op, Replica& r) {
     r.failures = 0; // the operator asked: no backoff
     switch (r.state) {
     case Replica::State::Running:
-        if (op == "restart") {
+        // Draining: its main process is gone; it starts again once the rest is.
+        if (op == "restart" || r.draining) {
             r.restart_when_stopped = true;
             stop(r, false);
         }
@@ -144,7 +145,11 @@ void Supervisor::check_pending() {
             if (it == replicas_.end()) continue;
             const Replica& r = *it->second;
             if (r.draining || r.state == Replica::State::Stopping) return false;
-            if (p.op == "stop") continue; // Stopped, or Idle once removed
+            // Stopped, or Idle once removed: also for a start that a stop
+            // (or a reload) overtook, answered as not started.
+            if (p.op == "stop" || r.state == Replica::State::Stopped ||
+                r.state == Replica::State::Idle)
+                continue;
             if (auto n = p.nonce_before.find(id); n != p.nonce_before.end() && n->second == r.nonce)
                 return false;
         }

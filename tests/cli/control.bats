@@ -290,3 +290,27 @@ print(s.makefile().readline().strip())' "$LOOP_HOME/supervisor.sock"
     expect_status 0
     running "$SUP"
 }
+
+@test "control: a restart that a stop overtakes is answered as not started (exit 3), the stop as done" {
+    write_rollout 1
+    start_sup "$TEST_DIR/p.json"
+    wait_workers w 2
+    # w.1 takes the stop signal but cannot exit until the gate opens.
+    timeout -s KILL 20 "$LOOP" restart w.1 >"$TEST_DIR/restart.out" 2>&1 &
+    restart=$!
+    track "$restart"
+    wait_for file_has "$TEST_DIR/out" "term 1 1"
+    timeout -s KILL 20 "$LOOP" stop w.1 >"$TEST_DIR/stop.out" 2>&1 &
+    stop=$!
+    track "$stop"
+    # The stop has reached the supervisor before w.1 may exit.
+    wait_for grep -q "stop w.1 (loop stop)" "$SUP_LOG"
+    touch "$TEST_DIR/gate"
+    wait_exit "$restart"
+    [ "$WAIT_STATUS" -eq 3 ] || { cat "$TEST_DIR/restart.out" >&2; false; }
+    grep -q "w.1 did not start (stopped)" "$TEST_DIR/restart.out"
+    wait_exit "$stop"
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$TEST_DIR/stop.out" >&2; false; }
+    state_is w.1 stopped
+    [ "$(grep -c '^start 1' "$TEST_DIR/out")" -eq 1 ]
+}
