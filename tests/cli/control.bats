@@ -3,6 +3,7 @@
 # running supervisor of the home over HOME/supervisor.sock; loop status
 # shows each replica's state (running, backoff, stopped, failed, exited).
 
+# shellcheck disable=SC2154,SC2030,SC2031 # $stderr comes from run; LOOP_HOME is per test
 load supervise_helpers
 
 # A playbook with worker w (REPLICAS replicas) whose run notes its
@@ -214,7 +215,7 @@ line_of() { grep -n -x "$1" "$TEST_DIR/out" | head -1 | cut -d: -f1; }
     expect_in "$output" "changed w: restarting 2 replicas one by one"
     wait_for file_has "$TEST_DIR/out" "term 1 1"
     # w.1 cannot exit (no gate yet): w.2 has not been asked to stop.
-    ! grep -q "term 2" "$TEST_DIR/out"
+    run ! grep -q "term 2" "$TEST_DIR/out"
     state_of w.1 | grep -qx stopping
     state_is w.2 running
     touch "$TEST_DIR/gate"
@@ -235,7 +236,7 @@ line_of() { grep -n -x "$1" "$TEST_DIR/out" | head -1 | cut -d: -f1; }
     # Both are asked to stop while neither can exit yet.
     wait_for file_has "$TEST_DIR/out" "term 1 1"
     wait_for file_has "$TEST_DIR/out" "term 2 1"
-    ! grep -q "start . 2" "$TEST_DIR/out"
+    run ! grep -q "start . 2" "$TEST_DIR/out"
     touch "$TEST_DIR/gate"
     wait_for file_has "$TEST_DIR/out" "start 1 2"
     wait_for file_has "$TEST_DIR/out" "start 2 2"
