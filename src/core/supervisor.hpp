@@ -116,6 +116,8 @@ class Supervisor {
     // Returns the reply for `loop reload`: the changes it applied, or why it refused.
     nlohmann::json reload(const char* via);
     void advance_rollouts();
+    // Restarts (now, or in its worker's rollout) a replica whose definition changed.
+    void apply_definition(Replica& r, const WorkerSpec& w);
 
     // supervisor_control.cpp: `loop restart|stop|start` and replica states.
     void open_control();

@@ -13,6 +13,39 @@
 
 namespace loop {
 
+void Supervisor::apply_definition(Replica& r, const WorkerSpec& w) {
+    if (r.spec.same_process(w) && !r.restart_when_stopped) {
+        // Backoff, restart policy and how to stop it apply to the
+        // running process as they are.
+        if (!r.spec.same_definition(w))
+            spdlog::info("{}: settings changed, applied without a restart", r.id);
+        r.spec = w;
+        return;
+    }
+    if (r.spec.same_definition(w)) return;
+    if (r.state == Replica::State::Running) {
+        if (r.draining || w.rollout == Rollout::AllAtOnce) {
+            spdlog::info("{}: definition changed, restarting", r.id);
+            r.restart_when_stopped = true;
+            stop(r, false);
+        } else {
+            rollouts_pending_ = true; // advance_rollouts() restarts it in turn
+        }
+        return;
+    }
+    if (r.state == Replica::State::Stopping) {
+        // Its exit starts the new definition, unless `loop stop` stops it.
+        if (!r.held) r.restart_when_stopped = true;
+        return;
+    }
+    // Backing off, stopped or failed: nothing runs the old definition.
+    r.spec = w;
+    if (r.held || r.state == Replica::State::Idle) return;
+    spdlog::info("{}: definition changed, starting it", r.id);
+    r.failures = 0;
+    start(r);
+}
+
 nlohmann::json Supervisor::reload(const char* via) {
     if (stopping_)
         return control_error(Exit::Failure,
@@ -34,37 +67,7 @@ nlohmann::json Supervisor::reload(const char* via) {
     playbook_ = std::move(next);
     for (auto& [id, r] : replicas_) {
         const WorkerSpec* w = playbook_.find(r->worker);
-        if (!w || r->index > w->replicas) continue; // stopped by reconcile
-        if (r->spec.same_process(*w) && !r->restart_when_stopped) {
-            // Backoff, restart policy and how to stop it apply to the
-            // running process as they are.
-            if (!r->spec.same_definition(*w))
-                spdlog::info("{}: settings changed, applied without a restart", r->id);
-            r->spec = *w;
-            continue;
-        }
-        if (r->spec.same_definition(*w)) continue;
-        if (r->state == Replica::State::Running) {
-            if (r->draining || w->rollout == Rollout::AllAtOnce) {
-                spdlog::info("{}: definition changed, restarting", r->id);
-                r->restart_when_stopped = true;
-                stop(*r, false);
-            } else {
-                rollouts_pending_ = true; // advance_rollouts() restarts it in turn
-            }
-            continue;
-        }
-        if (r->state == Replica::State::Stopping) {
-            // Its exit starts the new definition, unless `loop stop` stops it.
-            if (!r->held) r->restart_when_stopped = true;
-            continue;
-        }
-        // Backing off, stopped or failed: nothing runs the old definition.
-        r->spec = *w;
-        if (r->held || r->state == Replica::State::Idle) continue;
-        spdlog::info("{}: definition changed, starting it", r->id);
-        r->failures = 0;
-        start(*r);
+        if (w && r->index <= w->replicas) apply_definition(*r, *w); // else stopped by reconcile
     }
     reconcile();
     uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
