@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
     cmd::add_list_commands(app, g, action);
     cmd::add_reap_command(app, g, action);
     cmd::add_supervise_command(app, g, action);
+    cmd::add_control_commands(app, g, action);
     cmd::add_status_command(app, g, action);
     cmd::add_events_command(app, g, action);
     cmd::add_logs_command(app, g, action);

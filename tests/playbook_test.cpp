@@ -513,4 +513,15 @@ TEST_CASE("playbook: log settings change the definition, not the process") {
     CHECK(base.same_process(worker(R"("log_timestamps": true)")));
     CHECK_FALSE(base.same_definition(worker(R"("log_timestamps": true)")));
     CHECK_FALSE(base.same_definition(worker(R"("log_keep": 1)")));
+TEST_CASE("playbook: rollout is one-by-one by default, all-at-once on request, nothing else") {
+    Playbook d = parse_playbook(one_worker(""), kOrigin, "/");
+    CHECK(d.workers.at(0).rollout == Rollout::OneByOne);
+    Playbook a = parse_playbook(one_worker(R"("rollout": "all-at-once")"), kOrigin, "/");
+    CHECK(a.workers.at(0).rollout == Rollout::AllAtOnce);
+    CHECK(std::string(rollout_name(Rollout::AllAtOnce)) == "all-at-once");
+    // A change of rollout alone is a setting: the process stays.
+    CHECK(a.workers[0].same_process(d.workers[0]));
+    CHECK_FALSE(a.workers[0].same_definition(d.workers[0]));
+    check_refused(one_worker(R"("rollout": "rolling")"), "workers.w.rollout", "one-by-one");
+    check_refused(one_worker(R"("rollout": 1)"), "workers.w.rollout");
 }

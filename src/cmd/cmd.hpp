@@ -57,6 +57,7 @@ void add_session_commands(CLI::App& underscore, CLI::App& app, Globals& g, Actio
 void add_list_commands(CLI::App& app, Globals& g, Action& action);
 void add_reap_command(CLI::App& app, Globals& g, Action& action);
 void add_supervise_command(CLI::App& app, Globals& g, Action& action);
+void add_control_commands(CLI::App& app, Globals& g, Action& action);
 void add_status_command(CLI::App& app, Globals& g, Action& action);
 void add_events_command(CLI::App& app, Globals& g, Action& action);
 void add_metrics_command(CLI::App& app, Globals& g, Action& action);

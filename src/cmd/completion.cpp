@@ -20,7 +20,7 @@ const char* const kCommon = R"sh(
 # offered everywhere and not listed.
 _loop_subs_of() {
     case $1 in
-    '') _loop_r='_ claims sessions reap supervise status events logs metrics doctor completion version' ;;
+    '') _loop_r='_ claims sessions reap supervise reload restart stop start status events logs metrics doctor completion version' ;;
     _) _loop_r='claim unclaim renew with owner session' ;;
     '_ session') _loop_r='start heartbeat end' ;;
     *) _loop_r= ;;
@@ -37,7 +37,7 @@ _loop_flags_of() {
     '_ with') _loop_r='--session= --wait= --ttl= --shared --shared-name= --reason= --meta= --conflict-exit-code=' ;;
     '_ owner') _loop_r='--json' ;;
     '_ session start') _loop_r='--pid= --ttl= --label= --json' ;;
-    claims | sessions | status) _loop_r='--json' ;;
+    claims | sessions | status | reload | restart | stop | start) _loop_r='--json' ;;
     reap) _loop_r='--dry-run --json --retention=' ;;
     supervise) _loop_r='--metrics-file= --metrics-listen= -v --verbose -q --quiet' ;;
     events) _loop_r='-f --follow --since= --json' ;;
@@ -134,6 +134,7 @@ _loop_decide() {
     '_ session heartbeat' | '_ session end') [ "$_loop_npos" -eq 0 ] && _loop_kind=sessions ;;
     supervise) [ "$_loop_npos" -eq 0 ] && _loop_kind=playbook ;;
     logs) [ "$_loop_npos" -eq 0 ] && _loop_kind=logs ;;
+    restart | stop | start) [ "$_loop_npos" -eq 0 ] && _loop_kind=sessions ;;
     completion) [ "$_loop_npos" -eq 0 ] && _loop_kind=words _loop_words='bash zsh' ;;
     '_ claim' | '_ with') ;; # new names: nothing to offer
     *) _loop_kind=words _loop_words=$flags ;;

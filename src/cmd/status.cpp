@@ -1,6 +1,7 @@
 // loop status
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
+#include "core/control_client.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/supervisor_lock.hpp"
@@ -19,6 +20,24 @@ namespace loop::cmd {
 
 namespace {
 
+// A supervisor that does not answer this soon is shown without its replicas.
+constexpr int kReplicasTimeoutMs = 5000;
+
+void print_replica_table(const nlohmann::json& replicas) {
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : replicas) {
+        std::string state = r.value("state", "?");
+        if (r.contains("backoff_left_ms") && r["backoff_left_ms"].is_number_integer())
+            state += " (" + format_age(r["backoff_left_ms"].get<int64_t>()) + " left)";
+        std::string pid = r.contains("pid") && r["pid"].is_number_integer()
+                              ? std::to_string(r["pid"].get<int>())
+                              : "-";
+        rows.push_back(
+            {r.value("session", "?"), state, pid, std::to_string(r.value("restarts", 0))});
+    }
+    print_table({"REPLICA", "STATE", "PID", "RESTARTS"}, rows);
+}
+
 int run_status(const Globals& g, bool json) {
     auto backend = backend_of(g);
     Home home(Home::resolve(g.home));
@@ -32,6 +51,13 @@ int run_status(const Globals& g, bool json) {
     std::vector<std::pair<SessionRecord, Verdict>> sessions;
     for (auto& v : backend->sessions(&errors))
         sessions.push_back({std::move(v.record), std::move(v.verdict)});
+    // What the supervisor knows of its replicas (stopped ones have no session).
+    std::optional<nlohmann::json> replicas;
+    if (sup && sup->running) replicas = supervisor_replicas(home, kReplicasTimeoutMs);
+    std::map<std::string, std::string> state_of;
+    if (replicas)
+        for (const auto& r : *replicas)
+            state_of[r.value("session", "")] = r.value("state", "");
 
     if (json) {
         nlohmann::json j;
@@ -52,8 +78,11 @@ int run_status(const Globals& g, bool json) {
             auto sj = session_json(s, v);
             sj["claims_held"] = held.count(s.id) ? held[s.id] : 0;
             sj["uptime_s"] = (now - s.started_ms) / 1000;
+            auto st = state_of.find(s.id);
+            sj["state"] = st != state_of.end() ? nlohmann::json(st->second) : nlohmann::json();
             j["sessions"].push_back(std::move(sj));
         }
+        j["replicas"] = replicas ? *replicas : nlohmann::json();
         j["claims"] = nlohmann::json::array();
         for (const auto& c : claims)
             j["claims"].push_back(holder_json(c));
@@ -81,6 +110,10 @@ int run_status(const Globals& g, bool json) {
         }
         print_table({"SESSION", "WORKER", "PID", "ALIVE", "UPTIME", "RESTARTS", "CLAIMS"}, rows);
         std::printf("\n");
+        if (replicas) {
+            print_replica_table(*replicas);
+            std::printf("\n");
+        }
         rows.clear();
         for (const auto& c : claims) {
             rows.push_back({c.name, c.holder.session, mode_name(c.mode),

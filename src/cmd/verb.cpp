@@ -13,7 +13,8 @@ std::string find_verb(int argc, char** argv) {
     static const char* const known[] = {
         "claim",    "unclaim",    "renew",     "with",       "owner",  "session", "claims",
         "sessions", "reap",       "supervise", "status",     "events", "version", "metrics",
-        "doctor",   "completion", "keeper",    "log-writer", "logs"};
+        "doctor",   "completion", "keeper",    "log-writer", "logs",   "reload",  "restart",
+        "stop",     "start"};
     bool after_underscore = false;
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];

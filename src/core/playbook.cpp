@@ -150,7 +150,7 @@ class Checker {
         if (!def.is_object()) fail(path, "must be an object, got " + describe(def));
         only_keys(def, path,
                   {"run", "command", "replicas", "restart", "backoff", "env", "cwd", "stop_signal",
-                   "stop_timeout", "log_timestamps", "log_max_size", "log_keep"});
+                   "stop_timeout", "log_timestamps", "log_max_size", "log_keep", "rollout"});
         WorkerSpec w;
         w.name = name;
         w.logs = log_settings(def, path, logs, fail_fn());
@@ -262,6 +262,18 @@ class Checker {
         }
         if (auto it = def.find("stop_timeout"); it != def.end())
             w.stop_timeout_ms = duration(*it, path + ".stop_timeout", 0);
+        if (auto it = def.find("rollout"); it != def.end()) {
+            const std::string r =
+                string(*it, path + ".rollout", "\"one-by-one\" or \"all-at-once\"");
+            if (r == "one-by-one") {
+                w.rollout = Rollout::OneByOne;
+            } else if (r == "all-at-once") {
+                w.rollout = Rollout::AllAtOnce;
+            } else {
+                fail(path + ".rollout",
+                     "must be \"one-by-one\" or \"all-at-once\", got " + describe(*it));
+            }
+        }
         return w;
     }
 
@@ -313,7 +325,11 @@ bool WorkerSpec::same_process(const WorkerSpec& o) const {
 bool WorkerSpec::same_definition(const WorkerSpec& o) const {
     return name == o.name && run == o.run && command == o.command && restart == o.restart &&
            backoff == o.backoff && env == o.env && cwd == o.cwd && stop_signal == o.stop_signal &&
-           stop_timeout_ms == o.stop_timeout_ms && logs == o.logs;
+           stop_timeout_ms == o.stop_timeout_ms && logs == o.logs && rollout == o.rollout;
+}
+
+const char* rollout_name(Rollout r) {
+    return r == Rollout::AllAtOnce ? "all-at-once" : "one-by-one";
 }
 
 const WorkerSpec* Playbook::find(const std::string& name) const {

@@ -13,6 +13,10 @@ namespace loop {
 
 enum class RestartPolicy { Always, OnFailure, Never };
 
+// How a reload restarts the replicas of a worker whose definition changed:
+// one at a time, each after the one before is up (the default), or all at once.
+enum class Rollout { OneByOne, AllAtOnce };
+
 struct Backoff {
     int64_t initial_ms = 100;
     int64_t max_ms = 30'000;
@@ -43,6 +47,7 @@ struct WorkerSpec {
     int stop_signal = 15; // SIGTERM
     int64_t stop_timeout_ms = 10'000;
     LogSettings logs; // applies from the replica's next start
+    Rollout rollout = Rollout::OneByOne;
 
     std::vector<std::string> argv() const;
     // Equal definitions (replicas excluded): a reload restarts a worker
@@ -71,6 +76,7 @@ Playbook parse_playbook(const std::string& text, const std::string& origin,
                         const std::string& base_dir);
 
 const char* restart_policy_name(RestartPolicy p);
+const char* rollout_name(Rollout r); // "one-by-one", "all-at-once"
 // "TERM", "SIGTERM", "15" -> 15; nullopt when unknown.
 std::optional<int> parse_signal(const std::string& text);
 

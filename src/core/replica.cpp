@@ -151,6 +151,7 @@ void Supervisor::start_timer(Replica& r, uv_timer_t*& timer, uv_timer_cb cb, int
 
 void Supervisor::stop(Replica& r, bool remove) {
     r.remove_when_stopped = r.remove_when_stopped || remove;
+    if (remove) r.held = false; // a replica removed and added again starts
     switch (r.state) {
     case Replica::State::Idle:
     case Replica::State::Stopped:
@@ -264,6 +265,7 @@ void Supervisor::on_exit(Replica& r, int status, bool known) {
     if (stopping_ || !again) {
         end_session(r);
         r.state = Replica::State::Stopped;
+        r.last_failed = failed;
         r.pid = 0;
         if (!stopping_)
             spdlog::info("{}: not restarting (restart: {})", r.id,
@@ -289,6 +291,7 @@ void Supervisor::schedule_restart(Replica& r) {
     }
     r.failures++;
     r.restarts++;
+    r.restart_at_mono = os::monotonic_ms() + delay;
     spdlog::info("{}: restarting in {}", r.id, format_age(delay));
     start_timer(
         r, r.timer,

@@ -1,10 +1,12 @@
 #include "core/supervisor.hpp"
 
+#include "core/control.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 #include "os/spawn.hpp"
+#include "os/unix_socket.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -57,6 +59,7 @@ Supervisor::~Supervisor() {
         close_free(w->poll);
     holders_.clear();
     metrics_server_.reset();
+    control_.reset();
     uv_walk(
         &loop_,
         [](uv_handle_t* h, void*) {
@@ -98,7 +101,7 @@ int Supervisor::run() {
         uv_signal_start(s, cb, signo);
     };
     init_signal(&sig_chld_, SIGCHLD, [](uv_signal_t* s, int) { owner(s)->on_sigchld(); });
-    init_signal(&sig_hup_, SIGHUP, [](uv_signal_t* s, int) { owner(s)->reload(); });
+    init_signal(&sig_hup_, SIGHUP, [](uv_signal_t* s, int) { owner(s)->reload("SIGHUP"); });
     init_signal(&sig_term_, SIGTERM,
                 [](uv_signal_t* s, int) { owner(s)->shutdown(owner(s)->stopping_); });
     init_signal(&sig_int_, SIGINT,
@@ -113,6 +116,15 @@ int Supervisor::run() {
     expiry_timer_.data = this;
     uv_timer_init(&loop_, &scan_timer_);
     scan_timer_.data = this;
+    uv_timer_init(&loop_, &rollout_timer_);
+    rollout_timer_.data = this;
+    uv_check_init(&loop_, &progress_);
+    progress_.data = this;
+    uv_check_start(&progress_, [](uv_check_t* c) {
+        owner(c)->advance_rollouts();
+        owner(c)->check_pending();
+    });
+    open_control();
 
     uv_fs_event_init(&loop_, &claims_watch_);
     claims_watch_.data = this;
@@ -178,54 +190,6 @@ void Supervisor::reconcile() {
     }
 }
 
-void Supervisor::reload() {
-    if (stopping_) return;
-    Playbook next;
-    try {
-        next = load_playbook(playbook_.path);
-    } catch (const Error& e) {
-        spdlog::error("reload refused, still running the previous playbook: {}", e.message());
-        // Noted for `loop status` before the event says it happened.
-        if (options_.lock) options_.lock->note_reload_failed(os::now_ms(), e.message());
-        core_.events.append("supervisor.reload_failed",
-                            {{"pid", os::self_pid()}, {"reason", e.message()}});
-        return;
-    }
-    spdlog::info("reloading {}", playbook_.path);
-    if (options_.lock) options_.lock->note_reload_failed(0, "");
-    Playbook old = std::move(playbook_);
-    playbook_ = std::move(next);
-    for (auto& [id, r] : replicas_) {
-        const WorkerSpec* w = playbook_.find(r->worker);
-        if (!w || r->index > w->replicas) continue; // stopped by reconcile
-        if (r->spec.same_process(*w) && !r->restart_when_stopped) {
-            // Backoff, restart policy and how to stop it apply to the
-            // running process as they are.
-            if (!r->spec.same_definition(*w))
-                spdlog::info("{}: settings changed, applied without a restart", r->id);
-            r->spec = *w;
-            continue;
-        }
-        if (!r->spec.same_definition(*w)) {
-            spdlog::info("{}: definition changed, restarting", r->id);
-            r->restart_when_stopped = true;
-            if (r->state == Replica::State::Running) {
-                stop(*r, false);
-            } else if (r->state != Replica::State::Stopping) {
-                r->spec = *w;
-                r->restart_when_stopped = false;
-                if (r->state == Replica::State::Backoff && r->timer) uv_timer_stop(r->timer);
-                start(*r);
-            }
-        }
-    }
-    reconcile();
-    uint64_t every = static_cast<uint64_t>(std::max<int64_t>(playbook_.reap_interval_ms, 100));
-    uv_timer_start(
-        &sweep_timer_, [](uv_timer_t* t) { owner(t)->sweep(); }, every, every);
-    core_.events.append("supervisor.reloaded", {{"pid", os::self_pid()}});
-}
-
 void Supervisor::shutdown(bool force) {
     if (force) {
         // The same signal can arrive twice at once (sent to the process and
@@ -238,6 +202,7 @@ void Supervisor::shutdown(bool force) {
     }
     spdlog::info("stopping every worker");
     stopping_ = true;
+    fail_pending("the supervisor of " + core_.home.path() + " is stopping");
     stop_requested_mono_ = os::monotonic_ms();
     for (auto& [id, r] : replicas_)
         stop(*r, true);
@@ -261,6 +226,8 @@ void Supervisor::maybe_finish() {
         w->poll = nullptr;
     }
     finished_ = true;
+    // New requests find no socket; the connections still open end with the loop.
+    if (control_) os::unlink_socket_at(core_.home.root(), kControlSocket);
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
     publish_metrics();
     if (metrics_server_) metrics_server_->close();

@@ -6,6 +6,7 @@
 // signals and timers wake it.
 #pragma once
 
+#include "core/control_server.hpp"
 #include "core/core.hpp"
 #include "core/metrics.hpp"
 #include "core/metrics_http.hpp"
@@ -69,7 +70,10 @@ class Supervisor {
         uint64_t start_ticks = 0;     // adopted: its main process's start time
         int exit_status = 0;
         int64_t started_mono = 0;
-        int failures = 0; // consecutive short runs, for the backoff
+        int failures = 0;            // consecutive short runs, for the backoff
+        bool held = false;           // stopped by `loop stop`: stays stopped until `loop start`
+        bool last_failed = false;    // stopped: its last run failed (else it exited 0)
+        int64_t restart_at_mono = 0; // backoff: when it starts again
         int restarts = 0;
         uv_timer_t* timer = nullptr;
         uv_poll_t* poll = nullptr;
@@ -115,10 +119,25 @@ class Supervisor {
     // replica_log.cpp: the incarnation's log writer; the descriptor for the
     // worker's stdout and stderr, or none (errno in *err).
     os::Fd start_log_writer(const Replica& r, int* err);
+    // supervisor_reload.cpp: reload (SIGHUP or `loop reload`) and rollouts.
+    // Returns the reply for `loop reload`: the changes it applied, or why it refused.
+    nlohmann::json reload(const char* via);
+    void advance_rollouts();
+    // Restarts (now, or in its worker's rollout) a replica whose definition changed.
+    void apply_definition(Replica& r, const WorkerSpec& w);
+
+    // supervisor_control.cpp: `loop restart|stop|start` and replica states.
+    void open_control();
+    void on_control(uint64_t id, const nlohmann::json& request);
+    void act(const std::string& op, Replica& r);
+    void check_pending();
+    void fail_pending(const std::string& why);
+    nlohmann::json replica_json(const Replica& r) const;
+    nlohmann::json replicas_json() const;
+    static const char* state_name(const Replica& r);
 
     // supervisor.cpp
     void reconcile();
-    void reload();
     void shutdown(bool force);
     void maybe_finish();
     void sweep();
@@ -148,6 +167,18 @@ class Supervisor {
     uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{}, metrics_timer_{};
     uv_fs_event_t claims_watch_{}, events_watch_{};
     std::map<std::string, std::unique_ptr<Replica>> replicas_;
+    std::unique_ptr<ControlServer> control_;
+    // A `loop stop|start|restart` answered once its replicas got there.
+    struct Pending {
+        uint64_t conn = 0;
+        std::string op;
+        std::vector<std::string> ids;
+        std::map<std::string, std::string> nonce_before; // a new incarnation is awaited
+    };
+    std::vector<Pending> pending_;
+    uv_check_t progress_{}; // after each loop turn: rollouts, pending answers
+    uv_timer_t rollout_timer_{};
+    bool rollouts_pending_ = false;
     // Outside claim holders watched by pidfd: session id -> poll handle.
     struct Watched {
         uv_poll_t* poll = nullptr;
