@@ -513,6 +513,8 @@ TEST_CASE("playbook: log settings change the definition, not the process") {
     CHECK(base.same_process(worker(R"("log_timestamps": true)")));
     CHECK_FALSE(base.same_definition(worker(R"("log_timestamps": true)")));
     CHECK_FALSE(base.same_definition(worker(R"("log_keep": 1)")));
+}
+
 TEST_CASE("playbook: rollout is one-by-one by default, all-at-once on request, nothing else") {
     Playbook d = parse_playbook(one_worker(""), kOrigin, "/");
     CHECK(d.workers.at(0).rollout == Rollout::OneByOne);

@@ -5,6 +5,7 @@
 #include "cmd/cmd.hpp"
 #include "core/error.hpp"
 #include "core/playbook.hpp"
+#include "os/process.hpp"
 
 #include <memory>
 
@@ -35,14 +36,19 @@ void add_log_writer_command(CLI::App& u, Globals& g, Action& action) {
             ->check(CLI::Range(1, kMaxLogKeep));
         w->add_flag("--timestamps", o->timestamps, "A timestamp per line");
         w->callback([&action, o] {
-            action = [o] {
+            action = [o]() -> int {
                 if (o->name.find('/') != std::string::npos || o->name.empty() || o->name[0] == '.')
                     throw Error(Exit::Usage, "loop _ log-writer: --name must be a file name");
                 LogSettings s;
                 s.max_size = o->max_size;
                 s.keep = o->keep;
                 s.timestamps = o->timestamps;
-                return run_log_writer(0, o->dir, o->name, s);
+                // Every byte went out with write(2) and the files are
+                // closed: nothing is left for exit handlers, and a helper
+                // with no environment must not stay behind in one (a leak
+                // checker's stop-the-world at exit was seen spinning in a
+                // detached writer).
+                os::exit_now(run_log_writer(0, o->dir, o->name, s));
             };
         });
     }

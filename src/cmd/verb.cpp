@@ -11,10 +11,9 @@ namespace loop::cmd {
 
 std::string find_verb(int argc, char** argv) {
     static const char* const known[] = {
-        "claim",    "unclaim",    "renew",     "with",       "owner",  "session", "claims",
-        "sessions", "reap",       "supervise", "status",     "events", "version", "metrics",
-        "doctor",   "completion", "keeper",    "log-writer", "logs",   "reload",  "restart",
-        "stop",     "start"};
+        "claim",  "unclaim",    "renew",  "with",   "owner",   "session", "claims", "sessions",
+        "reap",   "supervise",  "status", "events", "version", "metrics", "doctor", "completion",
+        "keeper", "log-writer", "logs",   "reload", "restart", "stop",    "start"};
     bool after_underscore = false;
     for (int i = 1; i < argc; ++i) {
         const char* a = argv[i];

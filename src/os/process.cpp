@@ -264,4 +264,8 @@ int exit_code_of(int status) {
     return 127;
 }
 
+void exit_now(int code) {
+    ::_exit(code);
+}
+
 } // namespace loop::os

@@ -73,4 +73,7 @@ class GroupChild {
 // Shell convention: exit code, or 128 + signal number.
 int exit_code_of(int wait_status);
 
+// Ends the process at once with `code`, without exit handlers (_exit).
+[[noreturn]] void exit_now(int code);
+
 } // namespace loop::os
