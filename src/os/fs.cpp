@@ -307,19 +307,28 @@ Status append_line_at(int dir, const std::string& name, std::string_view line) {
     Fd fd(::openat(dir, name.c_str(),
                    O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600));
     if (!fd) return {errno};
-    // A line torn by an earlier failed write (a full disk) has no '\n':
-    // start on a line of our own, so that this one is not swallowed by it.
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return {errno};
     if (!S_ISREG(st.st_mode)) return {kNotRegular};
-    if (st.st_size > 0) {
-        char last = '\n';
-        ssize_t n;
-        while ((n = ::pread(fd.get(), &last, 1, st.st_size - 1)) < 0 && errno == EINTR) {
-        }
-        if (n == 1 && last != '\n') return write_all(fd.get(), "\n" + std::string(line));
+    ssize_t n;
+    while ((n = ::write(fd.get(), line.data(), line.size())) < 0 && errno == EINTR) {
     }
-    return write_all(fd.get(), line);
+    if (n < 0) return {errno};
+    if (static_cast<size_t>(n) < line.size()) // a full disk: the rest, or the error
+        return write_all(fd.get(), line.substr(static_cast<size_t>(n)));
+    // Appends are serialized by the kernel, so what precedes this line is
+    // the whole of the write before it. When that ends without '\n' it was
+    // torn (a write that failed part-way) and has swallowed this line: write
+    // it once more, on a line of its own. (Looking at the end of the file
+    // before writing is not the same: another append may be half-copied.)
+    const off_t end = ::lseek(fd.get(), 0, SEEK_CUR);
+    const off_t start = end - static_cast<off_t>(line.size());
+    if (end < 0 || start <= 0) return {};
+    char before = '\n';
+    while ((n = ::pread(fd.get(), &before, 1, start - 1)) < 0 && errno == EINTR) {
+    }
+    if (n == 1 && before != '\n') return write_all(fd.get(), line);
+    return {};
 }
 
 std::optional<long long> mtime_ms_at(int dir, const std::string& name) {

@@ -101,8 +101,9 @@ Status set_size(int fd, uint64_t size);
 Status sync_fd(int fd);
 
 // Appends one record (or several whole lines) with a single write(2) to an
-// O_APPEND file, starting it with '\n' when the file does not end with one
-// (a torn last line).
+// O_APPEND file. When the write before it was torn (no '\n' at its end),
+// the record is written once more after it, so that it stands whole on a
+// line of its own; the torn line, with the first copy, stays one bad line.
 Status append_line_at(int dir, const std::string& name, std::string_view line);
 
 // Age in milliseconds of a file's last modification, or nullopt.
