@@ -4,6 +4,7 @@
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/lock_file.hpp"
+#include "core/wait_queue.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
@@ -131,22 +132,77 @@ TEST_CASE("claim: bad names are refused before anything is written") {
     CHECK_FALSE(exists(home.sub("escape")));
 }
 
-TEST_CASE("claim: a name with '/' is one file, the entry a waiter watches") {
+TEST_CASE("claim: a name with '/' is one file, and one doorbell its release rings") {
     TempDir home;
     Core core(home.path());
     SessionRecord me = core.sessions.start({}, ::getpid());
     REQUIRE(core.claims.try_acquire(me, req({"repo-x/issue-42"})).acquired);
     CHECK(list_dir(home.sub("claims")) == std::vector<std::string>{"repo-x%issue-42"});
     CHECK(core.store.names() == std::vector<std::string>{"repo-x/issue-42"});
-    // A waiter wakes on changes of this entry of the watched directory.
-    const auto dirs = core.store.watch_paths();
-    REQUIRE(dirs.size() == 1);
-    const std::string entry = core.store.watch_entry("repo-x/issue-42");
-    CHECK(entry == "repo-x%issue-42");
-    CHECK(exists(dirs[0] + "/" + entry));
+    // A waiter listens to the name's bell, a FIFO under wake/.
+    os::ChangeWaiter waiter;
+    REQUIRE(core.store.listen("repo-x/issue-42", waiter));
+    CHECK(list_dir(home.sub("wake")) == std::vector<std::string>{"repo-x%issue-42"});
+    struct stat st;
+    REQUIRE(::lstat(home.sub("wake/repo-x%issue-42").c_str(), &st) == 0);
+    CHECK(S_ISFIFO(st.st_mode));
+    CHECK_FALSE(waiter.wait(0)); // nothing rang yet
+    core.claims.renew(me, {"repo-x/issue-42"}, 60'000);
+    CHECK_FALSE(waiter.wait(0)); // a renewal lets nobody in
     CHECK(core.claims.release(me.id, me.nonce, {"repo-x/issue-42"}, false).size() == 1);
-    CHECK_FALSE(exists(dirs[0] + "/" + entry));
+    CHECK(waiter.wait(0));       // rang before the wait began: not lost
+    CHECK_FALSE(waiter.wait(0)); // listening again, until the next ring
+    CHECK_FALSE(exists(home.sub("claims/repo-x%issue-42")));
     CHECK_FALSE(exists(home.sub("claims/repo-x")));
+}
+
+TEST_CASE("claim: a release, a session's end, a reap and a waiter leaving ring the name's bell") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    auto listener = [&](const std::string& name) {
+        auto w = std::make_unique<os::ChangeWaiter>();
+        REQUIRE(core.store.listen(name, *w));
+        CHECK_FALSE(w->wait(0));
+        return w;
+    };
+    // A shared holder that leaves, while another stays.
+    SessionRecord other = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(me, req({"s"}, Mode::Shared)).acquired);
+    REQUIRE(core.claims.try_acquire(other, req({"s"}, Mode::Shared)).acquired);
+    auto w = listener("s");
+    CHECK(core.claims.release(me.id, me.nonce, {"s"}, false).size() == 1);
+    CHECK(w->wait(0));
+    // A forced release.
+    w = listener("s");
+    CHECK(core.claims.release(me.id, me.nonce, {"s"}, true).size() == 1);
+    CHECK(w->wait(0));
+    // The end of a session.
+    REQUIRE(core.claims.try_acquire(me, req({"e"})).acquired);
+    w = listener("e");
+    CHECK(core.claims.release_session(me.id, "claim.released").size() == 1);
+    CHECK(w->wait(0));
+    // A reap of a dead holder; a reap that finds nothing stale rings nothing.
+    dead_session(home.path(), {"d"});
+    w = listener("d");
+    CHECK(core.claims.reap_name("d", false, nullptr).size() == 1);
+    CHECK(w->wait(0));
+    REQUIRE(core.claims.try_acquire(me, req({"d"})).acquired);
+    w = listener("d");
+    CHECK(core.claims.reap_name("d", false, nullptr).empty());
+    CHECK_FALSE(w->wait(0));
+    // A waiter that leaves the queue (it gave up) lets those behind it in.
+    REQUIRE(core.claims.try_acquire(other, req({"q"})).acquired);
+    QueuePlace place(true, me, core.sessions.probe());
+    {
+        auto lock = core.store.lock({"q"});
+        auto q = lock->queue("q");
+        REQUIRE(place.enqueue(q, Mode::Exclusive));
+        lock->set_queue("q", q);
+    }
+    w = listener("q");
+    leave_queues(core.store, {"q"}, place);
+    CHECK(w->wait(0));
 }
 
 TEST_CASE("fences strictly increase across release, reap, take-over and restart") {
@@ -572,8 +628,9 @@ class FullAfterCommitStore : public ClaimStore {
     void drop_txn(const std::string& id) override { inner_.drop_txn(id); }
     std::vector<std::string> txns() override { return inner_.txns(); }
     std::vector<std::string> watch_paths() override { return inner_.watch_paths(); }
-    std::string queue_watch_path(const std::string& name) override {
-        return inner_.queue_watch_path(name);
+    void wake_waiters(const std::string& name) override { inner_.wake_waiters(name); }
+    bool listen(const std::string& name, os::ChangeWaiter& waiter) override {
+        return inner_.listen(name, waiter);
     }
 
   private:

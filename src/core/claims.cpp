@@ -107,24 +107,16 @@ HolderView waiting_view(const std::string& name, const WaitTicket& t) {
     return v;
 }
 
-// Waiters in the way that no holder of the same name hides: wake when their
-// tickets go (they got the name, gave up or died). False when that cannot
-// be watched.
-bool watch_queues(ClaimStore& store, os::ChangeWaiter& waiter,
-                  const std::vector<HolderView>& blockers, std::vector<int>& pids) {
-    bool ok = true;
+// The waiters in the way that no holder of the same name hides: wake when
+// they die (their departure otherwise rings the name's bell).
+void waiting_pids(const std::vector<HolderView>& blockers, std::vector<int>& pids) {
     for (const auto& b : blockers) {
         if (!b.waiting) continue;
         bool hidden = std::any_of(blockers.begin(), blockers.end(), [&](const HolderView& x) {
             return !x.waiting && x.name == b.name;
         });
-        if (hidden) continue;
-        pids.push_back(b.holder.pid);
-        const std::string path = store.queue_watch_path(b.name);
-        int err = 0;
-        if (path.empty() || !waiter.watch_content(path, &err)) ok = false;
+        if (!hidden) pids.push_back(b.holder.pid);
     }
-    return ok;
 }
 
 } // namespace
@@ -340,12 +332,12 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     if (out.acquired || wait_ms == 0) return out;
 
     const int64_t start = os::monotonic_ms();
+    // Every change that can let us in rings the bell of one of our names
+    // (store.hpp: wake_waiters); holders' deaths and TTLs are watched below.
     os::ChangeWaiter waiter;
-    std::vector<std::string> paths = store_.watch_paths();
-    for (auto& p : sessions_.registry().watch_paths())
-        paths.push_back(p);
-    int err = 0;
-    bool notified = waiter.watch_dirs(paths, &err);
+    bool notified = true;
+    for (const auto& n : req.names)
+        notified = store_.listen(n, waiter) && notified;
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
         out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
@@ -364,12 +356,12 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
             return out;
         }
 
-        // Sleep until something can have changed: a file event, a holder's
+        // Sleep until something can have changed: a bell, a holder's
         // exit, a TTL running out; a periodic re-check covers holders we
         // cannot watch (another pid namespace, a heartbeat-only session).
         int64_t next = notified ? 2000 : 100;
         std::vector<int> pids;
-        if (!watch_queues(store_, waiter, out.blockers, pids)) next = std::min<int64_t>(next, 100);
+        waiting_pids(out.blockers, pids);
         for (const auto& b : out.blockers) {
             if (b.waiting) continue;
             if (auto left = claim_ttl_left(b.holder, sessions_.probe()))
@@ -382,20 +374,6 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         if (left >= 0) next = std::min(next, left);
         if (next < 1) next = 1;
         waiter.watch_pids(pids);
-        // Wake only for the names we wait for and the sessions in the way.
-        // An exclusive holder goes away only by removal of its record
-        // (release, reap) or of its session's; shared holders can also
-        // leave by a rewrite of the record.
-        std::vector<std::string> names;
-        for (const auto& n : req.names)
-            names.push_back(store_.watch_entry(n)); // its file name
-        bool shared_in_way = false;
-        for (const auto& b : out.blockers) {
-            if (b.waiting) continue;
-            names.push_back(b.holder.session);
-            shared_in_way = shared_in_way || b.mode == Mode::Shared;
-        }
-        waiter.only_names(std::move(names), !shared_in_way);
         waiter.wait(static_cast<int>(next));
     }
 }

@@ -61,6 +61,7 @@ std::vector<std::string> Claims::release(const std::string& session_id,
         } else {
             store_.write(detail::record_of(p.name, p.mode, keep));
         }
+        store_.wake_waiters(p.name);
         log_reaped(p.pruned.stale, session_id);
     }
     return released;
@@ -165,6 +166,7 @@ std::vector<std::string> Claims::release_session(const std::string& session_id,
         } else {
             store_.write(keep);
         }
+        store_.wake_waiters(name);
         released.push_back(name);
     }
     return released;
@@ -199,6 +201,7 @@ std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
         } else {
             store_.write(detail::record_of(name, rec->mode, p.live));
         }
+        if (!p.stale.empty()) store_.wake_waiters(name);
         log_reaped(p.stale, "reap", &pass->events);
     }
     if (own) own->events.flush();

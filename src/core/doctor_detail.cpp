@@ -22,7 +22,7 @@ namespace loop {
 namespace doctor_detail {
 
 // The subdirectories of a home that loop creates.
-const char* const kSubdirs[] = {"claims", "locks", "sessions", "txn", "logs", "corrupt"};
+const char* const kSubdirs[] = {"claims", "locks", "sessions", "txn", "logs", "corrupt", "wake"};
 
 const char* const kRecordAdvice = "; run 'loop doctor --repair' or remove the file";
 

@@ -12,7 +12,7 @@
 namespace loop::doctor_detail {
 
 // The subdirectories of a home that loop creates.
-extern const char* const kSubdirs[6];
+extern const char* const kSubdirs[7];
 extern const char* const kRecordAdvice;
 
 std::string printable(const std::string& name);

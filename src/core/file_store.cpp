@@ -4,6 +4,7 @@
 #include "core/lock_file.hpp"
 #include "core/text.hpp"
 #include "core/wait_queue.hpp"
+#include "os/bell.hpp"
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 
@@ -282,13 +283,19 @@ std::vector<std::string> FileClaimStore::watch_paths() {
     return {home_.sub_path("claims")};
 }
 
-std::string FileClaimStore::watch_entry(const std::string& name) {
-    return name_file(name);
+void FileClaimStore::wake_waiters(const std::string& name) {
+    // Relative to the home: no descriptor of wake/ is opened for a ring,
+    // and none is created by it.
+    os::ring_bell(home_.root(), "wake/" + name_file(name));
 }
 
-std::string FileClaimStore::queue_watch_path(const std::string& name) {
-    home_.locks();
-    return home_.sub_path("locks") + "/" + name_file(name);
+bool FileClaimStore::listen(const std::string& name, os::ChangeWaiter& waiter) {
+    int err = 0;
+    try {
+        return waiter.watch_bell(home_.wake(), name_file(name), &err);
+    } catch (const Error&) {
+        return false; // a home where wake/ cannot be made: the caller polls
+    }
 }
 
 // Sessions.

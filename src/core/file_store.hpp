@@ -2,7 +2,9 @@
 // one flock(2)'ed file per name under locks/ (which also keeps the name's
 // last fencing token), one JSON file per session under sessions/, commit
 // markers of multi-name acquisitions under txn/, and the contention note
-// of a name that was found busy under locks/.contended.NAME.
+// of a name that was found busy under locks/.contended.NAME, and the
+// doorbell (a FIFO, os/bell.hpp) of a name somebody waited for under
+// wake/NAME.
 #pragma once
 
 #include "core/home.hpp"
@@ -29,8 +31,8 @@ class FileClaimStore : public ClaimStore {
     std::vector<std::pair<std::string, ContentionNote>> contention_notes() override;
 
     std::vector<std::string> watch_paths() override;
-    std::string watch_entry(const std::string& name) override;
-    std::string queue_watch_path(const std::string& name) override;
+    void wake_waiters(const std::string& name) override;
+    bool listen(const std::string& name, os::ChangeWaiter& waiter) override;
 
   private:
     Home& home_;

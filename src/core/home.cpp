@@ -92,5 +92,8 @@ int Home::txns() {
 int Home::logs() {
     return sub(logs_, "logs");
 }
+int Home::wake() {
+    return sub(wake_, "wake");
+}
 
 } // namespace loop

@@ -26,6 +26,7 @@ class Home {
     int sessions();
     int txns();
     int logs();
+    int wake();
 
     std::string sub_path(const char* sub) const { return path_ + "/" + sub; }
 
@@ -34,7 +35,7 @@ class Home {
     void check_trusted() const;
 
     std::string path_;
-    os::Fd root_, claims_, locks_, sessions_, txns_, logs_;
+    os::Fd root_, claims_, locks_, sessions_, txns_, logs_, wake_;
 };
 
 } // namespace loop

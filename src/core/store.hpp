@@ -7,6 +7,7 @@
 
 #include "core/contention.hpp"
 #include "core/records.hpp"
+#include "os/notify.hpp"
 
 #include <memory>
 #include <optional>
@@ -74,13 +75,17 @@ class ClaimStore {
     // Every readable contention note, by name, for the metrics.
     virtual std::vector<std::pair<std::string, ContentionNote>> contention_notes() { return {}; }
 
-    // Paths whose changes a waiter should wake on (empty: poll).
+    // Directories whose entries change with the records, for a watcher
+    // that runs long (inotify; empty: none).
     virtual std::vector<std::string> watch_paths() = 0;
-    // The entry of those paths that changes with the record of `name`.
-    virtual std::string watch_entry(const std::string& name) { return name; }
-    // A file whose content changes when the wait queue of `name` changes
-    // ("": none, poll).
-    virtual std::string queue_watch_path(const std::string& name) = 0;
+
+    // Wakes whoever waits for `name` (listen). Called, under the name's
+    // lock, after a holder left it (release, reap, session end) and after
+    // a waiter left its queue; cheap when nobody waits.
+    virtual void wake_waiters(const std::string& name) = 0;
+    // Makes `waiter` wake when wake_waiters(name) runs. False when that
+    // cannot be arranged: the caller then re-checks often.
+    virtual bool listen(const std::string& name, os::ChangeWaiter& waiter) = 0;
 };
 
 // Serialises changes to session records (heartbeat, end, removal).

@@ -132,7 +132,9 @@ void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
     auto lock = store.lock(names);
     for (const auto& n : names) {
         std::vector<WaitTicket> q = lock->queue(n);
-        if (place.leave(q)) lock->set_queue(n, q);
+        if (!place.leave(q)) continue;
+        lock->set_queue(n, q);
+        store.wake_waiters(n); // those it was in the way of
     }
 }
 

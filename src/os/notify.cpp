@@ -1,5 +1,6 @@
 #include "os/notify.hpp"
 
+#include "os/bell.hpp"
 #include "os/proc.hpp"
 
 #include <poll.h>
@@ -64,6 +65,18 @@ bool ChangeWaiter::watch_content(const std::string& path, int* err) {
     return true;
 }
 
+bool ChangeWaiter::watch_bell(int dir, const std::string& file, int* err) {
+    for (auto& b : bells_) {
+        if (b.dir != dir || b.file != file) continue;
+        if (!b.fd) b.fd = listen_bell(dir, file, err);
+        return b.fd.valid();
+    }
+    Fd fd = listen_bell(dir, file, err);
+    if (!fd) return false;
+    bells_.push_back({dir, file, std::move(fd)});
+    return true;
+}
+
 void ChangeWaiter::watch_pids(const std::vector<int>& pids) {
     if (pids == pids_) return; // same holders: keep their pidfds
     pids_ = pids;
@@ -101,6 +114,10 @@ bool ChangeWaiter::drain_matches() {
 bool ChangeWaiter::wait(int timeout_ms) {
     std::vector<pollfd> fds;
     if (inotify_) fds.push_back({inotify_.get(), POLLIN, 0});
+    const size_t first_bell = fds.size();
+    for (const auto& b : bells_)
+        fds.push_back({b.fd.get(), POLLIN, 0});
+    const size_t first_pid = fds.size();
     for (const auto& p : pidfds_)
         fds.push_back({p.get(), POLLIN, 0});
     int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
@@ -116,7 +133,20 @@ bool ChangeWaiter::wait(int timeout_ms) {
             return true; // let the caller re-check
         }
         if (n == 0) return false;
-        for (size_t i = inotify_ ? 1 : 0; i < fds.size(); ++i)
+        bool rang = false;
+        for (size_t i = first_bell; i < first_pid; ++i) {
+            if (!fds[i].revents) continue;
+            // Listen again before the caller looks, so that the next ring,
+            // even one during its look, is seen by the next wait. A bell
+            // that cannot be listened to again stays silent (fd -1, which
+            // poll skips): the caller's periodic re-check covers it.
+            Bell& b = bells_[i - first_bell];
+            int err = 0;
+            b.fd = listen_bell(b.dir, b.file, &err);
+            rang = true;
+        }
+        if (rang) return true;
+        for (size_t i = first_pid; i < fds.size(); ++i)
             if (fds[i].revents) {
                 pids_.clear(); // a holder exited: reopen next time
                 return true;

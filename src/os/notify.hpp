@@ -1,6 +1,8 @@
-// Blocking wait on filesystem changes and process exits (inotify + pidfd),
-// used by `claim --wait` so that a waiter wakes within milliseconds of a
-// release or of the holder's death instead of polling.
+// Blocking wait on changes and process exits: doorbells (os/bell.hpp),
+// inotify and pidfds. `claim --wait` listens to doorbells and pidfds, so
+// that a waiter wakes within milliseconds of a release or of the holder's
+// death instead of polling, and exits without an inotify instance to tear
+// down; long-running watchers use inotify.
 #pragma once
 
 #include "os/fd.hpp"
@@ -22,6 +24,11 @@ class ChangeWaiter {
     // Also wakes when the file's content changes (written, truncated,
     // removed). Watching it again is a no-op.
     bool watch_content(const std::string& path, int* err);
+
+    // Wakes when the doorbell `file` in `dir` rings (os/bell.hpp); wait()
+    // listens again to a bell that rang before it returns. False and *err
+    // when the bell cannot be listened to.
+    bool watch_bell(int dir, const std::string& file, int* err);
 
     // Wakes when one of these processes exits (pidfd). Pids that cannot be
     // opened are ignored: the caller's periodic re-check covers them.
@@ -47,7 +54,14 @@ class ChangeWaiter {
   private:
     bool drain_matches();
 
+    struct Bell {
+        int dir;
+        std::string file;
+        Fd fd;
+    };
+
     Fd inotify_;
+    std::vector<Bell> bells_;
     std::vector<Fd> pidfds_;
     std::vector<int> pids_;
     std::vector<std::string> names_;
