@@ -91,7 +91,9 @@ ProcInfo proc_info(int pid) {
     return info;
 }
 
-std::string boot_id() {
+namespace {
+
+std::string read_boot_id() {
     int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return "";
     char buf[64];
@@ -102,6 +104,15 @@ std::string boot_id() {
     while (!s.empty() && (s.back() == '\n' || s.back() == ' '))
         s.pop_back();
     return s;
+}
+
+} // namespace
+
+std::string boot_id() {
+    // It names the boot this process runs in, which never changes under
+    // it: read once.
+    static const std::string id = read_boot_id();
+    return id;
 }
 
 namespace {
