@@ -6,6 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <type_traits>
+
 namespace loop {
 
 SharedLink::SharedLink(Hooks hooks) : hooks_(std::move(hooks)) {

@@ -50,6 +50,7 @@ class SharedLink : public WorkerSessions {
     // Sends queued events while the backend answers. False when some are left.
     bool flush_events();
     size_t queued_events() const { return queue_.size(); }
+    uint64_t dropped_events() const { return queue_.dropped(); }
     // The metrics, or nullopt while backed off or when rendering failed.
     std::optional<std::string> render(bool supervisor_up);
 

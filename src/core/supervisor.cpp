@@ -233,8 +233,8 @@ void Supervisor::maybe_finish() {
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
     publish_metrics();
     if (options_.shared && options_.shared->queued_events() > 0)
-        spdlog::warn("{} event(s) not sent to the shared backend (it did not answer)",
-                     options_.shared->queued_events());
+        spdlog::warn("{} event(s) not sent to the shared backend (it did not answer), {} dropped",
+                     options_.shared->queued_events(), options_.shared->dropped_events());
     if (metrics_server_) metrics_server_->close();
     spdlog::info("stopped");
     uv_stop(&loop_);
