@@ -3,6 +3,7 @@
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/playbook.hpp"
+#include "core/shared_link.hpp"
 #include "core/supervisor.hpp"
 #include "core/supervisor_lock.hpp"
 #include "os/spawn.hpp"
@@ -64,19 +65,35 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock,
-                         shared ? &shared->workers() : nullptr, nullptr};
+    SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock, nullptr, nullptr, nullptr};
     EventCounters counters;
+    std::unique_ptr<SharedLink> link;
     if (shared) {
-        so.render_metrics = [b = shared.get(), &counters](bool up) {
-            return render_backend_metrics(*b, counters, up);
+        // Every call to the shared backend goes through the outage policy
+        // (core/shared_link.hpp): a server that does not answer does not
+        // stall the supervisor.
+        Backend* b = shared.get();
+        SharedLink::Hooks hooks;
+        hooks.workers = &b->workers();
+        hooks.record_event = [b](const std::string& event, const nlohmann::json& fields) {
+            b->record_event(event, fields);
+        };
+        hooks.render = [b, &counters](bool up) { return render_backend_metrics(*b, counters, up); };
+        hooks.reconnect = [b] { b->reconnect(); };
+        link = std::make_unique<SharedLink>(std::move(hooks));
+        so.workers = link.get();
+        so.shared = link.get();
+        so.render_metrics = [l = link.get()](bool up) {
+            std::optional<std::string> text = l->render(up);
+            if (!text) throw Error(Exit::Failure, "the shared backend is not answering");
+            return *text;
         };
         // The fleet's event stream shows this supervisor's events too
         // (session.started is written there by the script that records
         // the session).
         core.events.set_forward(
-            [b = shared.get()](const std::string& event, const nlohmann::json& fields) {
-                if (event != "session.started") b->record_event(event, fields);
+            [l = link.get()](const std::string& event, const nlohmann::json& fields) {
+                if (event != "session.started") l->forward(event, fields);
             });
     }
     Supervisor sup(core, std::move(pb), std::move(so));

@@ -38,6 +38,7 @@ std::string describe_status(int status, bool known) {
 
 void Supervisor::start(Replica& r) {
     if (r.timer) uv_timer_stop(r.timer);
+    if (!ready_to_start(r)) return;
     SessionRecord s;
     s.id = r.id;
     s.kind = "worker";
@@ -212,7 +213,10 @@ void Supervisor::end_session(Replica& r) {
         workers_->release(r.id, "claim.reaped");
         workers_->drop(r.id);
     } catch (const Error& e) {
-        spdlog::error("{}: cannot end its session: {}", r.id, e.message());
+        if (options_.shared)
+            hold_release(r.id, true, e.message());
+        else
+            spdlog::error("{}: cannot end its session: {}", r.id, e.message());
     }
 }
 
@@ -232,7 +236,10 @@ void Supervisor::on_exit(Replica& r, int status, bool known) {
     try {
         released = workers_->release(r.id, "claim.reaped");
     } catch (const Error& e) {
-        spdlog::error("{}: cannot release its claims: {}", r.id, e.message());
+        if (options_.shared)
+            hold_release(r.id, false, e.message());
+        else
+            spdlog::error("{}: cannot release its claims: {}", r.id, e.message());
     }
     nlohmann::json ev = {
         {"session", r.id}, {"worker", r.worker}, {"replica", r.index}, {"pid", pid}};

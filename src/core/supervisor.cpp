@@ -143,6 +143,7 @@ int Supervisor::run() {
                      uv_strerror(rc));
 
     watch_event_log();
+    watch_shared();
     if (!options_.metrics_listen.empty()) {
         metrics_server_ = std::make_unique<MetricsServer>(
             &loop_, options_.metrics_listen, [this] { return metrics_text(); },
@@ -228,8 +229,12 @@ void Supervisor::maybe_finish() {
     finished_ = true;
     // New requests find no socket; the connections still open end with the loop.
     if (control_) os::unlink_socket_at(core_.home.root(), kControlSocket);
+    finish_shared();
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
     publish_metrics();
+    if (options_.shared && options_.shared->queued_events() > 0)
+        spdlog::warn("{} event(s) not sent to the shared backend (it did not answer), {} dropped",
+                     options_.shared->queued_events(), options_.shared->dropped_events());
     if (metrics_server_) metrics_server_->close();
     spdlog::info("stopped");
     uv_stop(&loop_);

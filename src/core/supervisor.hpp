@@ -11,6 +11,7 @@
 #include "core/metrics.hpp"
 #include "core/metrics_http.hpp"
 #include "core/playbook.hpp"
+#include "core/shared_link.hpp"
 #include "core/supervisor_lock.hpp"
 #include "core/worker_sessions.hpp"
 #include "os/fd.hpp"
@@ -36,6 +37,9 @@ struct SupervisorOptions {
     // Renders the metrics (given whether the supervisor is up) on a shared
     // backend (empty: the home's, core/metrics.hpp).
     std::function<std::string(bool)> render_metrics;
+    // The shared backend's calls (workers and render_metrics go through
+    // it); nullptr on the file backend.
+    SharedLink* shared = nullptr;
 };
 
 class Supervisor {
@@ -75,6 +79,7 @@ class Supervisor {
         bool last_failed = false;    // stopped: its last run failed (else it exited 0)
         int64_t restart_at_mono = 0; // backoff: when it starts again
         int restarts = 0;
+        bool awaits_backend = false; // backoff: starts once the shared backend answers
         uv_timer_t* timer = nullptr;
         uv_poll_t* poll = nullptr;
         os::Fd pidfd;
@@ -136,6 +141,19 @@ class Supervisor {
     nlohmann::json replicas_json() const;
     static const char* state_name(const Replica& r);
 
+    // supervisor_shared.cpp: while the shared backend does not answer.
+    void watch_shared();
+    void shared_tick();
+    // A dead session whose release (and, with `drop`, record removal) the
+    // backend did not acknowledge: held, retried, never taken as done.
+    void hold_release(const std::string& id, bool drop, const std::string& why);
+    // Retries every held release; false when one is still not done.
+    bool retry_held();
+    // Whether r may start now; else it waits (Backoff) for the backend.
+    bool ready_to_start(Replica& r);
+    // At the end: one last try, and what is left said.
+    void finish_shared();
+
     // supervisor.cpp
     void reconcile();
     void shutdown(bool force);
@@ -162,6 +180,9 @@ class Supervisor {
     EventCounters counters_;
     std::unique_ptr<MetricsServer> metrics_server_;
     std::string last_metrics_;
+    std::string last_shared_metrics_;           // shown while the shared backend does not answer
+    std::map<std::string, bool> held_releases_; // session id -> its record to drop too
+    uv_timer_t shared_timer_{};
     uv_loop_t loop_{};
     uv_signal_t sig_chld_{}, sig_hup_{}, sig_term_{}, sig_int_{};
     uv_timer_t sweep_timer_{}, expiry_timer_{}, scan_timer_{}, metrics_timer_{};

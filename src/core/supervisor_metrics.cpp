@@ -58,12 +58,20 @@ void Supervisor::watch_event_log() {
 }
 
 std::string Supervisor::metrics_text() {
+    if (options_.shared) {
+        // While the shared backend does not answer: its last figures.
+        if (auto text = options_.shared->render(!finished_)) last_shared_metrics_ = *text;
+        if (last_shared_metrics_.empty())
+            throw Error(Exit::Failure, "the shared backend is not answering");
+        return last_shared_metrics_;
+    }
     if (options_.render_metrics) return options_.render_metrics(!finished_);
     return render_metrics(core_, counters_, !finished_);
 }
 
 void Supervisor::publish_metrics() {
     if (options_.metrics_file.empty()) return;
+    if (options_.shared && !options_.shared->may_try()) return; // backing off
     std::string text;
     try {
         text = metrics_text();

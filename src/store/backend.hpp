@@ -88,9 +88,14 @@ class Backend {
     // stopped; Redis: the counters its scripts keep, read whole).
     virtual void read_counters(EventCounters& c) = 0;
     // Records an event of this host's supervisor where the backend's event
-    // log is (nothing on the file backend: the home's log is that). Never
-    // throws: an event that cannot be written is reported once.
+    // log is (nothing on the file backend: the home's log is that), at the
+    // wall time `fields.ts_ms` when given (else now). Error(Failure) when it
+    // cannot be written (core/shared_link.hpp queues it).
     virtual void record_event(const std::string& event, const nlohmann::json& fields) = 0;
+    // Closes the connection to a server, if any, so that the next call
+    // connects anew (a supervisor's try after a failure; a verb's calls
+    // fail for good after one).
+    virtual void reconnect() {}
 };
 
 // `loop metrics` of any backend: its counters, the claims and sessions as

@@ -16,6 +16,21 @@ setup() {
     use_redis_prefix 5s
 }
 
+# A test that stopped the server (redis_pause) lets it go on, also when it failed.
+teardown() {
+    redis_resume
+    sup_teardown
+}
+
+# redis_pause: the server stops answering but stays up (SIGSTOP: its socket
+# still accepts connections, nothing is read or replied); redis_resume: it
+# answers again.
+redis_pause() { kill -STOP "$(cat "$REDIS_DIR/pid")"; }
+redis_resume() {
+    [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/pid" ] && kill -CONT "$(cat "$REDIS_DIR/pid")" 2>/dev/null
+    return 0
+}
+
 # owner_json NAME: the holders of NAME on Redis.
 owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
 
@@ -103,4 +118,70 @@ owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
     running "$first"
     owner_json job | jq -e --arg s "$sid1" 'length == 1 and .[0].session == $s'
     stop_sup
+}
+
+# exited_locally PID: the home's event log has the session.exited of PID.
+exited_locally() { has_event ".event == \"session.exited\" and .pid == $1"; }
+
+# in_stream JQ-CONDITION: an event of the fleet's stream (loop events) satisfies it.
+in_stream() {
+    "$LOOP" events --json 2>/dev/null | jq -se "any(.[]; $1)" >/dev/null
+}
+
+metric_is() { grep -qx -- "$2" "$1" 2>/dev/null; }
+
+@test "redis supervise: while redis does not answer, a dead worker is seen and logged; once it answers the worker runs again and metrics and events catch up" {
+    start_sup "$PLAYBOOKS/holder.json" --metrics-file "$TEST_DIR/m.prom"
+    wait_workers holder 1
+    old=$(live_pid holder 1)
+    sid=$(session_of holder 1)
+    wait_for sh -c '"$LOOP" _ owner job >/dev/null 2>&1'
+    fence1=$(owner_json job | jq -r '.[0].fence')
+    acquired='loop_claim_acquisitions_total{type="none",worker="holder"}'
+    wait_for metric_is "$TEST_DIR/m.prom" "$acquired 1"
+    redis_pause
+    kill -KILL "$old"
+    # Its death is handled while the server does not answer.
+    wait_for exited_locally "$old" || { cat "$SUP_LOG" >&2; false; }
+    redis_resume
+    restarted() {
+        local p
+        p=$(live_pid holder 1)
+        [ -n "$p" ] && [ "$p" != "$old" ] &&
+            owner_json job | jq -e --arg s "$sid" --argjson f "$fence1" \
+                'length == 1 and .[0].session == $s and .[0].fence > $f' >/dev/null
+    }
+    wait_for restarted || { cat "$SUP_LOG" >&2; false; }
+    track "$(live_pid holder 1)"
+    # The metrics file follows the fleet again, and the events of the
+    # outage reached the fleet's stream.
+    wait_for metric_is "$TEST_DIR/m.prom" "$acquired 2" || { cat "$TEST_DIR/m.prom" "$SUP_LOG" >&2; false; }
+    wait_for in_stream ".event == \"session.exited\" and .pid == $old" || { cat "$SUP_LOG" >&2; false; }
+    # One outage: its failure and its end are logged once each.
+    wait_for grep -q "answering again" "$SUP_LOG"
+    [ "$(grep -c "not answering" "$SUP_LOG")" -eq 1 ] || { cat "$SUP_LOG" >&2; false; }
+    [ "$(grep -c "answering again" "$SUP_LOG")" -eq 1 ]
+    ! grep -q "connection closed after an earlier error" "$SUP_LOG"
+    stop_sup
+    [ "$SUP_STATUS" -eq 0 ]
+}
+
+@test "redis supervise: SIGTERM stops the supervisor while redis does not answer; claims it could not release stay held" {
+    start_sup "$PLAYBOOKS/holder.json" --metrics-file "$TEST_DIR/m.prom"
+    wait_workers holder 1
+    sid=$(session_of holder 1)
+    wait_for sh -c '"$LOOP" _ owner job >/dev/null 2>&1'
+    redis_pause
+    # The metrics re-render finds the server silent (a line names it).
+    wait_for grep -qF "$REDIS_SOCK" "$SUP_LOG" || { cat "$SUP_LOG" >&2; false; }
+    kill -TERM "$SUP"
+    # Bounded: a supervisor whose Redis calls pile up is killed here.
+    wait_exit "$SUP" || { cat "$SUP_LOG" >&2; false; }
+    [ "$WAIT_STATUS" -eq 0 ] || { cat "$SUP_LOG" >&2; false; }
+    grep -q "stopped" "$SUP_LOG"
+    # Its release was not done: never reported as done.
+    ! grep -q "reaped claim job" "$SUP_LOG"
+    grep -q "holder.1.*held" "$SUP_LOG" || { cat "$SUP_LOG" >&2; false; }
+    [ "$(grep -c "not answering" "$SUP_LOG")" -eq 1 ]
+    redis_resume
 }

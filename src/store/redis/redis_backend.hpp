@@ -68,9 +68,9 @@ class RedisBackend : public Backend {
     ReapReport reap(bool dry_run, int64_t retention_ms) override;
     void read_counters(EventCounters& c) override;
     void record_event(const std::string& event, const nlohmann::json& fields) override;
+    void reconnect() override { client_.reset(); }
 
   private:
-    bool event_warned_ = false;
     RedisClient& client();
     // The record of session `id` in Redis, nullopt when its key is gone.
     std::optional<SessionRecord> read_session(const std::string& id);

@@ -7,8 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdio>
-
 namespace loop::redis {
 
 namespace {
@@ -62,18 +60,10 @@ EventBatch read_events(RedisClient& c, const Keys& k, const std::string& after_i
 
 void RedisBackend::record_event(const std::string& event, const nlohmann::json& fields) {
     nlohmann::json data = fields.is_object() ? fields : nlohmann::json::object();
-    data["ts_ms"] = os::now_ms();
+    if (!data.contains("ts_ms")) data["ts_ms"] = os::now_ms();
     data["host"] = host_.name;
-    try {
-        client().command({"XADD", keys_.events(), "MAXLEN", "~", "10000", "*", "event", event,
-                          "data",
-                          data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
-    } catch (const Error& e) {
-        if (!event_warned_)
-            std::fprintf(stderr, "loop: warning: cannot add %s to the events on redis %s: %s\n",
-                         event.c_str(), client().endpoint().c_str(), e.message().c_str());
-        event_warned_ = true;
-    }
+    client().command({"XADD", keys_.events(), "MAXLEN", "~", "10000", "*", "event", event, "data",
+                      data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
 }
 
 } // namespace loop::redis
