@@ -2,9 +2,9 @@
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/playbook.hpp"
-#include "core/supervisor.hpp"
-#include "core/supervisor_lock.hpp"
+#include "core/supervisor/playbook.hpp"
+#include "core/supervisor/supervisor.hpp"
+#include "core/supervisor/supervisor_lock.hpp"
 #include "os/spawn.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>

@@ -5,11 +5,11 @@
 // files, or one server-side script).
 #pragma once
 
-#include "core/claims.hpp"
-#include "core/metrics.hpp"
-#include "core/reaper.hpp"
-#include "core/sessions.hpp"
-#include "core/worker_sessions.hpp"
+#include "core/claims/claims.hpp"
+#include "core/claims/reaper.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/sessions/sessions.hpp"
+#include "core/sessions/worker_sessions.hpp"
 
 #include <functional>
 #include <memory>
