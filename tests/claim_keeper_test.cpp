@@ -1,6 +1,6 @@
-// ClaimKeeper (core/claim_keeper.cpp): what `with` keeps its claims alive
+// ClaimKeeper (core/claims/claim_keeper.cpp): what `with` keeps its claims alive
 // with, and how it notices one lost (SPEC section 3, `with --ttl`).
-#include "core/claim_keeper.hpp"
+#include "core/claims/claim_keeper.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "support.hpp"

@@ -1,10 +1,10 @@
 // Claim policy: acquisition, fences, modes, several names, TTL, release,
 // and every race that must be impossible (SPEC section 3), each made
 // deterministic with forked processes, a start gate and injected faults.
+#include "core/claims/wait_queue.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/lock_file.hpp"
-#include "core/wait_queue.hpp"
+#include "store/file/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

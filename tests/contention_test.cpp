@@ -1,8 +1,8 @@
-// Quiet contention (core/contention.hpp): which busy tries are logged, what
+// Quiet contention (core/claims/contention.hpp): which busy tries are logged, what
 // the note keeps, and that the counter never counts a try twice.
-#include "core/contention.hpp"
+#include "core/claims/contention.hpp"
 #include "core/core.hpp"
-#include "core/metrics.hpp"
+#include "core/metrics/metrics.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

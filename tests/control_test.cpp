@@ -1,6 +1,6 @@
-#include "core/control.hpp"
 #include "core/error.hpp"
-#include "core/playbook.hpp"
+#include "core/supervisor/control.hpp"
+#include "core/supervisor/playbook.hpp"
 
 #include <doctest/doctest.h>
 

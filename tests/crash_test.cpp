@@ -3,7 +3,7 @@
 // fences never repeat, and the state stays usable.
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/lock_file.hpp"
+#include "store/file/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

@@ -2,9 +2,9 @@
 // wrong is made on purpose, reported with its kind and path, repaired, and
 // a second check must then be healthy. Live and undecidable holders are
 // never touched.
-#include "core/doctor.hpp"
+#include "core/doctor/doctor.hpp"
 #include "core/error.hpp"
-#include "core/metrics.hpp"
+#include "core/metrics/metrics.hpp"
 #include "os/proc.hpp"
 #include "support.hpp"
 

@@ -2,8 +2,8 @@
 // probe, the same decisions against real processes, and session records.
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/liveness.hpp"
-#include "core/sessions.hpp"
+#include "core/sessions/liveness.hpp"
+#include "core/sessions/sessions.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

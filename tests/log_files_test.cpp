@@ -1,4 +1,4 @@
-#include "core/log_files.hpp"
+#include "core/supervisor/log_files.hpp"
 #include "os/fs.hpp"
 
 #include <doctest/doctest.h>

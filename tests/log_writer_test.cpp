@@ -1,4 +1,4 @@
-#include "core/log_writer.hpp"
+#include "core/supervisor/log_writer.hpp"
 #include "core/text.hpp"
 #include "os/log_file.hpp"
 

@@ -1,5 +1,5 @@
-// core/metrics.cpp: the labels of claim series and the exposition.
-#include "core/metrics.hpp"
+// core/metrics/metrics.cpp: the labels of claim series and the exposition.
+#include "core/metrics/metrics.hpp"
 
 #include <doctest/doctest.h>
 

@@ -2,7 +2,7 @@
 // failed calls (first try 1 s later, doubling to 30 s, reset by a success,
 // each outage reported once at its start and once at its end) and the
 // bounded queue of events to forward (the oldest dropped, counted).
-#include "core/outage.hpp"
+#include "core/supervisor/outage.hpp"
 
 #include <doctest/doctest.h>
 

@@ -1,5 +1,5 @@
 #include "core/error.hpp"
-#include "core/playbook.hpp"
+#include "core/supervisor/playbook.hpp"
 
 #include <doctest/doctest.h>
 

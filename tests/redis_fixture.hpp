@@ -3,7 +3,7 @@
 #pragma once
 
 #include "core/error.hpp"
-#include "core/sessions.hpp"
+#include "core/sessions/sessions.hpp"
 #include "redis_server.hpp"
 #include "store/redis/redis_scripts.hpp"
 

@@ -3,7 +3,7 @@
 // call; events wait in order and are sent when it answers; a call that was
 // not tried fails, never reports success.
 #include "core/error.hpp"
-#include "core/shared_link.hpp"
+#include "core/supervisor/shared_link.hpp"
 
 #include <doctest/doctest.h>
 

@@ -6,15 +6,15 @@
 // shared memory or their exit code, and leave with _exit().
 #pragma once
 
-#include "core/claims.hpp"
+#include "core/claims/claims.hpp"
+#include "core/claims/reaper.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/events.hpp"
-#include "core/file_store.hpp"
 #include "core/home.hpp"
-#include "core/reaper.hpp"
-#include "core/sessions.hpp"
+#include "core/sessions/sessions.hpp"
 #include "os/proc.hpp"
+#include "store/file/file_store.hpp"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -1,5 +1,5 @@
 // Names, durations and times (SPEC section 3).
-#include "core/claims.hpp"
+#include "core/claims/claims.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 

@@ -1,8 +1,8 @@
 // Passes over many names (reap, listing) judge each session once, and
 // stay exclusive while claimers, live holders and other passes race them.
+#include "core/claims/verdict_cache.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/verdict_cache.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

@@ -1,8 +1,8 @@
-// Fair waiting (core/wait_queue.hpp): waiters are served in the order they
+// Fair waiting (core/claims/wait_queue.hpp): waiters are served in the order they
 // queued, shared waiters together, and a waiter that leaves or dies leaves
 // the queue. Multi-process, with forked waiters.
-#include "core/lock_file.hpp"
-#include "core/wait_queue.hpp"
+#include "core/claims/wait_queue.hpp"
+#include "store/file/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>

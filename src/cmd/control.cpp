@@ -1,11 +1,11 @@
 // loop reload | restart W[.N] | stop W[.N] | start W[.N]: requests to the
 // running supervisor of the home over its control socket.
-#include "core/control.hpp"
+#include "core/supervisor/control.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
-#include "core/control_client.hpp"
 #include "core/error.hpp"
 #include "core/home.hpp"
+#include "core/supervisor/control_client.hpp"
 #include "core/text.hpp"
 
 #include <cstdio>

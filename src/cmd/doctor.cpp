@@ -1,5 +1,5 @@
 // loop doctor
-#include "core/doctor.hpp"
+#include "core/doctor/doctor.hpp"
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
 #include "store/redis/backend_url.hpp"

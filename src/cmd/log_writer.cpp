@@ -1,10 +1,10 @@
-// loop _ log-writer: a worker incarnation's log writer (core/log_writer.hpp),
+// loop _ log-writer: a worker incarnation's log writer (core/supervisor/log_writer.hpp),
 // started by the supervisor with the worker's output on its stdin; not for
 // users to run.
-#include "core/log_writer.hpp"
+#include "core/supervisor/log_writer.hpp"
 #include "cmd/cmd.hpp"
 #include "core/error.hpp"
-#include "core/playbook.hpp"
+#include "core/supervisor/playbook.hpp"
 #include "os/process.hpp"
 
 #include <memory>

@@ -2,7 +2,7 @@
 #include "cmd/cmd.hpp"
 #include "core/error.hpp"
 #include "core/home.hpp"
-#include "core/log_files.hpp"
+#include "core/supervisor/log_files.hpp"
 #include "os/fs.hpp"
 #include "os/notify.hpp"
 

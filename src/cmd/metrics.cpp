@@ -1,8 +1,8 @@
 // loop metrics
-#include "core/metrics.hpp"
+#include "core/metrics/metrics.hpp"
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
-#include "core/supervisor_lock.hpp"
+#include "core/supervisor/supervisor_lock.hpp"
 #include "store/backend.hpp"
 
 #include <cstdio>

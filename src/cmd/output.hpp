@@ -1,7 +1,7 @@
 // Small helpers shared by the commands for printing.
 #pragma once
 
-#include "core/claims.hpp"
+#include "core/claims/claims.hpp"
 
 #include <nlohmann/json.hpp>
 

@@ -1,10 +1,10 @@
 // loop status
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
-#include "core/control_client.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/supervisor_lock.hpp"
+#include "core/supervisor/control_client.hpp"
+#include "core/supervisor/supervisor_lock.hpp"
 #include "core/text.hpp"
 #include "os/proc.hpp"
 

@@ -2,10 +2,10 @@
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
-#include "core/playbook.hpp"
-#include "core/shared_link.hpp"
-#include "core/supervisor.hpp"
-#include "core/supervisor_lock.hpp"
+#include "core/supervisor/playbook.hpp"
+#include "core/supervisor/shared_link.hpp"
+#include "core/supervisor/supervisor.hpp"
+#include "core/supervisor/supervisor_lock.hpp"
 #include "os/spawn.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -70,7 +70,7 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     std::unique_ptr<SharedLink> link;
     if (shared) {
         // Every call to the shared backend goes through the outage policy
-        // (core/shared_link.hpp): a server that does not answer does not
+        // (core/supervisor/shared_link.hpp): a server that does not answer does not
         // stall the supervisor.
         Backend* b = shared.get();
         SharedLink::Hooks hooks;

@@ -2,7 +2,7 @@
 #include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
-#include "core/claim_keeper.hpp"
+#include "core/claims/claim_keeper.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"

@@ -1,12 +1,12 @@
 // The pieces of loop wired together over the file backend for one home.
 #pragma once
 
-#include "core/claims.hpp"
+#include "core/claims/claims.hpp"
+#include "core/claims/reaper.hpp"
 #include "core/events.hpp"
-#include "core/file_store.hpp"
 #include "core/home.hpp"
-#include "core/reaper.hpp"
-#include "core/sessions.hpp"
+#include "core/sessions/sessions.hpp"
+#include "store/file/file_store.hpp"
 
 #include <string>
 

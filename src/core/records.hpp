@@ -70,7 +70,7 @@ struct ClaimRecord {
     std::vector<Holder> holders;
 };
 
-// A claimer waiting for a name (core/wait_queue.hpp), kept in the name's
+// A claimer waiting for a name (core/claims/wait_queue.hpp), kept in the name's
 // wait queue while it waits.
 struct WaitTicket {
     uint64_t seq = 0; // order in the queue

@@ -5,7 +5,7 @@
 // (Redis, for fleets spanning machines) implements the same interfaces.
 #pragma once
 
-#include "core/contention.hpp"
+#include "core/claims/contention.hpp"
 #include "core/records.hpp"
 #include "os/notify.hpp"
 
@@ -29,13 +29,13 @@ class ClaimLock {
     // lost counter. Error(Failure) when the counter is corrupt.
     virtual uint64_t next_fence(const std::string& name, uint64_t above = 0) = 0;
 
-    // The wait queue of `name` (core/wait_queue.hpp), oldest first; empty
+    // The wait queue of `name` (core/claims/wait_queue.hpp), oldest first; empty
     // when there is none or it cannot be read.
     virtual std::vector<WaitTicket> queue(const std::string& name) = 0;
     // Replaces it.
     virtual void set_queue(const std::string& name, const std::vector<WaitTicket>& q) = 0;
 
-    // The contention note of `name` (core/contention.hpp), nullopt when
+    // The contention note of `name` (core/claims/contention.hpp), nullopt when
     // there is none or it cannot be read. A backend that keeps none has
     // every busy try logged.
     virtual std::optional<ContentionNote> contention(const std::string& /*name*/) {

@@ -5,11 +5,11 @@
 // files, or one server-side script).
 #pragma once
 
-#include "core/claims.hpp"
-#include "core/metrics.hpp"
-#include "core/reaper.hpp"
-#include "core/sessions.hpp"
-#include "core/worker_sessions.hpp"
+#include "core/claims/claims.hpp"
+#include "core/claims/reaper.hpp"
+#include "core/metrics/metrics.hpp"
+#include "core/sessions/sessions.hpp"
+#include "core/sessions/worker_sessions.hpp"
 
 #include <functional>
 #include <memory>
@@ -90,7 +90,7 @@ class Backend {
     // Records an event of this host's supervisor where the backend's event
     // log is (nothing on the file backend: the home's log is that), at the
     // wall time `fields.ts_ms` when given (else now). Error(Failure) when it
-    // cannot be written (core/shared_link.hpp queues it).
+    // cannot be written (core/supervisor/shared_link.hpp queues it).
     virtual void record_event(const std::string& event, const nlohmann::json& fields) = 0;
     // Closes the connection to a server, if any, so that the next call
     // connects anew (a supervisor's try after a failure; a verb's calls

@@ -1,6 +1,6 @@
 // Playbooks: a bad one is refused with exit 2 only, and one that is
 // accepted keeps every documented bound.
-#include "core/playbook.hpp"
+#include "core/supervisor/playbook.hpp"
 #include "core/text.hpp"
 #include "fuzz.hpp"
 

@@ -1,5 +1,5 @@
 // The file backend (SPEC sections 1-3): claims and sessions as records
-// under the home, decisions under per-name lock files (core/claims.hpp).
+// under the home, decisions under per-name lock files (core/claims/claims.hpp).
 #pragma once
 
 #include "core/core.hpp"

@@ -1,6 +1,6 @@
 #include "store/redis/host_identity.hpp"
 
-#include "core/sessions.hpp"
+#include "core/sessions/sessions.hpp"
 #include "os/proc.hpp"
 
 #include <cstdio>

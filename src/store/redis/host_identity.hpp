@@ -5,7 +5,7 @@
 // never share a key, so a pid is only ever judged where it was read.
 #pragma once
 
-#include "core/liveness.hpp"
+#include "core/sessions/liveness.hpp"
 
 #include <cstdint>
 #include <string>

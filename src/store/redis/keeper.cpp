@@ -1,8 +1,8 @@
 #include "store/redis/keeper.hpp"
 
 #include "core/error.hpp"
-#include "core/liveness.hpp"
-#include "core/sessions.hpp"
+#include "core/sessions/liveness.hpp"
+#include "core/sessions/sessions.hpp"
 #include "core/text.hpp"
 #include "os/detach.hpp"
 #include "os/fs.hpp"

@@ -2,7 +2,7 @@
 // a blocking read of the busy name's wake stream (a release writes to it),
 // capped by the holder's remaining TTL (an expiry writes nothing).
 #include "core/error.hpp"
-#include "core/metrics.hpp"
+#include "core/metrics/metrics.hpp"
 #include "core/text.hpp"
 #include "os/proc.hpp"
 #include "store/redis/keeper.hpp"

@@ -3,7 +3,7 @@
 // the claim records readable.
 #pragma once
 
-#include "core/doctor.hpp"
+#include "core/doctor/doctor.hpp"
 #include "store/redis/backend_url.hpp"
 
 #include <vector>

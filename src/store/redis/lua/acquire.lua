@@ -25,7 +25,7 @@
 --          the name it finds busy), dead_tickets: ticket ids the caller
 --          verified dead on its own host}
 --
--- Fair waiting, as on the file backend (core/wait_queue.hpp): a request is
+-- Fair waiting, as on the file backend (core/claims/wait_queue.hpp): a request is
 -- served only when no holder conflicts with it and no live waiter of the
 -- other mode is queued ahead of it (ahead of its own ticket, or anywhere
 -- when it has none). P queue:NAME is a hash: ticket id -> JSON {seq (the

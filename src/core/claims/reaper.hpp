@@ -1,0 +1,36 @@
+// One reaping pass: removes stale claim holders (dead sessions, expired
+// TTLs, interrupted multi-name acquisitions), commit markers nobody needs,
+// and records of sessions dead for longer than the retention period.
+// Safe to run at any time, concurrently with claimers and a supervisor:
+// every removal is decided again under the name's lock.
+#pragma once
+
+#include "core/claims/claims.hpp"
+#include "core/sessions/sessions.hpp"
+
+#include <string>
+#include <vector>
+
+namespace loop {
+
+struct ReapReport {
+    std::vector<ReapItem> claims;
+    std::vector<std::string> sessions;
+    std::vector<std::string> txns;
+    std::vector<std::string> warnings; // undecidable or unreadable: left alone
+};
+
+class Reaper {
+  public:
+    Reaper(Claims& claims, Sessions& sessions) : claims_(claims), sessions_(sessions) {}
+
+    static constexpr int64_t kDefaultRetentionMs = 3'600'000;
+
+    ReapReport run(bool dry_run, int64_t session_retention_ms = kDefaultRetentionMs);
+
+  private:
+    Claims& claims_;
+    Sessions& sessions_;
+};
+
+} // namespace loop

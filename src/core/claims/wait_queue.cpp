@@ -1,0 +1,141 @@
+#include "core/claims/wait_queue.hpp"
+
+#include "core/sessions/sessions.hpp"
+#include "os/proc.hpp"
+
+#include <algorithm>
+#include <sstream>
+
+namespace loop {
+
+std::string queue_to_text(const std::vector<WaitTicket>& q) {
+    std::string out;
+    for (const auto& t : q) {
+        out += std::to_string(t.seq) + (t.mode == Mode::Shared ? " s " : " x ") +
+               std::to_string(t.pid) + " " + std::to_string(t.start_ticks) + " " +
+               std::to_string(t.since_ms) + " " + std::to_string(t.seen_ms) + " " + t.id + " " +
+               t.session + "\n";
+    }
+    return out;
+}
+
+namespace {
+
+bool is_token(const std::string& s) {
+    return !s.empty() && s.size() <= 200 &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
+}
+
+bool parse_line(const std::string& line, WaitTicket* t) {
+    std::istringstream in(line);
+    std::string mode, extra;
+    if (!(in >> t->seq >> mode >> t->pid >> t->start_ticks >> t->since_ms >> t->seen_ms >> t->id >>
+          t->session) ||
+        (in >> extra))
+        return false;
+    if (mode != "x" && mode != "s") return false;
+    t->mode = mode == "s" ? Mode::Shared : Mode::Exclusive;
+    return t->pid > 0 && is_token(t->id) && is_token(t->session);
+}
+
+} // namespace
+
+std::vector<WaitTicket> queue_from_text(const std::string& text) {
+    std::vector<WaitTicket> q;
+    size_t at = 0;
+    while (at < text.size()) {
+        size_t end = text.find('\n', at);
+        if (end == std::string::npos) return {}; // torn
+        WaitTicket t;
+        if (!parse_line(text.substr(at, end - at), &t)) return {};
+        q.push_back(std::move(t));
+        at = end + 1;
+    }
+    std::stable_sort(q.begin(), q.end(),
+                     [](const WaitTicket& a, const WaitTicket& b) { return a.seq < b.seq; });
+    return q;
+}
+
+QueuePlace::QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe)
+    : joins_(joins), probe_(probe) {
+    if (!joins_) return;
+    ticket_.pid = os::self_pid();
+    ticket_.start_ticks = probe_.info(ticket_.pid).start_ticks;
+    ticket_.id = new_nonce();
+    ticket_.session = me.id;
+}
+
+std::vector<WaitTicket> QueuePlace::live_queue(ClaimLock& lock, const std::string& name,
+                                               bool* changed) {
+    std::vector<WaitTicket> q = lock.queue(name);
+    const int64_t now = os::now_ms();
+    const size_t before = q.size();
+    q.erase(std::remove_if(q.begin(), q.end(),
+                           [&](const WaitTicket& t) {
+                               return t.id != ticket_.id && now - t.seen_ms > kTicketStaleMs;
+                           }),
+            q.end());
+    *changed = q.size() != before;
+    for (auto& t : q) {
+        if (t.id == ticket_.id && now - t.seen_ms > kTicketRefreshMs) {
+            t.seen_ms = now;
+            *changed = true;
+        }
+    }
+    return q;
+}
+
+std::optional<WaitTicket> QueuePlace::first_conflicting_ahead(std::vector<WaitTicket>& q, Mode mode,
+                                                              bool* changed) const {
+    for (auto it = q.begin(); it != q.end();) {
+        if (joins_ && it->id == ticket_.id) break; // the rest are behind us
+        // Shared waiters batch; exclusive ones are not ordered among
+        // themselves (whoever runs first takes the name, as with flock).
+        if (it->mode == mode) {
+            ++it;
+            continue;
+        }
+        // Only the waiters that would stand in the way are judged: the
+        // first live one is enough, the others wait behind it anyway.
+        Anchor a{it->pid, it->start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
+        if (anchor_verdict(a, probe_).life != Life::Dead) return *it;
+        it = q.erase(it);
+        *changed = true;
+    }
+    return std::nullopt;
+}
+
+bool QueuePlace::enqueue(std::vector<WaitTicket>& q, Mode mode) {
+    if (!joins_) return false;
+    for (const auto& t : q)
+        if (t.id == ticket_.id) return false;
+    WaitTicket t = ticket_;
+    t.mode = mode;
+    t.seq = q.empty() ? 1 : q.back().seq + 1;
+    t.since_ms = t.seen_ms = os::now_ms();
+    q.push_back(std::move(t));
+    return true;
+}
+
+bool QueuePlace::leave(std::vector<WaitTicket>& q) const {
+    if (!joins_) return false;
+    const size_t before = q.size();
+    q.erase(
+        std::remove_if(q.begin(), q.end(), [&](const WaitTicket& t) { return t.id == ticket_.id; }),
+        q.end());
+    return q.size() != before;
+}
+
+void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
+                  const QueuePlace& place) {
+    if (!place.joins()) return;
+    auto lock = store.lock(names);
+    for (const auto& n : names) {
+        std::vector<WaitTicket> q = lock->queue(n);
+        if (!place.leave(q)) continue;
+        lock->set_queue(n, q);
+        store.wake_waiters(n); // those it was in the way of
+    }
+}
+
+} // namespace loop
