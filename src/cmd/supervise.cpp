@@ -64,8 +64,17 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock,
-                         shared ? &shared->workers() : nullptr, nullptr};
+    SupervisorOptions so;
+    so.metrics_file = o.metrics_file;
+    so.metrics_listen = o.metrics_listen;
+    so.lock = &lock;
+    so.workers = shared ? &shared->workers() : nullptr;
+    if (shared && shared->supervisor_period_ms() > 0) {
+        // Every host's `loop status` shows this supervisor by its record.
+        so.record_period_ms = shared->supervisor_period_ms();
+        so.put_record = [b = shared.get()](const SupervisorRecord& r) { b->put_supervisor(r); };
+        so.drop_record = [b = shared.get()](const SupervisorRecord& r) { b->drop_supervisor(r); };
+    }
     EventCounters counters;
     if (shared) {
         so.render_metrics = [b = shared.get(), &counters](bool up) {

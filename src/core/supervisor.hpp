@@ -8,6 +8,7 @@
 
 #include "core/control_server.hpp"
 #include "core/core.hpp"
+#include "core/fleet_record.hpp"
 #include "core/metrics.hpp"
 #include "core/metrics_http.hpp"
 #include "core/playbook.hpp"
@@ -36,6 +37,13 @@ struct SupervisorOptions {
     // Renders the metrics (given whether the supervisor is up) on a shared
     // backend (empty: the home's, core/metrics.hpp).
     std::function<std::string(bool)> render_metrics;
+    // On a shared backend: writes this supervisor's record in the fleet
+    // (every record_period_ms, and when a replica's state changed), and
+    // removes it on a clean stop. Both may throw Error: the supervisor goes
+    // on, logging it once until a write succeeds again.
+    std::function<void(const SupervisorRecord&)> put_record;
+    std::function<void(const SupervisorRecord&)> drop_record;
+    int64_t record_period_ms = 0; // 0: no record
 };
 
 class Supervisor {
@@ -136,6 +144,14 @@ class Supervisor {
     nlohmann::json replicas_json() const;
     static const char* state_name(const Replica& r);
 
+    // supervisor_record.cpp: this supervisor's record on a shared backend.
+    SupervisorRecord record_now() const;
+    void start_record();
+    // Writes the record when `periodic` or when a replica's state changed
+    // since the last write (not while writes fail: the next period retries).
+    void publish_record(bool periodic);
+    void drop_record();
+
     // supervisor.cpp
     void reconcile();
     void shutdown(bool force);
@@ -199,6 +215,9 @@ class Supervisor {
     size_t max_watched_holders_ = 0;       // pidfds for outside holders
     size_t metrics_connections_ = 0;       // open /metrics clients at most
     bool holders_capped_logged_ = false;
+    uv_timer_t record_timer_{};
+    nlohmann::json published_replicas_; // as last written (null: never)
+    bool record_failing_ = false;
 };
 
 } // namespace loop

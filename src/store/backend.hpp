@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/claims.hpp"
+#include "core/fleet_record.hpp"
 #include "core/metrics.hpp"
 #include "core/reaper.hpp"
 #include "core/sessions.hpp"
@@ -91,6 +92,25 @@ class Backend {
     // log is (nothing on the file backend: the home's log is that). Never
     // throws: an event that cannot be written is reported once.
     virtual void record_event(const std::string& event, const nlohmann::json& fields) = 0;
+
+    // The supervisors of the fleet (SPEC section 6, loop(1) status). On a
+    // shared backend each supervisor keeps a record there; the file
+    // backend keeps none (the home's supervisor.lock is the only record):
+    // its period is 0 and it lists nothing.
+    //
+    // How often a supervisor refreshes its record (0: it keeps none); the
+    // record lapses after 3 periods without a refresh.
+    virtual int64_t supervisor_period_ms() const { return 0; }
+    // Writes this host's record of the supervisor `r` (id, host and
+    // host_id are the backend's to fill in); Error(Failure) when the
+    // backend cannot be reached.
+    virtual void put_supervisor(const SupervisorRecord&) {}
+    // A clean stop: the record goes, the fleet's index says when it stopped.
+    virtual void drop_supervisor(const SupervisorRecord&) {}
+    // Every supervisor of the fleet known to the index, by id: running
+    // (its record lives), gone (expired) or stopped; unreadable records land
+    // in `errors`.
+    virtual std::vector<SupervisorRecord> supervisors(std::vector<std::string>*) { return {}; }
 };
 
 // `loop metrics` of any backend: its counters, the claims and sessions as
