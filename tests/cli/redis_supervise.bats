@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # loop supervise on the Redis backend: the workers' sessions and claims live
 # in Redis (ids qualified by the host), a dead worker's claims go before its
-# replacement takes them, and another host's supervisor over the same
-# playbook never works on the same item.
+# replacement takes them, another host's supervisor over the same
+# playbook never works on the same item, and `loop status` on any host shows
+# every host's supervisor (running while its record lives, then gone or stopped).
 
 load supervise_helpers
 load redis_helpers
