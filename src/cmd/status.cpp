@@ -68,7 +68,15 @@ StatusData read_status(const Globals& g) {
     if (d.replicas)
         for (const auto& r : *d.replicas)
             d.state_of[r.value("session", "")] = r.value("state", "");
-    if (backend->supervisor_period_ms() > 0) d.fleet = backend->supervisors(&d.errors);
+    if (backend->supervisor_period_ms() > 0) {
+        d.fleet = backend->supervisors(&d.errors);
+        // This home's supervisor is judged here by its lock, as on the file
+        // backend: one that died is gone at once, not at its record's TTL.
+        const bool up_here = d.sup && d.sup->running;
+        for (auto& r : *d.fleet)
+            if (r.local && r.state == SupervisorRecord::State::Running && !up_here)
+                r.state = SupervisorRecord::State::Gone;
+    }
     return d;
 }
 

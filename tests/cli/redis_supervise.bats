@@ -193,6 +193,9 @@ wait_long() {
     sup_of ".id == \"$b2_id\"" | jq -e 'length == 1 and (.[0].running | not)
         and .[0].state == "stopped" and (.[0].stopped_at | length > 0)' >/dev/null ||
         { "$LOOP" status --json; false; }
-    stop_sup
-    [ "$SUP_STATUS" -eq 0 ]
+    # This host's own supervisor is judged by its lock: killed, it is gone at once.
+    a_id=$(sup_of '.local' | jq -r '.[0].id')
+    stop_sup KILL
+    sup_of ".id == \"$a_id\"" | jq -e 'length == 1 and (.[0].running | not)
+        and .[0].state == "gone"' >/dev/null || { "$LOOP" status --json; false; }
 }
