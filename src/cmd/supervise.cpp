@@ -2,10 +2,12 @@
 #include "cmd/cmd.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
+#include "core/supervisor/outage.hpp"
 #include "core/supervisor/playbook.hpp"
 #include "core/supervisor/shared_link.hpp"
 #include "core/supervisor/supervisor.hpp"
 #include "core/supervisor/supervisor_lock.hpp"
+#include "os/proc.hpp"
 #include "os/spawn.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -65,7 +67,28 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Core core(home);
     SupervisorLock lock(core.home);
     set_up_logging(o);
-    SupervisorOptions so{o.metrics_file, o.metrics_listen, &lock, nullptr, nullptr, nullptr};
+    SupervisorOptions so;
+    so.metrics_file = o.metrics_file;
+    so.metrics_listen = o.metrics_listen;
+    so.lock = &lock;
+    Outage record_outage; // the record's writes back off like the link's calls
+    if (shared && shared->supervisor_period_ms() > 0) {
+        // Every host's `loop status` shows this supervisor by its record.
+        so.record_period_ms = shared->supervisor_period_ms();
+        so.put_record = [b = shared.get(), &record_outage](const SupervisorRecord& r) {
+            const int64_t now = os::monotonic_ms();
+            if (!record_outage.may_try(now))
+                throw Error(Exit::Failure, "the shared backend is not answering (backing off)");
+            try {
+                b->put_supervisor(r);
+            } catch (const Error&) {
+                record_outage.failed(now);
+                throw;
+            }
+            record_outage.succeeded();
+        };
+        so.drop_record = [b = shared.get()](const SupervisorRecord& r) { b->drop_supervisor(r); };
+    }
     EventCounters counters;
     std::unique_ptr<SharedLink> link;
     if (shared) {

@@ -10,6 +10,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/sessions/sessions.hpp"
 #include "core/sessions/worker_sessions.hpp"
+#include "core/supervisor/fleet_record.hpp"
 
 #include <functional>
 #include <memory>
@@ -96,6 +97,25 @@ class Backend {
     // connects anew (a supervisor's try after a failure; a verb's calls
     // fail for good after one).
     virtual void reconnect() {}
+
+    // The supervisors of the fleet (SPEC section 6, loop(1) status). On a
+    // shared backend each supervisor keeps a record there; the file
+    // backend keeps none (the home's supervisor.lock is the only record):
+    // its period is 0 and it lists nothing.
+    //
+    // How often a supervisor refreshes its record (0: it keeps none); the
+    // record lapses after 3 periods without a refresh.
+    virtual int64_t supervisor_period_ms() const { return 0; }
+    // Writes this host's record of the supervisor `r` (id, host and
+    // host_id are the backend's to fill in); Error(Failure) when the
+    // backend cannot be reached.
+    virtual void put_supervisor(const SupervisorRecord&) {}
+    // A clean stop: the record goes, the fleet's index says when it stopped.
+    virtual void drop_supervisor(const SupervisorRecord&) {}
+    // Every supervisor of the fleet known to the index, by id: running
+    // (its record lives), gone (expired) or stopped; unreadable records land
+    // in `errors`.
+    virtual std::vector<SupervisorRecord> supervisors(std::vector<std::string>*) { return {}; }
 };
 
 // `loop metrics` of any backend: its counters, the claims and sessions as

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # loop supervise on the Redis backend: the workers' sessions and claims live
 # in Redis (ids qualified by the host), a dead worker's claims go before its
-# replacement takes them, and another host's supervisor over the same
-# playbook never works on the same item.
+# replacement takes them, another host's supervisor over the same
+# playbook never works on the same item, and `loop status` on any host shows
+# every host's supervisor (running while its record lives, then gone or stopped).
 
 load supervise_helpers
 load redis_helpers
@@ -184,4 +185,98 @@ metric_is() { grep -qx -- "$2" "$1" 2>/dev/null; }
     grep -q "holder.1.*held" "$SUP_LOG" || { cat "$SUP_LOG" >&2; false; }
     [ "$(grep -c "not answering" "$SUP_LOG")" -eq 1 ]
     redis_resume
+}
+
+# start_host_b: a second host (its own pid namespace and home) runs
+# napper.json over the same Redis; B_NS is its unshare, B_SUP the outer pid of
+# its supervisor (pid 1 inside, so killing it ends the whole "host").
+start_host_b() {
+    unshare --pid --fork --mount-proc --kill-child env LOOP_HOME="$TEST_DIR/homeB" \
+        "$LOOP" supervise "$PLAYBOOKS/napper.json" </dev/null >>"$TEST_DIR/supB.log" 2>&1 3>&- &
+    B_NS=$!
+    track "$B_NS"
+    wait_for pgrep -P "$B_NS" >/dev/null || { cat "$TEST_DIR/supB.log"; return 1; }
+    B_SUP=$(pgrep -P "$B_NS")
+    track "$B_SUP"
+}
+
+# sup_of JQ-CONDITION: the supervisors of `status --json` that satisfy it.
+sup_of() { "$LOOP" status --json | jq -c "[.supervisors[] | select($1)]"; }
+
+# The record key of supervisor ID in this test's prefix.
+sup_key() { echo "t$BATS_TEST_NUMBER:supervisor:$1"; }
+key_exists() { [ "$(redis-cli -s "$REDIS_SOCK" EXISTS "$(sup_key "$1")")" = 1 ]; }
+
+# wait_long TEST...: as wait_for, bounded at 90 s (a record's TTL on a busy box).
+wait_long() {
+    local i
+    for ((i = 0; i < 1800; i++)); do
+        "$@" && return 0
+        sleep 0.05
+    done
+    echo "gave up after 90 s waiting for: $*" >&2
+    return 1
+}
+
+@test "redis supervise: status shows every host's supervisor; a killed one goes at its record's TTL, a stopped one at once" {
+    command -v unshare >/dev/null || skip "unshare is not installed"
+    unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot create a pid namespace here"
+    start_sup "$PLAYBOOKS/napper.json"
+    wait_workers napper 2
+    start_host_b
+    both() {
+        "$LOOP" status --json | jq -e --argjson a "$SUP" '.supervisors | length == 2
+            and any(.[]; .local and .pid == $a) and any(.[]; (.local | not) and .pid == 1)
+            and all(.[]; .running and .state == "running" and (.host | length > 0)
+                and (.host_id | length > 0) and (.started_at | length > 0)
+                and (.heartbeat_at | length > 0) and (.playbook | endswith("napper.json"))
+                and ([.replicas[] | select(.worker == "napper" and .state == "running"
+                    and .pid != null)] | length == 2))' >/dev/null
+    }
+    wait_for both || { "$LOOP" status --json; cat "$TEST_DIR/supB.log"; false; }
+    b=$(sup_of '.local | not')
+    b_id=$(jq -r '.[0].id' <<<"$b")
+    [ "$(jq -r '.[0].host_id' <<<"$b")" != "$(sup_of '.local' | jq -r '.[0].host_id')" ]
+    # Human output: a row per host.
+    run_loop status
+    expect_status 0
+    [ "$(grep -c 'napper 2/2 running' <<<"$output")" -eq 2 ] || { echo "$output"; false; }
+
+    # Host B dies: shown running while its record lives, not running once it expired.
+    kill -KILL "$B_SUP"
+    wait_exit "$B_NS"
+    for ((i = 0; i < 1800; i++)); do
+        key_exists "$b_id" || break
+        st=$(sup_of ".id == \"$b_id\"")
+        if key_exists "$b_id"; then
+            jq -e 'length == 1 and .[0].running and .[0].state == "running"' <<<"$st" >/dev/null ||
+                { echo "shown as not running while its record lives: $st"; false; }
+        fi
+    done
+    b_gone() { sup_of ".id == \"$b_id\"" | jq -e 'length == 1 and (.[0].running | not)
+        and .[0].state == "gone" and (.[0].heartbeat_at | length > 0)' >/dev/null; }
+    wait_long b_gone || { "$LOOP" status --json; false; }
+    run_loop status
+    expect_status 0
+    expect_in "$output" "gone"
+    # A's own supervisor is still up.
+    sup_of '.local' | jq -e 'length == 1 and .[0].running' >/dev/null
+
+    # A clean stop (SIGTERM) removes the record at once. (The new "host" may
+    # get the same id: the kernel reuses a freed pid namespace's inode.)
+    start_host_b
+    two_up() { [ "$(sup_of '.running' | jq length)" -eq 2 ]; }
+    wait_for two_up || { "$LOOP" status --json; cat "$TEST_DIR/supB.log"; false; }
+    b2_id=$(sup_of '(.local | not) and .running' | jq -r '.[0].id')
+    kill -TERM "$B_SUP"
+    wait_exit "$B_NS"
+    ! key_exists "$b2_id"
+    sup_of ".id == \"$b2_id\"" | jq -e 'length == 1 and (.[0].running | not)
+        and .[0].state == "stopped" and (.[0].stopped_at | length > 0)' >/dev/null ||
+        { "$LOOP" status --json; false; }
+    # This host's own supervisor is judged by its lock: killed, it is gone at once.
+    a_id=$(sup_of '.local' | jq -r '.[0].id')
+    stop_sup KILL
+    sup_of ".id == \"$a_id\"" | jq -e 'length == 1 and (.[0].running | not)
+        and .[0].state == "gone"' >/dev/null || { "$LOOP" status --json; false; }
 }

@@ -53,6 +53,8 @@ JSON
     kill -HUP "$SUP"
     wait_for has_event '.event == "supervisor.reloaded"'
     status_json | jq -e '.supervisor.running == true and .supervisor.reload_failed == null'
+    # The file backend keeps no fleet records: the home's lock is the only one.
+    status_json | jq -e '.supervisors == null'
     run_loop status
     [[ "$output" != *"last reload refused"* ]]
     stop_sup

@@ -123,6 +123,7 @@ int Supervisor::run() {
     uv_check_start(&progress_, [](uv_check_t* c) {
         owner(c)->advance_rollouts();
         owner(c)->check_pending();
+        owner(c)->publish_record(false);
     });
     open_control();
 
@@ -160,6 +161,7 @@ int Supervisor::run() {
     // One pass for claims left by sessions that died while no supervisor ran.
     sweep();
     reconcile();
+    start_record();
     uv_run(&loop_, UV_RUN_DEFAULT);
     return 0;
 }
@@ -229,6 +231,7 @@ void Supervisor::maybe_finish() {
     finished_ = true;
     // New requests find no socket; the connections still open end with the loop.
     if (control_) os::unlink_socket_at(core_.home.root(), kControlSocket);
+    drop_record();
     finish_shared();
     core_.events.append("supervisor.stopped", {{"pid", os::self_pid()}});
     publish_metrics();

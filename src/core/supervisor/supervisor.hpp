@@ -10,6 +10,7 @@
 #include "core/metrics/metrics.hpp"
 #include "core/sessions/worker_sessions.hpp"
 #include "core/supervisor/control_server.hpp"
+#include "core/supervisor/fleet_record.hpp"
 #include "core/supervisor/metrics_http.hpp"
 #include "core/supervisor/playbook.hpp"
 #include "core/supervisor/shared_link.hpp"
@@ -40,6 +41,13 @@ struct SupervisorOptions {
     // The shared backend's calls (workers and render_metrics go through
     // it); nullptr on the file backend.
     SharedLink* shared = nullptr;
+    // On a shared backend: writes this supervisor's record in the fleet
+    // (every record_period_ms, and when a replica's state changed), and
+    // removes it on a clean stop. Both may throw Error: the supervisor goes
+    // on, logging it once until a write succeeds again.
+    std::function<void(const SupervisorRecord&)> put_record;
+    std::function<void(const SupervisorRecord&)> drop_record;
+    int64_t record_period_ms = 0; // 0: no record
 };
 
 class Supervisor {
@@ -153,6 +161,13 @@ class Supervisor {
     bool ready_to_start(Replica& r);
     // At the end: one last try, and what is left said.
     void finish_shared();
+    // supervisor_record.cpp: this supervisor's record on a shared backend.
+    SupervisorRecord record_now() const;
+    void start_record();
+    // Writes the record when `periodic` or when a replica's state changed
+    // since the last write (not while writes fail: the next period retries).
+    void publish_record(bool periodic);
+    void drop_record();
 
     // supervisor.cpp
     void reconcile();
@@ -220,6 +235,9 @@ class Supervisor {
     size_t max_watched_holders_ = 0;       // pidfds for outside holders
     size_t metrics_connections_ = 0;       // open /metrics clients at most
     bool holders_capped_logged_ = false;
+    uv_timer_t record_timer_{};
+    nlohmann::json published_replicas_; // as last written (null: never)
+    bool record_failing_ = false;
 };
 
 } // namespace loop

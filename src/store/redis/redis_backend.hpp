@@ -70,7 +70,21 @@ class RedisBackend : public Backend {
     void record_event(const std::string& event, const nlohmann::json& fields) override;
     void reconnect() override { client_.reset(); }
 
+    // redis_supervisors.cpp
+    int64_t supervisor_period_ms() const override;
+    void put_supervisor(const SupervisorRecord& r) override;
+    void drop_supervisor(const SupervisorRecord& r) override;
+    std::vector<SupervisorRecord> supervisors(std::vector<std::string>* errors) override;
+
   private:
+    // This host's supervisor of this home: "HOSTKEY.HOMEHASH".
+    std::string supervisor_id() const;
+    SupervisorRecord own_record(const SupervisorRecord& r) const;
+    // The supervisor's record writes have a connection of their own,
+    // opened again after a failure (a failed client stays failed).
+    RedisClient& supervisor_client();
+    std::unique_ptr<RedisClient> sup_client_;
+    bool event_warned_ = false;
     RedisClient& client();
     // The record of session `id` in Redis, nullopt when its key is gone.
     std::optional<SessionRecord> read_session(const std::string& id);

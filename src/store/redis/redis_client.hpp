@@ -41,6 +41,17 @@
 //                          heartbeats; added by acquire, dropped by the keeper.
 //   P keeper:HOST          "PID NONCE" of the keeper of HOST while it runs,
 //                          PEXPIRE session_ttl (keeper.hpp).
+//   P supervisor:ID        hash: the record of the supervisor of one home on one
+//                          host (ID: host key "." home hash; core/supervisor/fleet_record.hpp
+//                          fields), PEXPIRE 3 heartbeat periods, written whole by
+//                          each heartbeat (lua/supervisor_put.lua), deleted on a
+//                          clean stop (lua/supervisor_drop.lua).
+//   P supervisors          sorted set: supervisor ID -> its last heartbeat (ms),
+//                          the index `loop status` reads (no SCAN); an ID not
+//                          heard of for a day is dropped by the next heartbeat.
+//   P supervisors_last     hash: supervisor ID -> its summary (JSON: host, pid,
+//                          started_ms, stopped_ms after a clean stop), shown once
+//                          its record is gone.
 //   P events               stream, capped (XADD MAXLEN ~ 10000): one entry per
 //                          state change, fields `event` (claim.acquired, ...)
 //                          and `data` (a JSON object with ts_ms and the

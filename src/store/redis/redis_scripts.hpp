@@ -31,6 +31,9 @@ struct Keys {
     std::string queue(const std::string& name) const { return prefix + "queue:" + name; }
     std::string host(const std::string& host_key) const { return prefix + "host:" + host_key; }
     std::string keeper(const std::string& host_key) const { return prefix + "keeper:" + host_key; }
+    std::string supervisor(const std::string& id) const { return prefix + "supervisor:" + id; }
+    std::string supervisors() const { return prefix + "supervisors"; }
+    std::string supervisors_last() const { return prefix + "supervisors_last"; }
 };
 
 // Who asks: a session id and the nonce of its incarnation.
