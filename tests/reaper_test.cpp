@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <set>
 
 using namespace loop;
 using namespace loop::test;
@@ -230,4 +231,50 @@ TEST_CASE("reap: concurrent reapers agree, each stale holder is reaped once") {
     CHECK(b->errors.load() == 0);
     CHECK(b->reaped.load() == 20);
     CHECK(list_dir(home.sub("claims")).empty());
+}
+
+TEST_CASE("reap: a pass over thousands of names is shared out between threads, and reports each "
+          "stale holder once, in name order") {
+    TempDir home;
+    auto numbered = [](const std::string& prefix, int n) {
+        std::vector<std::string> out;
+        for (int i = 0; i < n; ++i)
+            out.push_back(prefix + std::to_string(i));
+        return out;
+    };
+    dead_session(home.path(), numbered("d-a-", 1000));
+    dead_session(home.path(), numbered("d-b-", 1000));
+    HoldingChild live(home.path(), numbered("l-", 1000));
+    REQUIRE(live.acquired);
+    std::vector<std::string> dead = numbered("d-a-", 1000), kept = numbered("l-", 1000);
+    for (const auto& n : numbered("d-b-", 1000))
+        dead.push_back(n);
+    std::sort(dead.begin(), dead.end());
+    std::sort(kept.begin(), kept.end());
+    Core core(home.path());
+    const size_t workers = std::min<size_t>(2, static_cast<size_t>(os::cpu_count()));
+    auto names_of = [](const ReapReport& r) {
+        std::vector<std::string> out;
+        for (const auto& c : r.claims)
+            out.push_back(c.name);
+        return out;
+    };
+
+    auto dry = core.reaper.run(true, 0);
+    CHECK(dry.workers == workers);
+    CHECK(names_of(dry) == dead); // in order, each once
+    CHECK(list_dir(home.sub("claims")).size() == 3000);
+
+    auto r = core.reaper.run(false, 0);
+    CHECK(r.workers == workers);
+    CHECK(names_of(r) == dead);
+    CHECK(r.warnings.empty());
+    CHECK(list_dir(home.sub("claims")) == kept);
+    std::set<std::string> logged;
+    for (const auto& line : lines_of(read_text(home.sub("events.jsonl")))) {
+        auto j = nlohmann::json::parse(line); // every line a whole event
+        if (j["event"] == "claim.reaped") CHECK(logged.insert(j["name"].get<std::string>()).second);
+    }
+    CHECK(logged.size() == dead.size());
+    CHECK(core.reaper.run(false, 0).claims.empty());
 }

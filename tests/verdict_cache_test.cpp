@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 using namespace loop;
 using namespace loop::test;
@@ -116,7 +117,7 @@ struct RaceBoard {
     std::atomic<int> stop{0};
     std::atomic<int> slot[kContended]; // pid of the process inside the name, 0: none
     std::atomic<long> acquired{0}, overlaps{0}, live_taken{0}, errors{0};
-    std::atomic<long> passes{0}, reaped{0}, live_reaped{0};
+    std::atomic<long> passes{0}, reaped{0}, live_reaped{0}, parallel_passes{0};
 };
 
 bool running_pid(int pid) {
@@ -167,6 +168,7 @@ int race_reaper(const std::string& home, RaceBoard& b) {
         try {
             ReapReport r = core.reaper.run(false, 0);
             b.passes.fetch_add(1);
+            if (r.workers > 1) b.parallel_passes.fetch_add(1);
             b.reaped.fetch_add(static_cast<long>(r.claims.size()));
             for (const auto& c : r.claims)
                 if (c.name.rfind("live-", 0) == 0) b.live_reaped.fetch_add(1);
@@ -178,15 +180,20 @@ int race_reaper(const std::string& home, RaceBoard& b) {
     return 0;
 }
 
-} // namespace
-
-TEST_CASE("verdicts: reap passes racing claimers and live holders over many names never break "
-          "exclusion") {
+// Reapers race claimers over the contended names; `ballast` more names are
+// held by a live session, so that with thousands every pass is shared out
+// between threads (core/claims/reaper.cpp).
+void race_reapers_and_claimers(int ballast) {
     TempDir home;
     HoldingChild holder_a(home.path(), {"live-0", "live-1"});
     HoldingChild holder_b(home.path(), {"live-2", "live-3"});
     REQUIRE(holder_a.acquired);
     REQUIRE(holder_b.acquired);
+    std::optional<HoldingChild> heavy;
+    if (ballast > 0) {
+        heavy.emplace(home.path(), numbered("live-b", ballast));
+        REQUIRE(heavy->acquired);
+    }
     Shared<RaceBoard> b;
     const uint64_t seed = test_seed();
     INFO("seed " << seed << " (LOOP_TEST_SEED replays it)");
@@ -215,11 +222,15 @@ TEST_CASE("verdicts: reap passes racing claimers and live holders over many name
     CHECK(b->overlaps.load() == 0);
     CHECK(b->live_taken.load() == 0);
     CHECK(b->live_reaped.load() == 0);
+    if (ballast > 0 && os::cpu_count() > 1) CHECK(b->parallel_passes.load() > 0);
     // The live holders still hold their names; a last pass frees the rest.
     Core core(home.path());
     const long last = static_cast<long>(core.reaper.run(false, 0).claims.size());
-    CHECK(list_dir(home.sub("claims")) ==
-          std::vector<std::string>{"live-0", "live-1", "live-2", "live-3"});
+    std::vector<std::string> held{"live-0", "live-1", "live-2", "live-3"};
+    for (const auto& n : numbered("live-b", ballast))
+        held.push_back(n);
+    std::sort(held.begin(), held.end());
+    CHECK(list_dir(home.sub("claims")) == held);
     for (const auto& [name, who] :
          {std::pair{"live-0", &holder_a}, std::pair{"live-1", &holder_a},
           std::pair{"live-2", &holder_b}, std::pair{"live-3", &holder_b}}) {
@@ -237,4 +248,16 @@ TEST_CASE("verdicts: reap passes racing claimers and live holders over many name
         if (j.value("by", "") == "reap") by_reap++;
     }
     CHECK(by_reap == b->reaped.load() + last);
+}
+
+} // namespace
+
+TEST_CASE("verdicts: reap passes racing claimers and live holders over many names never break "
+          "exclusion") {
+    race_reapers_and_claimers(0);
+}
+
+TEST_CASE("verdicts: reap passes shared out between threads (2048 live names more) racing "
+          "claimers never break exclusion") {
+    race_reapers_and_claimers(2048);
 }

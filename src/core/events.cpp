@@ -78,8 +78,7 @@ void EventLog::append(const std::string& event, nlohmann::json fields) {
 void EventLog::append_lines(const std::string& lines) {
     if (lines.empty()) return;
     os::Status s = os::append_line_at(home_.root(), "events.jsonl", lines);
-    if (!s.ok() && !warned_) {
-        warned_ = true;
+    if (!s.ok() && !warned_.exchange(true)) {
         std::fprintf(stderr, "loop: warning: cannot append to %s: %s\n", path().c_str(),
                      std::strerror(s.err));
     }

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <optional>
@@ -49,7 +50,7 @@ class EventLog {
 
   private:
     Home& home_;
-    bool warned_ = false;
+    std::atomic<bool> warned_{false};
     Forward forward_;
 };
 

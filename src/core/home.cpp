@@ -59,6 +59,7 @@ void Home::check_trusted() const {
 }
 
 int Home::sub(os::Fd& slot, const char* name) {
+    std::lock_guard<std::mutex> g(open_);
     if (slot) return slot.get();
     int err = 0;
     slot = os::open_dir(root_.get(), name, &err);

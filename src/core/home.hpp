@@ -3,6 +3,7 @@
 
 #include "os/fd.hpp"
 
+#include <mutex>
 #include <string>
 
 namespace loop {
@@ -20,7 +21,8 @@ class Home {
     int root() const { return root_.get(); }
 
     // Subdirectories, created 0700 on first use and opened without
-    // following symlinks. Throws Error(Failure) when impossible.
+    // following symlinks. Throws Error(Failure) when impossible. Safe to
+    // call from several threads (a reaping pass uses several).
     int claims();
     int locks();
     int sessions();
@@ -35,6 +37,7 @@ class Home {
     void check_trusted() const;
 
     std::string path_;
+    std::mutex open_; // guards the lazy opening of the subdirectories
     os::Fd root_, claims_, locks_, sessions_, txns_, logs_, wake_;
 };
 

@@ -52,6 +52,9 @@ std::vector<ProcRow> process_table();
 bool group_exists(int pgid);
 
 int self_pid();
+
+// The CPUs this process may run on (its affinity mask), at least 1.
+int cpu_count();
 int parent_pid();
 
 // pidfd_open(2); invalid Fd and *err on failure.

@@ -18,6 +18,7 @@ struct ReapReport {
     std::vector<std::string> sessions;
     std::vector<std::string> txns;
     std::vector<std::string> warnings; // undecidable or unreadable: left alone
+    size_t workers = 1;                // threads the pass over the claims used
 };
 
 class Reaper {
@@ -29,6 +30,11 @@ class Reaper {
     ReapReport run(bool dry_run, int64_t session_retention_ms = kDefaultRetentionMs);
 
   private:
+    // The claims of `names`, on several threads when there are many.
+    // `pass` is the calling thread's; the other threads have their own.
+    void reap_claims(const std::vector<std::string>& names, bool dry_run, ClaimPass& pass,
+                     ReapReport& r);
+
     Claims& claims_;
     Sessions& sessions_;
 };
