@@ -3,6 +3,7 @@
 #include "cmd/cmd.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/process.hpp"
 
 #include <cstdio>
 #include <cstring>
@@ -19,6 +20,19 @@ void refuse_empty_values(CLI::App& app) {
         if (!opt->get_positional() && opt->get_items_expected_min() > 0) opt->check(nonempty);
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
         refuse_empty_values(*sub);
+}
+
+int run(const loop::cmd::Action& action) {
+    using namespace loop;
+    try {
+        return action();
+    } catch (const Error& e) {
+        std::fprintf(stderr, "loop: %s\n", escape_controls(e.message()).c_str());
+        return static_cast<int>(e.code());
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "loop: internal error: %s\n", escape_controls(e.what()).c_str());
+        return static_cast<int>(Exit::Failure);
+    }
 }
 
 } // namespace
@@ -99,13 +113,14 @@ int main(int argc, char** argv) {
                      "loop: unexpected arguments after '--' (only 'loop _ with' runs a command)\n");
         return static_cast<int>(Exit::Usage);
     }
-    try {
-        return action();
-    } catch (const Error& e) {
-        std::fprintf(stderr, "loop: %s\n", escape_controls(e.message()).c_str());
-        return static_cast<int>(e.code());
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "loop: internal error: %s\n", escape_controls(e.what()).c_str());
-        return static_cast<int>(Exit::Failure);
+    int rc = run(action);
+    // A script's verb (claim, unclaim, renew, owner) runs in shell loops,
+    // where process exit is part of its cost: once its output is flushed,
+    // nothing is left that tearing down the parser and the static objects
+    // would write, so the process ends without doing so.
+    if (cmd::is_script_verb(g.verb)) {
+        std::fflush(nullptr);
+        os::exit_now(rc);
     }
+    return rc;
 }

@@ -37,6 +37,9 @@ inline CLI::App* subcommand(CLI::App& parent, const Globals& g, const char* name
 // after "_" for the script verbs), if it is one of `known`.
 std::string find_verb(int argc, char** argv);
 
+// The verbs scripts run in loops: claim, unclaim, renew, owner.
+bool is_script_verb(const std::string& verb);
+
 // Where a usage error of `verb` points to: "loop _ with --help",
 // "loop reap --help", or "loop --help" when the verb is unknown.
 std::string help_hint(const std::string& verb);

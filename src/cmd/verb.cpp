@@ -38,6 +38,10 @@ std::string find_verb(int argc, char** argv) {
     return "";
 }
 
+bool is_script_verb(const std::string& verb) {
+    return verb == "claim" || verb == "unclaim" || verb == "renew" || verb == "owner";
+}
+
 std::string help_hint(const std::string& verb) {
     static const char* const underscore[] = {"claim", "unclaim", "renew",
                                              "with",  "owner",   "session"};
