@@ -23,6 +23,16 @@ teardown() {
     sup_teardown
 }
 
+# holder_restarted OLD SID FENCE: replica 1 of `holder` runs again, as a new
+# process (not OLD), and holds `job` alone, under SID, with a fence above FENCE.
+holder_restarted() {
+    local p
+    p=$(live_pid holder 1)
+    [ -n "$p" ] && [ "$p" != "$1" ] &&
+        owner_json job | jq -e --arg s "$2" --argjson f "$3" \
+            'length == 1 and .[0].session == $s and .[0].fence > $f' >/dev/null
+}
+
 # redis_pause: the server stops answering but stays up (SIGSTOP: its socket
 # still accepts connections, nothing is read or replied); redis_resume: it
 # answers again.
@@ -48,14 +58,7 @@ owner_json() { "$LOOP" _ owner "$1" --json 2>/dev/null || echo '[]'; }
     run_loop _ claim job
     expect_status 1
     kill -KILL "$old"
-    restarted() {
-        local p
-        p=$(live_pid holder 1)
-        [ -n "$p" ] && [ "$p" != "$old" ] &&
-            owner_json job | jq -e --arg s "$sid" --argjson f "$fence1" \
-                'length == 1 and .[0].session == $s and .[0].fence > $f' >/dev/null
-    }
-    wait_for restarted
+    wait_for holder_restarted "$old" "$sid" "$fence1"
     track "$(live_pid holder 1)"
     stop_sup
     [ "$SUP_STATUS" -eq 0 ]
@@ -145,14 +148,7 @@ metric_is() { grep -qx -- "$2" "$1" 2>/dev/null; }
     # Its death is handled while the server does not answer.
     wait_for exited_locally "$old" || { cat "$SUP_LOG" >&2; false; }
     redis_resume
-    restarted() {
-        local p
-        p=$(live_pid holder 1)
-        [ -n "$p" ] && [ "$p" != "$old" ] &&
-            owner_json job | jq -e --arg s "$sid" --argjson f "$fence1" \
-                'length == 1 and .[0].session == $s and .[0].fence > $f' >/dev/null
-    }
-    wait_for restarted || { cat "$SUP_LOG" >&2; false; }
+    wait_for holder_restarted "$old" "$sid" "$fence1" || { cat "$SUP_LOG" >&2; false; }
     track "$(live_pid holder 1)"
     # The metrics file follows the fleet again, and the events of the
     # outage reached the fleet's stream.
