@@ -110,9 +110,9 @@ std::string read_boot_id() {
 
 } // namespace
 
-std::string boot_id() {
+const std::string& boot_id() {
     // It names the boot this process runs in, which never changes under
-    // it: read once.
+    // it: read once (thread-safe: a function-local static).
     static const std::string id = read_boot_id();
     return id;
 }

@@ -21,8 +21,8 @@ struct ProcInfo {
 
 ProcInfo proc_info(int pid);
 
-// The kernel's boot id (36 characters), or "" when unreadable.
-std::string boot_id();
+// The kernel's boot id (36 characters), or "" when unreadable; read once.
+const std::string& boot_id();
 
 std::string host_name();
 

@@ -185,11 +185,7 @@ class FileClaimLock : public ClaimLock {
 } // namespace
 
 std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& names) {
-    if (!boot_known_) {
-        boot_ = os::boot_id();
-        boot_known_ = true;
-    }
-    return std::make_unique<FileClaimLock>(home_, boot_, names);
+    return std::make_unique<FileClaimLock>(home_, os::boot_id(), names);
 }
 
 std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {

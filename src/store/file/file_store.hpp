@@ -36,8 +36,6 @@ class FileClaimStore : public ClaimStore {
 
   private:
     Home& home_;
-    std::string boot_; // this boot's id, read once
-    bool boot_known_ = false;
 };
 
 class FileSessionRegistry : public SessionRegistry {
