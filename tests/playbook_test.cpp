@@ -3,8 +3,10 @@
 
 #include <doctest/doctest.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -526,4 +528,44 @@ TEST_CASE("playbook: rollout is one-by-one by default, all-at-once on request, n
     CHECK_FALSE(a.workers[0].same_definition(d.workers[0]));
     check_refused(one_worker(R"("rollout": "rolling")"), "workers.w.rollout", "one-by-one");
     check_refused(one_worker(R"("rollout": 1)"), "workers.w.rollout");
+}
+
+TEST_CASE("playbook: load_playbook names what is wrong with the file it was given") {
+    TempDir dir;
+    auto message_of = [](const std::string& p) {
+        try {
+            load_playbook(p);
+        } catch (const Error& e) {
+            CHECK(e.code() == Exit::Usage);
+            return e.message();
+        }
+        return std::string("accepted");
+    };
+    const std::string missing = (dir.path / "missing.json").string();
+    CHECK(message_of(missing) == missing + ": cannot read the playbook: " + std::strerror(ENOENT));
+    fs::create_directory(dir.path / "sub");
+    const std::string sub = (dir.path / "sub").string();
+    CHECK(message_of(sub) == sub + ": is a directory, not a playbook");
+    CHECK(message_of("/dev/null") == "/dev/null: is not a regular file");
+
+    // 1 MiB is the most a playbook may be; one byte more is refused.
+    const std::string big = (dir.path / "big.json").string();
+    std::string text = R"({"workers": {"w": {"run": "x"}}})";
+    text += std::string((1 << 20) - text.size(), ' ');
+    dir.write("big.json", text);
+    CHECK_NOTHROW(load_playbook(big));
+    dir.write("big.json", text + " ");
+    CHECK(message_of(big) == big + ": is larger than 1 MiB; is it really a playbook?");
+
+    // The user's symlinks are followed, for the file and for a cwd.
+    fs::create_symlink(dir.path / "sub", dir.path / "sub-link");
+    dir.write("real.json", R"({"workers": {"w": {"run": "x", "cwd": "sub-link"}}})");
+    fs::create_symlink(dir.path / "real.json", dir.path / "link.json");
+    Playbook pb = load_playbook((dir.path / "link.json").string());
+    CHECK(pb.workers.at(0).cwd == (dir.path / "sub-link").string());
+
+    dir.write("cwd-file.json", R"({"workers": {"w": {"run": "x", "cwd": "real.json"}}})");
+    const std::string cwd_file = (dir.path / "cwd-file.json").string();
+    CHECK(message_of(cwd_file) == cwd_file + ": workers.w.cwd: \"" +
+                                      (dir.path / "real.json").string() + "\" is not a directory");
 }

@@ -3,15 +3,12 @@
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/file_tail.hpp"
 #include "os/fs.hpp"
 #include "os/notify.hpp"
 #include "os/proc.hpp"
 #include "store/redis/backend_url.hpp"
 #include "store/redis/redis_events.hpp"
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <memory>
@@ -85,30 +82,23 @@ int run_events(const Globals& g, const EventsOpts& o) {
     os::ChangeWaiter waiter;
     int err = 0;
     if (o.follow) waiter.watch_dirs({core.home.path()}, &err);
-    int fd = -1;
+    os::FileTail tail(path);
     bool watching_file = false;
-    off_t offset = 0;
     std::string buf;
     for (;;) {
-        if (fd < 0) fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0) {
+        int open_err = 0;
+        if (tail.open(&open_err)) {
             if (o.follow && !watching_file) watching_file = waiter.watch_file(path, &err);
-            struct stat st;
-            if (::fstat(fd, &st) == 0 && st.st_size < offset) offset = 0; // truncated
-            char chunk[65536];
-            ssize_t n;
-            while ((n = ::pread(fd, chunk, sizeof chunk, offset)) > 0) {
-                buf.append(chunk, static_cast<size_t>(n));
-                offset += n;
+            tail.read_new([&](std::string_view chunk) {
+                buf.append(chunk);
                 emit(buf, since_ms, o.json);
-            }
-        } else if (errno != ENOENT) {
-            throw io_error("cannot read " + path, errno);
+            });
+        } else if (open_err != 0) {
+            throw io_error("cannot read " + path, open_err);
         }
         if (!o.follow) break;
         waiter.wait(-1);
     }
-    if (fd >= 0) ::close(fd);
     return 0;
 }
 

@@ -1,9 +1,8 @@
 #include "cmd/output.hpp"
 
 #include "core/text.hpp"
+#include "os/fd.hpp"
 #include "os/proc.hpp"
-
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -69,7 +68,7 @@ void print_warnings(const std::vector<std::string>& warnings) {
 }
 
 bool use_colour() {
-    return ::isatty(1) == 1 && !std::getenv("NO_COLOR");
+    return os::is_terminal(1) && !std::getenv("NO_COLOR");
 }
 
 std::string alive_cell(Life l, bool colour) {
@@ -116,7 +115,7 @@ void print_table(const std::vector<std::string>& header,
         line(r);
 }
 
-WaitStatusLine::WaitStatusLine() : tty_(::isatty(2) == 1), start_ms_(os::monotonic_ms()) {}
+WaitStatusLine::WaitStatusLine() : tty_(os::is_terminal(2)), start_ms_(os::monotonic_ms()) {}
 
 void WaitStatusLine::update(const AcquireOutcome& out) {
     if (!tty_ || out.blockers.empty()) return;

@@ -7,13 +7,12 @@
 #include "core/supervisor/shared_link.hpp"
 #include "core/supervisor/supervisor.hpp"
 #include "core/supervisor/supervisor_lock.hpp"
+#include "os/path.hpp"
 #include "os/proc.hpp"
 #include "os/spawn.hpp"
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-
-#include <unistd.h>
 
 #include <cstdlib>
 #include <memory>
@@ -33,7 +32,7 @@ std::string default_playbook() {
     std::string dir = exe.substr(0, exe.rfind('/'));
     for (const std::string& candidate : {dir + "/../share/loop/playbooks/demo.json",
                                          std::string(LOOP_SOURCE_DIR) + "/playbooks/demo.json"}) {
-        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+        if (os::readable(candidate)) return candidate;
     }
     throw Error(Exit::Usage, "no playbook given and the demo playbook is not installed: "
                              "loop supervise PLAYBOOK");
@@ -54,8 +53,7 @@ int run_supervise(const Globals& g, const SuperviseOpts& o) {
     Playbook pb = load_playbook(o.playbook.empty() ? default_playbook() : o.playbook);
     std::string home = Home::resolve(g.home);
     if (!home.empty() && home[0] != '/') {
-        char cwd[4096];
-        if (::getcwd(cwd, sizeof cwd)) home = std::string(cwd) + "/" + home;
+        if (std::string cwd = os::current_dir(); !cwd.empty()) home = cwd + "/" + home;
     }
     // On a shared backend the workers' sessions and claims live there; the
     // home keeps the lock, the logs and the supervisor's own events.

@@ -1,11 +1,9 @@
 #include "core/events.hpp"
 
 #include "core/text.hpp"
+#include "os/file_tail.hpp"
 #include "os/fs.hpp"
 #include "os/proc.hpp"
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
@@ -35,11 +33,10 @@ std::optional<std::string> event_line_problem(const std::string& line) {
 
 std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string& path) {
     std::map<std::pair<std::string, int>, int> out;
-    int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0) return out;
+    os::FileTail file(path);
+    int err = 0;
+    if (!file.open(&err)) return out;
     std::string partial;
-    char buf[65536];
-    ssize_t n;
     auto take = [&out](const std::string& line) {
         if (line.find("\"session.started\"") == std::string::npos) return;
         auto j = nlohmann::json::parse(line, nullptr, false);
@@ -50,16 +47,15 @@ std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string
             return;
         out[{w->get<std::string>(), r->get<int>()}] = n->get<int>();
     };
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) {
-        partial.append(buf, static_cast<size_t>(n));
+    file.read_new([&](std::string_view chunk) {
+        partial.append(chunk);
         size_t start = 0, nl;
         while ((nl = partial.find('\n', start)) != std::string::npos) {
             take(partial.substr(start, nl - start));
             start = nl + 1;
         }
         partial.erase(0, start);
-    }
-    ::close(fd);
+    });
     return out;
 }
 

@@ -36,4 +36,9 @@ class Fd {
     int fd_ = -1;
 };
 
+// Whether `fd` is a terminal (isatty(3)).
+inline bool is_terminal(int fd) {
+    return ::isatty(fd) == 1;
+}
+
 } // namespace loop::os

@@ -5,6 +5,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/path.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -13,11 +14,9 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
+#include <optional>
 #include <set>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace loop {
 
@@ -295,16 +294,14 @@ class Checker {
         std::filesystem::path p(dir);
         if (p.is_relative() && !base_dir_.empty()) p = std::filesystem::path(base_dir_) / p;
         std::string out = normal_dir(p);
-        struct stat st;
-        if (::stat(out.c_str(), &st) != 0) {
-            int err = errno;
-            if (err == ENOENT)
-                fail(path, "directory \"" + printable(dir, true) + "\" does not exist (" +
-                               printable(out, true) + ")");
+        int err = 0;
+        if (os::is_directory(out, &err)) return out;
+        if (err == ENOENT)
+            fail(path, "directory \"" + printable(dir, true) + "\" does not exist (" +
+                           printable(out, true) + ")");
+        if (err != 0)
             fail(path, "cannot use \"" + printable(out, true) + "\": " + std::strerror(err));
-        }
-        if (!S_ISDIR(st.st_mode)) fail(path, "\"" + printable(out, true) + "\" is not a directory");
-        return out;
+        fail(path, "\"" + printable(out, true) + "\" is not a directory");
     }
 
     std::string origin_;
@@ -346,36 +343,16 @@ Playbook parse_playbook(const std::string& text, const std::string& origin,
 }
 
 Playbook load_playbook(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int err = errno;
+    int err = 0;
+    std::optional<std::string> contents = os::read_whole_file(path, &err, kMaxPlaybookBytes);
+    if (err == os::kIsDirectory)
+        throw Error(Exit::Usage, path + ": is a directory, not a playbook");
+    if (err == os::kNotRegularFile) throw Error(Exit::Usage, path + ": is not a regular file");
+    if (err == os::kLargerThanMax)
+        throw Error(Exit::Usage, path + ": is larger than 1 MiB; is it really a playbook?");
+    if (!contents)
         throw Error(Exit::Usage, path + ": cannot read the playbook: " + std::strerror(err));
-    }
-    struct Closer {
-        int fd;
-        ~Closer() { ::close(fd); }
-    } closer{fd};
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-        int err = errno;
-        throw Error(Exit::Usage, path + ": cannot read the playbook: " + std::strerror(err));
-    }
-    if (S_ISDIR(st.st_mode)) throw Error(Exit::Usage, path + ": is a directory, not a playbook");
-    if (!S_ISREG(st.st_mode)) throw Error(Exit::Usage, path + ": is not a regular file");
-    std::string text;
-    char buf[65536];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            int err = errno;
-            throw Error(Exit::Usage, path + ": cannot read the playbook: " + std::strerror(err));
-        }
-        if (n == 0) break;
-        text.append(buf, static_cast<size_t>(n));
-        if (text.size() > kMaxPlaybookBytes)
-            throw Error(Exit::Usage, path + ": is larger than 1 MiB; is it really a playbook?");
-    }
+    const std::string& text = *contents;
 
     std::error_code ec;
     std::filesystem::path abs = std::filesystem::absolute(path, ec);
