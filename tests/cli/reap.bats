@@ -159,3 +159,28 @@ dead_holder() {
     expect_in "$output" "reaped claim job-1"
     claims_empty
 }
+
+@test "reap: a pass of thousands of names that cannot start a thread does the work on one" {
+    # 2100 names: the pass would use two threads. Under a 14 MiB address
+    # space no thread stack (8 MiB) can be mapped; the pass goes on without.
+    # (AddressSanitizer's shadow memory needs more: no bound under it.)
+    sleep 1000 &
+    local anchor=$!
+    track "$anchor"
+    local sid
+    sid=$("$LOOP" _ session start --pid "$anchor")
+    local s i names
+    for ((s = 0; s < 7; s++)); do
+        names=()
+        for ((i = 0; i < 300; i++)); do names+=("n-$s-$i"); done
+        "$LOOP" _ claim "${names[@]}" --session "$sid" >/dev/null
+    done
+    kill "$anchor"
+    wait "$anchor" 2>/dev/null || true
+    local limit="ulimit -v 14336;"
+    grep -aq __asan "$LOOP" && limit=""
+    run --separate-stderr bash -c "$limit"' exec "$LOOP" reap'
+    expect_status 0
+    [ "$(grep -c '^reaped claim ' <<<"$output")" -eq 2100 ]
+    [ -z "$(ls "$LOOP_HOME/claims")" ]
+}

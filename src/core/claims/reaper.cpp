@@ -7,6 +7,7 @@
 #include <atomic>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 
 namespace loop {
@@ -71,9 +72,14 @@ void Reaper::reap_claims(const std::vector<std::string>& names, bool dry_run, Cl
         }
     };
     std::vector<std::thread> helpers;
-    r.workers = workers_for(names.size());
-    for (size_t i = 1; i < r.workers; ++i)
-        helpers.emplace_back(work, nullptr);
+    for (size_t i = 1; i < workers_for(names.size()); ++i) {
+        try {
+            helpers.emplace_back(work, nullptr);
+        } catch (const std::system_error&) {
+            break; // no thread to be had (memory, process limits): fewer do it all
+        }
+    }
+    r.workers = helpers.size() + 1;
     work(&pass);
     for (auto& t : helpers)
         t.join();
