@@ -45,11 +45,10 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
     return out;
 }
 
-AcquireOutcome acquire_reporting(Backend& backend, const SessionRecord& me,
-                                 const AcquireRequest& req, int64_t wait_ms,
+AcquireOutcome acquire_reporting(const TakeClaims& take, int64_t wait_ms,
                                  const std::string& wait_text) {
     WaitStatusLine status;
-    AcquireOutcome out = backend.acquire(me, req, wait_ms, status.callback());
+    AcquireOutcome out = take(status.callback());
     status.finish();
     print_warnings(out.warnings);
     if (!out.acquired) {

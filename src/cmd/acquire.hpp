@@ -5,6 +5,7 @@
 #include "core/core.hpp"
 #include "store/backend.hpp"
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -19,11 +20,14 @@ AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
 // --meta KEY=VALUE items (Error(Usage) for one without a key and '=').
 std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items);
 
-// Acquires, waiting up to `wait_text` (already validated into `wait_ms`);
-// a status line on a TTY while waiting; warnings and, when busy, one line
-// per blocker on stderr.
-AcquireOutcome acquire_reporting(Backend& backend, const SessionRecord& me,
-                                 const AcquireRequest& req, int64_t wait_ms,
+// One call of Backend::acquire or acquire_as with `on_wait`.
+using WaitReport = std::function<void(const AcquireOutcome&)>;
+using TakeClaims = std::function<AcquireOutcome(const WaitReport& on_wait)>;
+
+// Acquires (`take`), waiting up to `wait_text` (already validated into
+// `wait_ms`); a status line on a TTY while waiting; warnings and, when
+// busy, one line per blocker on stderr.
+AcquireOutcome acquire_reporting(const TakeClaims& take, int64_t wait_ms,
                                  const std::string& wait_text);
 
 } // namespace loop::cmd

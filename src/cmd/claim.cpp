@@ -32,8 +32,12 @@ int run_claim(const Globals& g, const ClaimOpts& o) {
     if (!sid.empty()) parse_session_ref(sid);
 
     auto backend = backend_of(g);
-    SessionRecord me = backend->resolve_live(sid, os::parent_pid());
-    AcquireOutcome out = acquire_reporting(*backend, me, req, wait, o.wait);
+    SessionRecord me;
+    AcquireOutcome out = acquire_reporting(
+        [&](const WaitReport& on_wait) {
+            return backend->acquire_as(sid, os::parent_pid(), req, wait, on_wait, &me);
+        },
+        wait, o.wait);
     if (!out.acquired) return static_cast<int>(Exit::Busy);
     if (o.json) {
         nlohmann::json arr = nlohmann::json::array();

@@ -131,9 +131,14 @@ int run_with(const Globals& g, const WithOpts& o) {
     if (!sid.empty()) parse_session_ref(sid);
 
     auto backend = backend_of(g);
-    SessionRecord me = sid.empty() ? backend->own_session(os::self_pid(), "with")
-                                   : backend->resolve_live(sid, os::self_pid());
-    AcquireOutcome out = acquire_reporting(*backend, me, req, wait, o.wait);
+    SessionRecord me;
+    if (sid.empty()) me = backend->own_session(os::self_pid(), "with");
+    AcquireOutcome out = acquire_reporting(
+        [&](const WaitReport& on_wait) {
+            if (sid.empty()) return backend->acquire(me, req, wait, on_wait);
+            return backend->acquire_as(sid, os::self_pid(), req, wait, on_wait, &me);
+        },
+        wait, o.wait);
     if (!out.acquired) {
         if (sid.empty()) backend->forget_session(me);
         return o.conflict_exit;

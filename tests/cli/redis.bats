@@ -20,6 +20,7 @@ keeper_pid() { head -n1 "$LOOP_HOME"/keeper-*.lock 2>/dev/null; }
 keeper_started() { [ -n "$(keeper_pid)" ]; }
 # keeper_joined: this home's keeper has taken the host's keeper key.
 keeper_joined() { grep -q "looking after host" "$LOOP_HOME/logs/keeper.log" 2>/dev/null; }
+redis_answers() { [ "$(redis-cli -s "$1" ping 2>/dev/null)" = PONG ]; }
 dead_or_zombie() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 # stop_joined_keeper: waits for the keeper a claim started (it starts
 # detached, and may run late on a busy machine), then kills it.
@@ -204,6 +205,49 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     expect_in "$sent" '"EVALSHA"'
 }
 
+@test "redis: one round trip per claim with --session; a dead session's grant is given back" {
+    new_session
+    sid=$SID
+    owner=$ANCHOR
+    run_loop _ claim one --session "$sid" # loads the scripts, starts a keeper
+    expect_status 0
+    stop_joined_keeper
+    start_anchor
+    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
+    redis-cli -s "$REDIS_SOCK" set "$key" "$ANCHOR stand-in" px 60000 >/dev/null
+    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+    track $!
+    wait_for grep -q OK "$TEST_DIR/mon"
+    run_loop _ claim two --session "$sid"
+    expect_status 0
+    expect_in "$output" "claimed two"
+    redis-cli -s "$REDIS_SOCK" ping >/dev/null
+    wait_for grep -q '"ping"' "$TEST_DIR/mon"
+    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
+    [ "$(grep -c . <<<"$sent")" -eq 1 ] || { echo "$sent"; false; }
+    expect_in "$sent" '"EVALSHA"'
+    run_loop _ owner two --json
+    expect_status 0
+    [ "$(jq -r ".[0].session" <<<"$output")" = "$sid" ]
+    [ "$(jq -r ".[0].pid" <<<"$output")" = "$owner" ]
+    # Its anchor dies; no keeper has noticed yet: the record still stands.
+    kill_pid "$owner"
+    run_loop _ claim three --session "$sid"
+    expect_status 2
+    expect_in "$stderr" "session $sid is dead"
+    run_loop _ owner three
+    expect_status 1
+    # A nonce of another incarnation, and an id never started.
+    run_loop _ claim four --session "$sid@0123456789abcdef"
+    expect_status 2
+    expect_in "$stderr" "a later incarnation replaced it"
+    run_loop _ claim four --session no-such-session
+    expect_status 2
+    expect_in "$stderr" "is unknown or has ended"
+    run_loop _ owner four
+    expect_status 1
+}
+
 @test "redis: a holder in another pid namespace is another host: held by its TTL, never judged dead" {
     command -v unshare >/dev/null || skip "unshare is not installed"
     unshare --pid --fork --mount-proc true 2>/dev/null || skip "cannot create a pid namespace here"
@@ -350,4 +394,46 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     new_session
     run_loop _ claim fx --session "$SID" --wait 30s
     expect_status 0
+}
+
+# start_own_redis TTL: a server of this test's own (OWN_REDIS its pid), for
+# a test that kills it; LOOP_BACKEND points at it with session_ttl TTL.
+start_own_redis() {
+    redis-server --port 0 --unixsocket "$TEST_DIR/r.sock" --unixsocketperm 700 --save '' \
+        --appendonly no --dir "$TEST_DIR" </dev/null >"$TEST_DIR/redis.log" 2>&1 3>&- &
+    OWN_REDIS=$!
+    track "$OWN_REDIS"
+    wait_for redis_answers "$TEST_DIR/r.sock"
+    export LOOP_BACKEND="redis+unix://$TEST_DIR/r.sock?prefix=k:&session_ttl=$1"
+}
+
+@test "redis: the host keeper exits once a whole session TTL passed without the server" {
+    start_own_redis 1s
+    new_session
+    run_loop _ claim x --session "$SID" # starts the keeper
+    expect_status 0
+    wait_for keeper_joined
+    k=$(keeper_pid)
+    kill_pid "$OWN_REDIS"
+    # Its sessions lapsed on the server after a TTL without heartbeats: it
+    # does not bring them back when the server returns.
+    wait_for dead_or_zombie "$k"
+    grep -q "unreachable for a whole session ttl" "$LOOP_HOME/logs/keeper.log" ||
+        { cat "$LOOP_HOME/logs/keeper.log"; false; }
+}
+
+@test "redis: a with whose server is killed loses its claim and its command: exit 3 naming the server" {
+    start_own_redis 2s
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with --ttl 1s job -- \
+        bash -c 'echo $$ >"$TEST_DIR/cmd.pid"; exec sleep 1000'
+    w=$BG
+    wait_for test -s "$TEST_DIR/cmd.pid"
+    cmd=$(cat "$TEST_DIR/cmd.pid")
+    track "$cmd"
+    kill_pid "$OWN_REDIS"
+    st=0
+    wait "$w" || st=$?
+    [ "$st" -eq 3 ] || { echo "exit $st"; cat "$TEST_DIR/with.out"; false; }
+    grep -q "redis $TEST_DIR/r.sock" "$TEST_DIR/with.out" || { cat "$TEST_DIR/with.out"; false; }
+    dead_or_zombie "$cmd"
 }

@@ -69,8 +69,8 @@ HolderView RedisBackend::blocker_of(const Busy& b) {
     return v;
 }
 
-AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireRequest& req,
-                                     bool create, bool first, int64_t waited_ms,
+AcquireResult RedisBackend::try_once(SessionRecord& me, const AcquireRequest& req, bool create,
+                                     bool first, int64_t waited_ms,
                                      const AcquireArgs::Ticket& ticket) {
     AcquireArgs a;
     a.ticket = ticket;
@@ -93,9 +93,16 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
     }
     // This host's keeper looks after a session anchored here only: another
     // host's session lives by its own host's heartbeats, or not at all.
-    if (me.anchor && me.ttl_ms == 0 && anchored_here(*me.anchor, probe_)) a.host_key = host_.key;
+    if (adopting_) {
+        a.adopt = true;
+        a.here = {probe_.boot_id, probe_.machine_id, probe_.pid_ns};
+        a.host_key = host_.key;
+    } else if (me.anchor && me.ttl_ms == 0 && anchored_here(*me.anchor, probe_)) {
+        a.host_key = host_.key;
+    }
     for (int round = 0; round < 16; ++round) {
         AcquireResult r = redis::acquire(client(), keys_, a);
+        if (adopting_) adopt(me, r);
         if (r.status != AcquireResult::Status::Busy || r.busy->host != host_.key) return r;
         if (r.busy->waiting) {
             // A waiter of this host: its ticket goes once its process is gone.
@@ -117,9 +124,64 @@ AcquireResult RedisBackend::try_once(const SessionRecord& me, const AcquireReque
     throw Error(Exit::Failure, "redis " + client().endpoint() + ": the holders kept changing");
 }
 
-AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireRequest& req_in,
+void RedisBackend::adopt(SessionRecord& me, const AcquireResult& r) {
+    const SessionRef ref = *adopting_;
+    adopting_.reset();
+    const std::string text = ref.nonce ? ref.id + "@" + *ref.nonce : ref.id;
+    if (r.session.empty())
+        throw Error(Exit::Usage, "session " + ref.id + " is unknown or has ended on redis " +
+                                     client().endpoint() +
+                                     ": start one with 'loop _ session start'");
+    SessionRecord s = session_from_json_text(r.session, keys_.session(ref.id));
+    if (r.status == AcquireResult::Status::NoSession)
+        throw Error(Exit::Usage, "session " + text +
+                                     " is dead: a later incarnation replaced it; start a new one");
+    me = std::move(s);
+    Verdict v = verdict(me);
+    if (v.life != Life::Dead) return;
+    if (r.status == AcquireResult::Status::Acquired) {
+        std::vector<std::string> taken;
+        for (const auto& g : r.granted)
+            if (!g.already_held) taken.push_back(g.name);
+        try {
+            if (!taken.empty()) redis::release(client(), keys_, {me.id, me.nonce}, taken);
+        } catch (const Error&) {
+            // Held by a dead session: the next claimer here takes it over.
+        }
+    }
+    throw Error(Exit::Usage, "session " + ref.id + " is dead (" + v.why + "): start a new one");
+}
+
+AcquireOutcome RedisBackend::acquire_as(const std::string& ref, int implicit_pid,
+                                        const AcquireRequest& req, int64_t wait_ms,
+                                        const std::function<void(const AcquireOutcome&)>& on_wait,
+                                        SessionRecord* me) {
+    if (ref.empty()) return Backend::acquire_as(ref, implicit_pid, req, wait_ms, on_wait, me);
+    // One round trip: the acquire script reads the session and answers
+    // with it; it is judged here from that answer.
+    SessionRef named = parse_session_ref(ref);
+    *me = SessionRecord{};
+    me->id = named.id;
+    me->nonce = named.nonce.value_or("");
+    adopting_ = std::move(named);
+    try {
+        return acquire_self(*me, req, wait_ms, on_wait);
+    } catch (...) {
+        adopting_.reset();
+        throw;
+    }
+}
+
+AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireRequest& req,
                                      int64_t wait_ms,
                                      const std::function<void(const AcquireOutcome&)>& on_wait) {
+    SessionRecord self = me;
+    return acquire_self(self, req, wait_ms, on_wait);
+}
+
+AcquireOutcome
+RedisBackend::acquire_self(SessionRecord& me, const AcquireRequest& req_in, int64_t wait_ms,
+                           const std::function<void(const AcquireOutcome&)>& on_wait) {
     AcquireRequest req = req_in;
     req.names = normalize_names(req.names);
     // Only the implicit session is created by its first claim; any other
@@ -145,8 +207,8 @@ AcquireOutcome RedisBackend::acquire(const SessionRecord& me, const AcquireReque
     }
 }
 
-AcquireOutcome RedisBackend::wait_for(const SessionRecord& me, const AcquireRequest& req,
-                                      bool create, int64_t start, int64_t deadline, int64_t wait_ms,
+AcquireOutcome RedisBackend::wait_for(SessionRecord& me, const AcquireRequest& req, bool create,
+                                      int64_t start, int64_t deadline, int64_t wait_ms,
                                       const AcquireArgs::Ticket& ticket,
                                       const std::function<void(const AcquireOutcome&)>& on_wait) {
     for (bool first = true;; first = false) {

@@ -59,6 +59,10 @@ class RedisBackend : public Backend {
     Verdict verdict(const SessionRecord& s) override;
     AcquireOutcome acquire(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                            const std::function<void(const AcquireOutcome&)>& on_wait) override;
+    AcquireOutcome acquire_as(const std::string& ref, int implicit_pid, const AcquireRequest& req,
+                              int64_t wait_ms,
+                              const std::function<void(const AcquireOutcome&)>& on_wait,
+                              SessionRecord* me) override;
     std::vector<std::string> release(const std::string& ref, int implicit_pid,
                                      const std::vector<std::string>& names, bool force) override;
     std::vector<Granted> renew(const SessionRecord& me, const std::vector<std::string>& names,
@@ -96,9 +100,15 @@ class RedisBackend : public Backend {
     // One attempt; a local holder found dead is passed as dead and tried
     // again. `first`: the first of its call (a busy answer counts as a
     // contention); `waited_ms`: -1 for a call that does not wait.
-    AcquireResult try_once(const SessionRecord& me, const AcquireRequest& req, bool create,
-                           bool first, int64_t waited_ms, const AcquireArgs::Ticket& ticket);
-    AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, bool create,
+    AcquireResult try_once(SessionRecord& me, const AcquireRequest& req, bool create, bool first,
+                           int64_t waited_ms, const AcquireArgs::Ticket& ticket);
+    // The first answer to a call that named its session unread (adopting_):
+    // `me` becomes the stored record, or an Error(Usage) says why it cannot
+    // claim (a grant to a dead session is given back first).
+    void adopt(SessionRecord& me, const AcquireResult& r);
+    AcquireOutcome acquire_self(SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
+                                const std::function<void(const AcquireOutcome&)>& on_wait);
+    AcquireOutcome wait_for(SessionRecord& me, const AcquireRequest& req, bool create,
                             int64_t start, int64_t deadline, int64_t wait_ms,
                             const AcquireArgs::Ticket& ticket,
                             const std::function<void(const AcquireOutcome&)>& on_wait);
@@ -123,6 +133,8 @@ class RedisBackend : public Backend {
     HostIdentity host_;
     std::unique_ptr<RedisClient> client_;
     std::string implicit_id_; // the implicit session built by this call
+    // The session a claim names, not read yet (acquire_as).
+    std::optional<SessionRef> adopting_;
     RedisWorkerSessions workers_{*this};
     friend class RedisWorkerSessions;
 };

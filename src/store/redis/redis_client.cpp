@@ -2,6 +2,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "os/sigpipe.hpp"
 #include "store/redis/lua_scripts.hpp"
 
 #include <hiredis/hiredis.h>
@@ -124,8 +125,13 @@ Value RedisClient::send(const std::vector<std::string>& argv, bool throw_on_erro
         args.push_back(a.data());
         lens.push_back(a.size());
     }
-    void* raw =
-        redisCommandArgv(ctx_->c.get(), static_cast<int>(args.size()), args.data(), lens.data());
+    void* raw = nullptr;
+    {
+        // A server gone away is a failed write (EPIPE), reported as such.
+        os::SigpipeBlocked quiet;
+        raw = redisCommandArgv(ctx_->c.get(), static_cast<int>(args.size()), args.data(),
+                               lens.data());
+    }
     ReplyPtr reply(static_cast<redisReply*>(raw));
     if (!reply) {
         std::string why = ctx_->c->errstr;

@@ -197,9 +197,15 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         req["create"] = a.create;
         req["create_ttl_ms"] = a.create_ttl_ms;
     }
-    if (!a.host_key.empty()) req["keep"] = true;
+    if (!a.host_key.empty() && !a.adopt) req["keep"] = true;
     if (!a.shared_names.empty()) req["shared_names"] = a.shared_names;
     if (a.contend) req["contend"] = true;
+    if (a.adopt) {
+        req["adopt"] = true;
+        req["here"] = {{"boot_id", a.here.boot_id},
+                       {"machine_id", a.here.machine_id},
+                       {"pid_ns", a.here.pid_ns}};
+    }
     if (!a.ticket.id.empty())
         req["ticket"] = {{"id", a.ticket.id},
                          {"pid", a.ticket.pid},
@@ -218,6 +224,7 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         json r = run(c, lua::acquire, keys, {arg});
         std::string st = str(r, "status");
         AcquireResult out;
+        if (a.adopt) out.session = str(r, "session");
         if (st == "acquired") {
             out.status = AcquireResult::Status::Acquired;
             for (const auto& g : list(r["granted"]))

@@ -85,6 +85,13 @@ struct AcquireArgs {
     std::vector<std::string> dead_tickets;
     // A busy answer counts as a contention (the first try of a call).
     bool contend = false;
+    // The caller has not read its session: the script takes the nonce
+    // (who.nonce "" : any) and pid from the record and returns the record;
+    // the session's keeper is host_key's when its anchor is `here`.
+    bool adopt = false;
+    struct Here {
+        std::string boot_id, machine_id, pid_ns;
+    } here;
     // A call that waits: how long it has waited, and the bucket of the
     // wait histogram that falls in (-1: the call does not wait).
     int64_t waited_ms = -1;
@@ -121,6 +128,9 @@ struct AcquireResult {
     bool created = false; // the session key was created
     bool added = false;   // the session is new in P host:HOST
     std::string keeper;   // P keeper:HOST ("PID NONCE"), "" when none runs
+    // With `adopt`: the caller's session record as stored (JSON text; ""
+    // when its key is missing).
+    std::string session;
 };
 
 // One attempt (no waiting). Runs the acquire script again, with the

@@ -23,7 +23,12 @@
 --          of that (absent: the call does not wait), ticket: {id, pid,
 --          start_ticks, host} of a call that waits (it joins the queue of
 --          the name it finds busy), dead_tickets: ticket ids the caller
---          verified dead on its own host}
+--          verified dead on its own host, adopt: true when the caller names
+--          its session without having read it (nonce "" : whichever the
+--          record holds; pid: the record's), every answer then carries the
+--          record as "session" (JSON text, absent when the key is missing);
+--          here: {boot_id, machine_id, pid_ns} of the caller's host, whose
+--          keeper keeps the session when it is anchored there (as keep)}
 --
 -- Fair waiting, as on the file backend (core/claims/wait_queue.hpp): a request is
 -- served only when no holder conflicts with it and no live waiter of the
@@ -129,8 +134,28 @@ local function enqueue(qkey, name, q)
 end
 
 local own = session_state(KEYS[3])
+-- A caller that names its session without reading it first (adopt) takes
+-- the nonce (any, or the one it gave) and the anchor's pid from the record,
+-- and gets the record back to judge its anchor.
+local own_raw = nil
+if req.adopt then
+  own_raw = redis.call('GET', KEYS[3]) or nil
+  if type(own) == 'string' and (req.nonce == '' or req.nonce == own) then
+    req.nonce = own
+    local rec = cjson.decode(own_raw)
+    req.pid = tonumber(rec.pid) or 0
+    -- Kept by this host's keeper when anchored here without a TTL (the
+    -- caller's rule, core anchored_here, applied to the record it did not read).
+    local here = req.here or {}
+    req.keep = req.pid > 0 and (tonumber(rec.ttl_ms) or 0) == 0 and rec.boot_id == here.boot_id and
+               (rec.machine_id or '') == (here.machine_id or '') and
+               (rec.pid_ns or '') == (here.pid_ns or '')
+  end
+end
 local create = own == false and type(req.create) == 'string'
-if own ~= req.nonce and not create then return encode({status = 'no_session'}) end
+if own ~= req.nonce and not create then
+  return encode({status = 'no_session', session = own_raw})
+end
 
 local need, asked = {}, {}
 
@@ -212,7 +237,7 @@ local function busy_reply(i, p, waiter)
       end)
     end
     return encode({status = 'busy', name = p.name, mode = waiter.mode, waiter = waiter,
-                   holder_pttl_ms = -2, ttl_left_ms = -1, wake_id = wake_id})
+                   holder_pttl_ms = -2, ttl_left_ms = -1, wake_id = wake_id, session = own_raw})
   end
   local h = p.others[1]
   if req.contend then
@@ -229,7 +254,7 @@ local function busy_reply(i, p, waiter)
     if left < 0 or claim_left < left then left = claim_left end
   end
   return encode({status = 'busy', name = p.name, mode = p.mode, holder = h,
-                 holder_pttl_ms = pttl, ttl_left_ms = left, wake_id = wake_id})
+                 holder_pttl_ms = pttl, ttl_left_ms = left, wake_id = wake_id, session = own_raw})
 end
 
 -- Writes the grant of one planned name and returns it.
@@ -314,4 +339,4 @@ end
 local pttl = redis.call('PTTL', KEYS[3])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
 return encode({status = 'acquired', granted = granted, created = create, added = added,
-               keeper = redis.call('GET', KEYS[6]) or ''})
+               keeper = redis.call('GET', KEYS[6]) or '', session = own_raw})
