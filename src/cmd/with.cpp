@@ -68,16 +68,14 @@ std::optional<LostClaim> keep_while_running(Backend& backend, os::GroupChild& ch
     }
 }
 
-// Runs COMMAND in a process group of its own, recorded in the session when
-// it is with's own (so the claims live while anything of the group does).
-// Returns with's exit code; `release` gets the claims to release after.
-int run_command(Backend& backend, const SessionRecord& me, bool own_session,
-                const std::vector<Granted>& granted, const std::vector<std::string>& argv,
+// Lets COMMAND (forked already, at its gate) run with the claims taken,
+// and keeps them while it runs. Returns with's exit code; `still_held`
+// gets the claims to release after.
+int run_command(Backend& backend, os::GroupChild& child, const SessionRecord& me,
+                const std::vector<Granted>& granted, const std::string& program,
                 const os::EnvVars& env, std::vector<std::string>* still_held) {
-    os::GroupChild child(argv, env);
-    if (child.pid() > 0 && own_session) backend.set_group(me, child.pid());
-    if (child.pid() < 0 || !child.start()) {
-        std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", argv[0].c_str(),
+    if (!child.start(env)) {
+        std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", program.c_str(),
                      std::strerror(child.err()));
         for (const auto& gr : granted)
             still_held->push_back(gr.name);
@@ -130,9 +128,19 @@ int run_with(const Globals& g, const WithOpts& o) {
     std::string sid = session_flag_or_env(o.session);
     if (!sid.empty()) parse_session_ref(sid);
 
+    // COMMAND is forked first, in a group of its own held at a gate: the
+    // session is recorded once, with that group, and the fork is not paid
+    // for while holding the claims (nor is anything of the backend's,
+    // connections included, inherited by it).
+    os::GroupChild child(g.trailing);
+    if (child.pid() < 0) { // no process to run it in: nothing is taken
+        std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", g.trailing[0].c_str(),
+                     std::strerror(child.err()));
+        return 126;
+    }
     auto backend = backend_of(g);
     SessionRecord me;
-    if (sid.empty()) me = backend->own_session(os::self_pid(), "with");
+    if (sid.empty()) me = backend->own_session(os::self_pid(), "with", child.pid());
     AcquireOutcome out = acquire_reporting(
         [&](const WaitReport& on_wait) {
             if (sid.empty()) return backend->acquire(me, req, wait, on_wait);
@@ -149,7 +157,7 @@ int run_with(const Globals& g, const WithOpts& o) {
     if (!sid.empty()) env.push_back({"LOOP_SESSION_ID", sid});
 
     std::vector<std::string> held;
-    int code = run_command(*backend, me, sid.empty(), out.granted, g.trailing, env, &held);
+    int code = run_command(*backend, child, me, out.granted, g.trailing[0], env, &held);
     // What the session held before with stays held.
     std::vector<std::string> release;
     for (const auto& gr : out.granted)

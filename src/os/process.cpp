@@ -1,6 +1,7 @@
 #include "os/process.hpp"
 
 #include "os/proc.hpp"
+#include "os/sigpipe.hpp"
 #include "os/spawn.hpp"
 
 #include <fcntl.h>
@@ -51,32 +52,66 @@ std::vector<std::string> environment_with(const EnvVars& env) {
     return out;
 }
 
+// What start() sends through the gate: 'g', then KEY '\0' VALUE '\0' for
+// each variable to add.
+std::string gate_message(const EnvVars& env) {
+    std::string m = "g";
+    for (const auto& [k, v] : env) {
+        m += k;
+        m += '\0';
+        m += v;
+        m += '\0';
+    }
+    return m;
+}
+
+EnvVars env_of_message(const std::string& m) {
+    EnvVars env;
+    size_t at = 1;
+    while (at < m.size()) {
+        size_t k_end = m.find('\0', at);
+        if (k_end == std::string::npos) break;
+        size_t v_end = m.find('\0', k_end + 1);
+        if (v_end == std::string::npos) break;
+        env.emplace_back(m.substr(at, k_end - at), m.substr(k_end + 1, v_end - k_end - 1));
+        at = v_end + 1;
+    }
+    return env;
+}
+
+// The child, after fork: waits at the gate, then execs with what start()
+// sent (this process is single-threaded here: allocating is safe).
+[[noreturn]] void run_gated(int gate, int exec_err, char* const* args) {
+    std::string m;
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = ::read(gate, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        m.append(chunk, static_cast<size_t>(n));
+    }
+    if (m.empty() || m[0] != 'g') ::_exit(111); // `with` died before start()
+    std::vector<std::string> envs = environment_with(env_of_message(m));
+    std::vector<char*> envp;
+    for (auto& e : envs)
+        envp.push_back(e.data());
+    envp.push_back(nullptr);
+    ::execvpe(args[0], args, envp.data());
+    int e = errno;
+    (void)!::write(exec_err, &e, sizeof e);
+    ::_exit(127);
+}
+
 } // namespace
 
-GroupChild::GroupChild(const std::vector<std::string>& argv, const EnvVars& env) {
+GroupChild::GroupChild(const std::vector<std::string>& argv) {
     sigemptyset(&old_mask_);
     if (argv.empty()) {
         err_ = EINVAL;
         return;
     }
-    sigset_t block;
-    sigemptyset(&block);
-    sigaddset(&block, SIGCHLD);
-    for (int s : kForwarded)
-        sigaddset(&block, s);
-    ::sigprocmask(SIG_BLOCK, &block, &old_mask_);
-    sigfd_ = Fd(::signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!sigfd_) {
-        err_ = errno;
-        return;
-    }
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-    // Everything the child needs is prepared before fork.
-    std::vector<std::string> envs = environment_with(env);
-    std::vector<char*> envp, args;
-    for (auto& e : envs)
-        envp.push_back(e.data());
-    envp.push_back(nullptr);
+    std::vector<char*> args;
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
@@ -97,21 +132,13 @@ GroupChild::GroupChild(const std::vector<std::string>& argv, const EnvVars& env)
         ::setpgid(0, 0);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (::getppid() != parent) ::_exit(127);
+        // A background job's SIGINT and SIGQUIT are ignored (the shell's
+        // doing); COMMAND gets them as with does: by default.
         for (int s : kForwarded)
             ::signal(s, SIG_DFL);
-        ::sigprocmask(SIG_SETMASK, &old_mask_, nullptr);
         ::close(gate[1]);
         ::close(exec_err[0]);
-        char b;
-        ssize_t n;
-        do {
-            n = ::read(gate[0], &b, 1);
-        } while (n < 0 && errno == EINTR);
-        if (n != 1) ::_exit(111); // `with` died before recording the group
-        ::execvpe(args[0], args.data(), envp.data());
-        int e = errno;
-        (void)!::write(exec_err[1], &e, sizeof e);
-        ::_exit(127);
+        run_gated(gate[0], exec_err[1], args.data());
     }
     ::close(gate[0]);
     ::close(exec_err[1]);
@@ -141,12 +168,35 @@ GroupChild::~GroupChild() {
     // out (the process exits after this).
 }
 
-bool GroupChild::start() {
-    if (pid_ <= 0 || !gate_) return false;
+bool GroupChild::arm_signals() {
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGCHLD);
+    for (int s : kForwarded)
+        sigaddset(&block, s);
+    ::sigprocmask(SIG_BLOCK, &block, &old_mask_);
+    sigfd_ = Fd(::signalfd(-1, &block, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sigfd_) err_ = errno;
+    return static_cast<bool>(sigfd_);
+}
+
+bool GroupChild::start(const EnvVars& env) {
+    if (pid_ <= 0 || !gate_ || !arm_signals()) return false;
+    // Died at the gate (killed from outside) before the signals were read:
+    // reaped now; the gate then finds no reader.
+    reap();
     if (::isatty(0) && ::tcgetpgrp(0) == ::getpgrp())
         without_sigttou([&] { terminal_ = ::tcsetpgrp(0, pid_) == 0; });
-    char b = 'g';
-    (void)!::write(gate_.get(), &b, 1);
+    {
+        const std::string m = gate_message(env);
+        SigpipeBlocked quiet;
+        for (size_t off = 0; off < m.size();) {
+            ssize_t n = ::write(gate_.get(), m.data() + off, m.size() - off);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) break;
+            off += static_cast<size_t>(n);
+        }
+    }
     gate_.reset();
     int e = 0;
     ssize_t n;
@@ -156,7 +206,7 @@ bool GroupChild::start() {
     exec_err_.reset();
     if (n == static_cast<ssize_t>(sizeof e)) {
         err_ = e;
-        while (::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
+        while (!exited_ && ::waitpid(pid_, &status_, 0) < 0 && errno == EINTR) {
         }
         exited_ = true;
         take_terminal_back();

@@ -17,26 +17,28 @@ using EnvVars = std::vector<std::pair<std::string, std::string>>;
 
 class GroupChild {
   public:
-    // Blocks SIGCHLD and the forwarded signals (SIGINT, SIGTERM, SIGHUP,
-    // SIGQUIT: read from a signalfd from now on, so none is lost), becomes a
-    // child subreaper and forks argv[0] (searched in PATH, `env` added to the
-    // environment) into a new process group whose id is its pid. The child
-    // waits at a gate until start(); it is killed (SIGKILL) if this process
-    // dies, and exits if this process dies before start(). pid() < 0 and
-    // err() set on failure.
-    GroupChild(const std::vector<std::string>& argv, const EnvVars& env);
-    ~GroupChild(); // takes the terminal back, restores the signal mask
+    // Becomes a child subreaper and forks argv[0] (searched in PATH at
+    // exec) into a new process group whose id is its pid. The child waits
+    // at a gate until start(), so that the caller may take claims and
+    // record the group first; it is killed (SIGKILL) if this process dies,
+    // and exits if this process dies before start(). Signals are left as
+    // they are until start() (a wait for claims stays interruptible).
+    // pid() < 0 and err() set on failure.
+    explicit GroupChild(const std::vector<std::string>& argv);
+    ~GroupChild(); // takes the terminal back; a child never started is killed
     GroupChild(const GroupChild&) = delete;
     GroupChild& operator=(const GroupChild&) = delete;
 
     int pid() const { return pid_; }
     int err() const { return err_; }
 
-    // Lets the child exec; on a terminal this process has in the
-    // foreground, the terminal goes to the child's group first. False with
-    // err() (the exec error, e.g. ENOENT) when it could not run; then the
-    // child is reaped.
-    bool start();
+    // Blocks SIGCHLD and the forwarded signals (SIGINT, SIGTERM, SIGHUP,
+    // SIGQUIT: read from a signalfd from now on, so none is lost) and lets
+    // the child exec with `env` added to the environment; on a terminal
+    // this process has in the foreground, the terminal goes to the child's
+    // group first. False with err() (the exec error, e.g. ENOENT) when it
+    // could not run; then the child is reaped.
+    bool start(const EnvVars& env);
 
     // Waits until the command exits (true), `timeout_ms` passes (-1:
     // forever) or `extra_fd` (-1: none) is readable (false). Meanwhile
@@ -56,6 +58,7 @@ class GroupChild {
 
   private:
     void reap();
+    bool arm_signals();
     void on_signal(int sig, int code);
     void take_terminal_back();
     bool anything_left() const;

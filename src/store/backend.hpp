@@ -37,11 +37,10 @@ class Backend {
     // Error(Usage)), or the implicit session of the process `implicit_pid`.
     virtual SessionRecord resolve_live(const std::string& ref, int implicit_pid) = 0;
     // The session of process `pid` itself, of kind `kind` (`with`: the
-    // with process is the session), created by its first claim.
-    virtual SessionRecord own_session(int pid, const std::string& kind) = 0;
-    // Records that `me` owns process group `pgid` (with's command): the
-    // session lives while a member of it lives. Error(Usage) once it ended.
-    virtual void set_group(const SessionRecord& me, int pgid) = 0;
+    // with process is the session), created by its first claim, which owns
+    // process group `pgid` (with's command, forked already and held at its
+    // gate): the session lives while `pid` or a member of the group lives.
+    virtual SessionRecord own_session(int pid, const std::string& kind, int pgid) = 0;
     // Ends a session whose claims were released (with's own, at its end);
     // a session that is gone already is no error.
     virtual void forget_session(const SessionRecord& me) = 0;

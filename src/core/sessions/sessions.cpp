@@ -100,7 +100,18 @@ SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
     throw Error(Exit::Failure, "cannot allocate a session id (8 collisions)");
 }
 
-SessionRecord Sessions::process_session(int pid, const std::string& kind) {
+SessionRecord Sessions::process_session(int pid, const std::string& kind,
+                                        std::optional<int> pgid) {
+    SessionRecord s = process_record(pid, kind, pgid);
+    if (pgid && s.pgid != pgid) { // recorded before, without it
+        set_group(s, *pgid);
+        s.pgid = pgid;
+    }
+    return s;
+}
+
+SessionRecord Sessions::process_record(int pid, const std::string& kind,
+                                       std::optional<int> pgid) {
     Anchor a = anchor_of(pid, probe_);
     std::string id = process_session_id(pid, a.start_ticks);
     auto same_process = [&](const SessionRecord& r) {
@@ -116,6 +127,7 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind) {
         s.kind = kind;
         s.nonce = new_nonce();
         s.anchor = a;
+        s.pgid = pgid;
         s.host = os::host_name();
         s.started_ms = probe_.wall_ms();
         set_heartbeat(s, probe_);

@@ -39,8 +39,10 @@ class Sessions {
     SessionRecord start(const StartOptions& opts, int caller_pid);
 
     // The implicit session of process `pid` (pid plus start time): reused
-    // while that process lives, created on first use.
-    SessionRecord process_session(int pid, const std::string& kind = "process");
+    // while that process lives, created on first use; with `pgid`, one that
+    // also lives while a member of that process group lives (set_group).
+    SessionRecord process_session(int pid, const std::string& kind = "process",
+                                  std::optional<int> pgid = std::nullopt);
 
     // The session a claim made now belongs to: `ref` when given (it must be
     // known, the same incarnation, and alive: otherwise Error(Usage)), else
@@ -85,6 +87,9 @@ class Sessions {
     static std::string process_session_id(int pid, uint64_t start_ticks);
 
   private:
+    // process_session's record, as found or created (with `pgid` when new).
+    SessionRecord process_record(int pid, const std::string& kind, std::optional<int> pgid);
+
     SessionRegistry& registry_;
     EventLog& events_;
     ProcessProbe probe_;

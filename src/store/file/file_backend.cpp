@@ -11,12 +11,8 @@ SessionRecord FileBackend::resolve_live(const std::string& ref, int implicit_pid
     return core_.sessions.resolve_live(ref, implicit_pid);
 }
 
-SessionRecord FileBackend::own_session(int pid, const std::string& kind) {
-    return core_.sessions.process_session(pid, kind);
-}
-
-void FileBackend::set_group(const SessionRecord& me, int pgid) {
-    core_.sessions.set_group(me, pgid);
+SessionRecord FileBackend::own_session(int pid, const std::string& kind, int pgid) {
+    return core_.sessions.process_session(pid, kind, pgid);
 }
 
 std::vector<std::string> FileBackend::watch_paths() {

@@ -15,8 +15,7 @@ class FileBackend : public Backend {
 
     const char* kind() const override { return "file"; }
     SessionRecord resolve_live(const std::string& ref, int implicit_pid) override;
-    SessionRecord own_session(int pid, const std::string& kind) override;
-    void set_group(const SessionRecord& me, int pgid) override;
+    SessionRecord own_session(int pid, const std::string& kind, int pgid) override;
     WorkerSessions& workers() override { return workers_; }
     void forget_session(const SessionRecord& me) override { core_.sessions.end(me.id); }
     std::vector<std::string> watch_paths() override;

@@ -50,18 +50,11 @@ SessionRecord RedisBackend::implicit_session(int pid) {
     return process_session(implicit_anchor_of(pid, probe_), "process");
 }
 
-SessionRecord RedisBackend::own_session(int pid, const std::string& kind) {
-    return process_session(pid, kind);
-}
-
-void RedisBackend::set_group(const SessionRecord& me, int pgid) {
-    // Stored by the claim that came first; gone means it ended meanwhile.
-    std::optional<SessionRecord> s = read_session(me.id);
-    if (!s || s->nonce != me.nonce)
-        throw Error(Exit::Usage, "session " + me.id + " has ended; its command is not started");
-    s->pgid = pgid;
-    if (session_put(client(), keys_, *s, url_.session_ttl_ms) == PutResult::Exists)
-        throw Error(Exit::Usage, "session " + me.id + " was replaced; its command is not started");
+SessionRecord RedisBackend::own_session(int pid, const std::string& kind, int pgid) {
+    // Stored, group and all, by its first claim (the acquire script).
+    SessionRecord s = process_session(pid, kind);
+    s.pgid = pgid;
+    return s;
 }
 
 void RedisBackend::forget_session(const SessionRecord& me) {
