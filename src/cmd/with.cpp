@@ -99,14 +99,13 @@ int run_command(Backend& backend, os::GroupChild& child, const SessionRecord& me
 void release_quietly(Backend& backend, const SessionRecord& me,
                      const std::vector<std::string>& names) {
     if (names.empty()) return;
-    const std::string ref = pinned_ref(me);
     try {
-        backend.release(ref, 0, names, false);
+        backend.release_own(me, names);
     } catch (const Error& e) {
         if (e.code() != Exit::Busy) throw;
         for (const auto& n : names) {
             try {
-                backend.release(ref, 0, {n}, false);
+                backend.release_own(me, {n});
             } catch (const Error& each) {
                 if (each.code() != Exit::Busy) throw;
             }

@@ -83,6 +83,13 @@ class Backend {
     // live session: Error(Busy) unless `force`. Returns what was released.
     virtual std::vector<std::string> release(const std::string& ref, int implicit_pid,
                                              const std::vector<std::string>& names, bool force) = 0;
+    // Releases `names` held by `me`, the calling process's own session as
+    // it resolved or created it (`with`'s, at its end): its record need not
+    // be read again. Error(Busy) as release() for a name held by another.
+    virtual std::vector<std::string> release_own(const SessionRecord& me,
+                                                 const std::vector<std::string>& names) {
+        return release(pinned_ref(me), 0, names, false);
+    }
     // Error(Busy) for a name `me` does not hold.
     virtual std::vector<Granted> renew(const SessionRecord& me,
                                        const std::vector<std::string>& names, int64_t ttl_ms) = 0;

@@ -25,7 +25,17 @@ std::vector<std::string> Claims::release(const std::string& session_id,
     for (const auto& name : names) {
         auto rec = store_.read(name);
         if (!rec) continue;
-        Plan p{name, rec->mode, prune(*rec, true, nullptr), {}, {}};
+        // The releaser's own holders (by its owner token, the nonce) go
+        // whatever their liveness: they are not judged.
+        Plan p{name, rec->mode, {}, {}, {}};
+        ClaimRecord rest{rec->name, rec->mode, {}};
+        for (auto& h : rec->holders) {
+            if (nonce && h.session == session_id && h.nonce == *nonce)
+                p.mine.push_back({name, rec->mode, h, {Life::Alive, "releasing"}, std::nullopt});
+            else
+                rest.holders.push_back(std::move(h));
+        }
+        p.pruned = prune(rest, true, nullptr);
         for (auto& v : p.pruned.live) {
             bool mine = v.holder.session == session_id && (!nonce || *nonce == v.holder.nonce);
             (mine ? p.mine : p.others).push_back(v);

@@ -72,6 +72,11 @@ std::vector<std::string> FileBackend::release(const std::string& ref, int implic
     return core_.claims.release(parsed.id, nonce, names, force);
 }
 
+std::vector<std::string> FileBackend::release_own(const SessionRecord& me,
+                                                  const std::vector<std::string>& names) {
+    return core_.claims.release(me.id, me.nonce, names, false);
+}
+
 std::vector<Granted> FileBackend::renew(const SessionRecord& me,
                                         const std::vector<std::string>& names, int64_t ttl_ms) {
     return core_.claims.renew(me, names, ttl_ms);

@@ -29,6 +29,8 @@ class FileBackend : public Backend {
                            const std::function<void(const AcquireOutcome&)>& on_wait) override;
     std::vector<std::string> release(const std::string& ref, int implicit_pid,
                                      const std::vector<std::string>& names, bool force) override;
+    std::vector<std::string> release_own(const SessionRecord& me,
+                                         const std::vector<std::string>& names) override;
     std::vector<Granted> renew(const SessionRecord& me, const std::vector<std::string>& names,
                                int64_t ttl_ms) override;
     std::vector<HolderView> holders(const std::string& name) override;
