@@ -94,25 +94,6 @@ int run_command(Backend& backend, os::GroupChild& child, const SessionRecord& me
     return lost ? static_cast<int>(Exit::Failure) : os::exit_code_of(child.status());
 }
 
-// Releases what with took and still holds; a claim another session has by
-// now is not ours to release, and nothing to report.
-void release_quietly(Backend& backend, const SessionRecord& me,
-                     const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    try {
-        backend.release_own(me, names);
-    } catch (const Error& e) {
-        if (e.code() != Exit::Busy) throw;
-        for (const auto& n : names) {
-            try {
-                backend.release_own(me, {n});
-            } catch (const Error& each) {
-                if (each.code() != Exit::Busy) throw;
-            }
-        }
-    }
-}
-
 int run_with(const Globals& g, const WithOpts& o) {
     if (g.trailing.empty())
         throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND "
@@ -147,7 +128,7 @@ int run_with(const Globals& g, const WithOpts& o) {
         },
         wait, o.wait);
     if (!out.acquired) {
-        if (sid.empty()) backend->forget_session(me);
+        if (sid.empty()) backend->end_own_session(me, {});
         return o.conflict_exit;
     }
 
@@ -162,8 +143,12 @@ int run_with(const Globals& g, const WithOpts& o) {
     for (const auto& gr : out.granted)
         if (!gr.already_held && std::find(held.begin(), held.end(), gr.name) != held.end())
             release.push_back(gr.name);
-    release_quietly(*backend, me, release);
-    if (sid.empty()) backend->forget_session(me);
+    // A claim another session has by now is not ours to release, and
+    // nothing to report.
+    if (sid.empty())
+        backend->end_own_session(me, release);
+    else
+        backend->release_own_quietly(me, release);
     return code;
 }
 

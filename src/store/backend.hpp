@@ -44,6 +44,13 @@ class Backend {
     // Ends a session whose claims were released (with's own, at its end);
     // a session that is gone already is no error.
     virtual void forget_session(const SessionRecord& me) = 0;
+    // Ends `me`, the calling process's own session (with's, at its end, or
+    // when it took nothing), releasing `names` it holds and anything else
+    // it still holds; a name someone else has by now is left to them, a
+    // session that is gone already is no error (src/store/backend.cpp).
+    virtual void end_own_session(const SessionRecord& me, const std::vector<std::string>& names);
+    // release_own(), leaving a name someone else has by now to them.
+    void release_own_quietly(const SessionRecord& me, const std::vector<std::string>& names);
     // Directories whose changes may mean a claim changed (empty: look
     // periodically).
     virtual std::vector<std::string> watch_paths() = 0;

@@ -205,6 +205,36 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     expect_in "$sent" '"EVALSHA"'
 }
 
+@test "redis: a with costs two round trips: its claims, then one that releases them and ends it" {
+    run_loop _ claim one # loads the scripts, starts a keeper
+    expect_status 0
+    stop_joined_keeper
+    # A stand-in keeper that lives through the SIGUSR1 a new session sends.
+    sh -c 'trap "" USR1; exec sleep 1000' </dev/null >/dev/null 2>&1 3>&- &
+    stand_in=$!
+    track "$stand_in"
+    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
+    redis-cli -s "$REDIS_SOCK" set "$key" "$stand_in stand-in" px 60000 >/dev/null
+    run_loop _ with warm -- true # loads the end script
+    expect_status 0
+    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+    track $!
+    wait_for grep -q OK "$TEST_DIR/mon"
+    run_loop _ with two -- true
+    expect_status 0
+    redis-cli -s "$REDIS_SOCK" ping >/dev/null
+    wait_for grep -q '"ping"' "$TEST_DIR/mon"
+    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
+    [ "$(grep -c . <<<"$sent")" -eq 2 ] || { echo "$sent"; false; }
+    [ "$(grep -c '"EVALSHA"' <<<"$sent")" -eq 2 ] || { echo "$sent"; false; }
+    run_loop _ owner two
+    expect_status 1
+    # Its session is gone, and so is its place in the host's set: what is
+    # left is the session of this test's shell (it holds "one").
+    [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:session:*" | grep -c .)" -eq 1 ]
+    [ "$(redis-cli -s "$REDIS_SOCK" scard "${key/keeper/host}")" -eq 1 ]
+}
+
 @test "redis: one round trip per claim with --session; a dead session's grant is given back" {
     new_session
     sid=$SID

@@ -57,6 +57,16 @@ SessionRecord RedisBackend::own_session(int pid, const std::string& kind, int pg
     return s;
 }
 
+void RedisBackend::end_own_session(const SessionRecord& me, const std::vector<std::string>& names) {
+    // One round trip: the script releases what the session holds (only its
+    // own holders), ends it and takes it out of the host's set.
+    SessionEndOptions o;
+    o.names = names;
+    o.drop_host = host_.key;
+    o.quiet_gone = me.id == implicit_id_; // a with that took nothing stored nothing
+    session_end(client(), keys_, {me.id, me.nonce}, o);
+}
+
 void RedisBackend::forget_session(const SessionRecord& me) {
     if (me.id == implicit_id_ && !read_session(me.id)) return; // never stored
     session_end(client(), keys_, {me.id, me.nonce});

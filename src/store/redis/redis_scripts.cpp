@@ -131,23 +131,30 @@ bool session_heartbeat(RedisClient& c, const Keys& k, const Caller& who, int64_t
     return str(r, "status") == "ok";
 }
 
-SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who) {
+SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who,
+                       const SessionEndOptions& o) {
     SessionEnd out;
     std::set<std::string> tried;
     std::vector<std::string> names;
-    Value members = c.command({"SMEMBERS", k.session_claims(who.session)});
-    for (const auto& m : members.elements)
-        names.push_back(m.str);
+    if (o.names) {
+        names = *o.names;
+    } else {
+        Value members = c.command({"SMEMBERS", k.session_claims(who.session)});
+        for (const auto& m : members.elements)
+            names.push_back(m.str);
+    }
     for (bool first = true;; first = false) {
         names = sorted_unique(std::move(names));
         std::vector<std::string> keys = {k.events(), k.stats(), k.session(who.session),
-                                         k.session_claims(who.session)};
+                                         k.session_claims(who.session), k.host(o.drop_host)};
         for (const auto& n : names) {
             keys.push_back(k.claim(n));
             keys.push_back(k.wake(n));
             tried.insert(n);
         }
         json args = {{"session", who.session}, {"nonce", who.nonce}, {"names", names}};
+        if (first && !o.drop_host.empty()) args["drop_host"] = true;
+        if (o.quiet_gone) args["quiet_gone"] = true;
         json r = run(c, lua::session_end, keys, {args.dump()});
         std::string st = str(r, "status");
         // The first call decides what became of the session key.

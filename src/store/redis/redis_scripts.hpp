@@ -52,7 +52,15 @@ struct SessionEnd {
     enum class Status { Ended, Gone, OtherIncarnation } status = Status::Ended;
     std::vector<std::string> released;
 };
-SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who);
+struct SessionEndOptions {
+    // The names the session is known to hold (the claim index is not read
+    // first); any other the index lists is released too.
+    std::optional<std::vector<std::string>> names;
+    std::string drop_host;   // a host whose keeper's set the session leaves ("" : none)
+    bool quiet_gone = false; // no session.ended for a key that was never stored
+};
+SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who,
+                       const SessionEndOptions& o = {});
 
 struct AcquireArgs {
     Caller who;

@@ -4,9 +4,13 @@
 -- KEYS[2]  P stats               the metrics counters (common.lua: count)
 -- KEYS[3]  P session:ID
 -- KEYS[4]  P session_claims:ID
--- then for name i = 1..n: KEYS[2i+3] P claim:NAME, KEYS[2i+4] P wake:NAME
---          (the names of the claim index, as the caller read them)
--- ARGV[1]  JSON {session, nonce, names}
+-- KEYS[5]  P host:HOST           the set of a host's keeper (with drop_host)
+-- then for name i = 1..n: KEYS[2i+4] P claim:NAME, KEYS[2i+5] P wake:NAME
+--          (the names of the claim index, as the caller read them, or the
+--          names it knows it holds)
+-- ARGV[1]  JSON {session, nonce, names, drop_host: true to take the session
+--          out of KEYS[5], quiet_gone: true to log no session.ended for a
+--          key that is gone when nothing was released}
 --
 -- Deletes the session key when it holds the nonce (from then on none of the
 -- session's holders is valid anywhere, whatever is left behind), removes the
@@ -24,7 +28,7 @@ local status = 'ended'
 if st == false then status = 'gone' elseif st ~= req.nonce then status = 'other_incarnation' end
 local recs, given = {}, {}
 for i, name in ipairs(req.names) do
-  recs[i] = read_claim(KEYS[2 * i + 3]) or false
+  recs[i] = read_claim(KEYS[2 * i + 4]) or false
   given[name] = true
 end
 
@@ -42,8 +46,8 @@ for i, name in ipairs(req.names) do
       end
     end
     if top then
-      write_claim(KEYS[2 * i + 3], name, rec.mode, keep)
-      wake(KEYS[2 * i + 4], 'released', top)
+      write_claim(KEYS[2 * i + 4], name, rec.mode, keep)
+      wake(KEYS[2 * i + 5], 'released', top)
       add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
                 now_ms)
       count(KEYS[2], 'release', name, req.session)
@@ -58,6 +62,9 @@ for _, name in ipairs(redis.call('SMEMBERS', KEYS[4])) do
 end
 if #remaining == 0 and status ~= 'other_incarnation' then redis.call('DEL', KEYS[4]) end
 if status ~= 'other_incarnation' then
-  add_event(KEYS[1], 'session.ended', {session = req.session}, now_ms)
+  if req.drop_host then redis.call('SREM', KEYS[5], req.session) end
+  if not (req.quiet_gone and status == 'gone' and #released == 0) then
+    add_event(KEYS[1], 'session.ended', {session = req.session}, now_ms)
+  end
 end
 return encode({status = status, released = released, remaining = remaining})
