@@ -103,6 +103,27 @@ load helpers
     claims_empty
 }
 
+@test "with --wait: while it waits, its session owns COMMAND's group; SIGTERM ends the wait, COMMAND never runs" {
+    new_session
+    run_loop _ claim x --session "$SID"
+    expect_status 0
+    start_bg "$TEST_DIR/with.out" "$LOOP" _ with --wait 60s x -- touch "$TEST_DIR/ran"
+    W=$BG
+    wait_for sh -c "ls '$LOOP_HOME/sessions' | grep -q '^p$W-'"
+    pgid=$(jq -r .pgid "$LOOP_HOME"/sessions/p"$W"-*)
+    [ "$pgid" -gt 0 ] || { cat "$LOOP_HOME"/sessions/p"$W"-*; false; }
+    # COMMAND's process, forked and held at its gate, leads that group.
+    [ "$(ps -o pgid= -p "$pgid" | tr -d ' ')" = "$pgid" ]
+    kill -TERM "$W"
+    wait_exit "$W"
+    [ "$WAIT_STATUS" -eq 143 ]
+    gone_or_zombie() { [ ! -e "/proc/$1" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+    wait_for gone_or_zombie "$pgid"
+    [ ! -e "$TEST_DIR/ran" ]
+    run_loop _ owner x --json
+    [ "$(jq -r '.[0].session' <<<"$output")" = "$SID" ]
+}
+
 @test "with --wait: exit 1 on timeout" {
     new_session
     run_loop _ claim job-1 --session "$SID"
