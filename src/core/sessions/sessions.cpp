@@ -100,8 +100,7 @@ SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
     throw Error(Exit::Failure, "cannot allocate a session id (8 collisions)");
 }
 
-SessionRecord Sessions::process_session(int pid, const std::string& kind,
-                                        std::optional<int> pgid) {
+SessionRecord Sessions::process_session(int pid, const std::string& kind, std::optional<int> pgid) {
     SessionRecord s = process_record(pid, kind, pgid);
     if (pgid && s.pgid != pgid) { // recorded before, without it
         set_group(s, *pgid);
@@ -110,8 +109,7 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind,
     return s;
 }
 
-SessionRecord Sessions::process_record(int pid, const std::string& kind,
-                                       std::optional<int> pgid) {
+SessionRecord Sessions::process_record(int pid, const std::string& kind, std::optional<int> pgid) {
     Anchor a = anchor_of(pid, probe_);
     std::string id = process_session_id(pid, a.start_ticks);
     auto same_process = [&](const SessionRecord& r) {
