@@ -325,32 +325,6 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
     return out;
 }
 
-std::optional<std::vector<HolderView>> Claims::still_held(const SessionRecord& me,
-                                                          const AcquireRequest& req) {
-    std::vector<HolderView> in_way;
-    for (const auto& name : req.names) {
-        std::optional<ClaimRecord> rec;
-        try {
-            rec = store_.read(name);
-        } catch (const Error&) {
-            return std::nullopt; // the try says what is wrong
-        }
-        if (!rec) continue;
-        const Mode want = req.mode_of(name);
-        for (const auto& h : rec->holders) {
-            if (!h.txn.empty()) return std::nullopt;
-            if (detail::is_mine(h, me)) continue;
-            HolderView v{rec->name, rec->mode, h, {}, std::nullopt};
-            v.verdict = holder_verdict(h, false, &v.session, nullptr);
-            if (v.verdict.life == Life::Dead) return std::nullopt;
-            if (want == Mode::Exclusive || rec->mode == Mode::Exclusive)
-                in_way.push_back(std::move(v));
-        }
-    }
-    if (in_way.empty()) return std::nullopt;
-    return in_way;
-}
-
 AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                                 const std::function<void(const AcquireOutcome&)>& on_wait,
                                 QueuePlace& place) {
@@ -364,25 +338,10 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     bool notified = true;
     for (const auto& n : req.names)
         notified = store_.listen(n, waiter) && notified;
-    int64_t tried_at = os::monotonic_ms();
-    for (bool first = true;; first = false) {
-        // A release wakes every waiter of the name, and one of them gets
-        // it: the others see that without taking the names' locks (in the
-        // way of the one that got it), and wait again. A try under the
-        // locks still comes at least every kTicketRefreshMs / 2, which also
-        // keeps our place in the queue.
-        std::optional<std::vector<HolderView>> held;
-        if (!first && os::monotonic_ms() - tried_at < kTicketRefreshMs / 2)
-            held = still_held(me, req);
-        if (held) {
-            out = AcquireOutcome{};
-            out.blockers = std::move(*held);
-        } else {
-            // Re-check after the watch is in place: no release can slip between.
-            out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
-            tried_at = os::monotonic_ms();
-            if (out.acquired) return out;
-        }
+    for (;;) {
+        // Re-check after the watch is in place: no release can slip between.
+        out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
+        if (out.acquired) return out;
         if (on_wait) on_wait(out);
         const int64_t now_mono = os::monotonic_ms();
         int64_t left = wait_ms < 0 ? -1 : start + wait_ms - now_mono;

@@ -141,12 +141,6 @@ class Claims {
     AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                             const std::function<void(const AcquireOutcome&)>& on_wait,
                             QueuePlace& place);
-    // The live holders that would refuse `req` now, read without the
-    // names' locks (a waiter woken with the others looks before it takes
-    // them); nullopt when a try under the locks is needed to tell: a name
-    // free, a holder dead or in an unfinished multi-name acquisition.
-    std::optional<std::vector<HolderView>> still_held(const SessionRecord& me,
-                                                      const AcquireRequest& req);
     Pruned prune(const ClaimRecord& rec, bool locked, std::vector<std::string>* warnings,
                  VerdictCache* verdicts = nullptr);
     void log_reaped(const std::vector<ReapItem>& items, const std::string& by,
