@@ -184,55 +184,59 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     kill -0 "$shell"
 }
 
+# stand_in_keeper: once a claim has started this host's keeper, replaces it
+# with a process of ours that holds the keeper key and lives through the
+# SIGUSR1 a new session sends, so that no keeper talks to the server while
+# a test counts commands. Sets KEEPER_KEY.
+stand_in_keeper() {
+    stop_joined_keeper
+    sh -c 'trap "" USR1; exec sleep 1000' </dev/null >/dev/null 2>&1 3>&- &
+    local stand_in=$!
+    track "$stand_in"
+    KEEPER_KEY=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
+    redis-cli -s "$REDIS_SOCK" set "$KEEPER_KEY" "$stand_in stand-in" px 60000 >/dev/null
+}
+
+# sent_by ARGS...: run_loop ARGS while MONITOR watches the server; SENT gets
+# the commands of clients (a script's own calls are tagged "lua").
+sent_by() {
+    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+    local mon=$!
+    track "$mon"
+    wait_for grep -q OK "$TEST_DIR/mon"
+    run_loop "$@"
+    redis-cli -s "$REDIS_SOCK" ping >/dev/null
+    wait_for grep -q '"ping"' "$TEST_DIR/mon"
+    kill_pid "$mon"
+    SENT=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
+}
+
 @test "redis: one round trip per claim: the claim path sends one command" {
     run_loop _ claim one # loads the scripts, starts a keeper
     expect_status 0
-    # No keeper talks meanwhile: a stand-in, a process of ours that lives.
-    stop_joined_keeper
-    start_anchor
-    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
-    redis-cli -s "$REDIS_SOCK" set "$key" "$ANCHOR stand-in" px 60000 >/dev/null
-    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
-    track $!
-    wait_for grep -q OK "$TEST_DIR/mon"
-    run_loop _ claim two
+    stand_in_keeper
+    sent_by _ claim two
     expect_status 0
-    redis-cli -s "$REDIS_SOCK" ping >/dev/null
-    wait_for grep -q '"ping"' "$TEST_DIR/mon"
-    # Commands of clients (a script's own calls are tagged "lua").
-    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
-    [ "$(grep -c . <<<"$sent")" -eq 1 ] || { echo "$sent"; false; }
-    expect_in "$sent" '"EVALSHA"'
+    [ "$(grep -c . <<<"$SENT")" -eq 1 ] || { echo "$SENT"; false; }
+    expect_in "$SENT" '"EVALSHA"'
 }
 
 @test "redis: a with costs two round trips: its claims, then one that releases them and ends it" {
     run_loop _ claim one # loads the scripts, starts a keeper
     expect_status 0
-    stop_joined_keeper
-    # A stand-in keeper that lives through the SIGUSR1 a new session sends.
-    sh -c 'trap "" USR1; exec sleep 1000' </dev/null >/dev/null 2>&1 3>&- &
-    stand_in=$!
-    track "$stand_in"
-    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
-    redis-cli -s "$REDIS_SOCK" set "$key" "$stand_in stand-in" px 60000 >/dev/null
+    stand_in_keeper
     run_loop _ with warm -- true # loads the end script
     expect_status 0
-    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
-    track $!
-    wait_for grep -q OK "$TEST_DIR/mon"
-    run_loop _ with two -- true
+    sent_by _ with two -- true
     expect_status 0
-    redis-cli -s "$REDIS_SOCK" ping >/dev/null
-    wait_for grep -q '"ping"' "$TEST_DIR/mon"
-    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
-    [ "$(grep -c . <<<"$sent")" -eq 2 ] || { echo "$sent"; false; }
-    [ "$(grep -c '"EVALSHA"' <<<"$sent")" -eq 2 ] || { echo "$sent"; false; }
+    [ "$(grep -c . <<<"$SENT")" -eq 2 ] || { echo "$SENT"; false; }
+    [ "$(grep -c '"EVALSHA"' <<<"$SENT")" -eq 2 ] || { echo "$SENT"; false; }
     run_loop _ owner two
     expect_status 1
     # Its session is gone, and so is its place in the host's set: what is
     # left is the session of this test's shell (it holds "one").
     [ "$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:session:*" | grep -c .)" -eq 1 ]
-    [ "$(redis-cli -s "$REDIS_SOCK" scard "${key/keeper/host}")" -eq 1 ]
+    [ "$(redis-cli -s "$REDIS_SOCK" scard "${KEEPER_KEY/keeper/host}")" -eq 1 ]
 }
 
 @test "redis: one round trip per claim with --session; a dead session's grant is given back" {
@@ -241,21 +245,12 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     owner=$ANCHOR
     run_loop _ claim one --session "$sid" # loads the scripts, starts a keeper
     expect_status 0
-    stop_joined_keeper
-    start_anchor
-    key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:keeper:*")
-    redis-cli -s "$REDIS_SOCK" set "$key" "$ANCHOR stand-in" px 60000 >/dev/null
-    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
-    track $!
-    wait_for grep -q OK "$TEST_DIR/mon"
-    run_loop _ claim two --session "$sid"
+    stand_in_keeper
+    sent_by _ claim two --session "$sid"
     expect_status 0
     expect_in "$output" "claimed two"
-    redis-cli -s "$REDIS_SOCK" ping >/dev/null
-    wait_for grep -q '"ping"' "$TEST_DIR/mon"
-    sent=$(sed -n '/^OK$/,/"ping"/p' "$TEST_DIR/mon" | grep -v -e '^OK$' -e 'lua\]' -e '"ping"')
-    [ "$(grep -c . <<<"$sent")" -eq 1 ] || { echo "$sent"; false; }
-    expect_in "$sent" '"EVALSHA"'
+    [ "$(grep -c . <<<"$SENT")" -eq 1 ] || { echo "$SENT"; false; }
+    expect_in "$SENT" '"EVALSHA"'
     run_loop _ owner two --json
     expect_status 0
     [ "$(jq -r ".[0].session" <<<"$output")" = "$sid" ]
