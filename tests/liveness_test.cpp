@@ -590,6 +590,25 @@ TEST_CASE("sessions: the implicit anchor skips forked copies of the caller, not 
     CHECK(core.sessions.implicit_anchor(pid) == pid);
 }
 
+TEST_CASE("sessions: a process session asked for with a group is created with it, or given it") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord first = core.sessions.process_session(::getpid(), "with", 4242);
+    REQUIRE(first.pgid);
+    CHECK(*first.pgid == 4242);
+    auto rec = core.sessions.find(first.id);
+    REQUIRE(rec);
+    REQUIRE(rec->pgid);
+    CHECK(*rec->pgid == 4242);
+    // Recorded before with another group (or none): the record gets this one.
+    SessionRecord again = core.sessions.process_session(::getpid(), "with", 4343);
+    CHECK(again.nonce == first.nonce);
+    rec = core.sessions.find(first.id);
+    REQUIRE(rec);
+    REQUIRE(rec->pgid);
+    CHECK(*rec->pgid == 4343);
+}
+
 TEST_CASE("sessions: set_group records the group the session lives with, not for another") {
     TempDir home;
     Core core(home.path());

@@ -22,9 +22,4 @@ void Backend::release_own_quietly(const SessionRecord& me, const std::vector<std
     }
 }
 
-void Backend::end_own_session(const SessionRecord& me, const std::vector<std::string>& names) {
-    release_own_quietly(me, names);
-    forget_session(me);
-}
-
 } // namespace loop

@@ -41,14 +41,12 @@ class Backend {
     // process group `pgid` (with's command, forked already and held at its
     // gate): the session lives while `pid` or a member of the group lives.
     virtual SessionRecord own_session(int pid, const std::string& kind, int pgid) = 0;
-    // Ends a session whose claims were released (with's own, at its end);
-    // a session that is gone already is no error.
-    virtual void forget_session(const SessionRecord& me) = 0;
     // Ends `me`, the calling process's own session (with's, at its end, or
     // when it took nothing), releasing `names` it holds and anything else
     // it still holds; a name someone else has by now is left to them, a
-    // session that is gone already is no error (src/store/backend.cpp).
-    virtual void end_own_session(const SessionRecord& me, const std::vector<std::string>& names);
+    // session that is gone already is no error.
+    virtual void end_own_session(const SessionRecord& me,
+                                 const std::vector<std::string>& names) = 0;
     // release_own(), leaving a name someone else has by now to them.
     void release_own_quietly(const SessionRecord& me, const std::vector<std::string>& names);
     // Directories whose changes may mean a claim changed (empty: look

@@ -17,7 +17,10 @@ class FileBackend : public Backend {
     SessionRecord resolve_live(const std::string& ref, int implicit_pid) override;
     SessionRecord own_session(int pid, const std::string& kind, int pgid) override;
     WorkerSessions& workers() override { return workers_; }
-    void forget_session(const SessionRecord& me) override { core_.sessions.end(me.id); }
+    void end_own_session(const SessionRecord& me, const std::vector<std::string>& names) override {
+        release_own_quietly(me, names);
+        core_.sessions.end(me.id);
+    }
     std::vector<std::string> watch_paths() override;
     const ProcessProbe& probe() const override { return core_.sessions.probe(); }
     SessionRecord start_session(const StartOptions& opts, int caller_pid) override;

@@ -67,12 +67,6 @@ void RedisBackend::end_own_session(const SessionRecord& me, const std::vector<st
     session_end(client(), keys_, {me.id, me.nonce}, o);
 }
 
-void RedisBackend::forget_session(const SessionRecord& me) {
-    if (me.id == implicit_id_ && !read_session(me.id)) return; // never stored
-    session_end(client(), keys_, {me.id, me.nonce});
-    client().command({"SREM", keys_.host(host_.key), me.id});
-}
-
 SessionRecord RedisBackend::process_session(int anchor_pid, const std::string& kind) {
     SessionRecord s;
     s.anchor = anchor_of(anchor_pid, probe_);

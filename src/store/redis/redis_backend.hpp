@@ -47,7 +47,6 @@ class RedisBackend : public Backend {
     const char* kind() const override { return "redis"; }
     SessionRecord resolve_live(const std::string& ref, int implicit_pid) override;
     SessionRecord own_session(int pid, const std::string& kind, int pgid) override;
-    void forget_session(const SessionRecord& me) override;
     void end_own_session(const SessionRecord& me, const std::vector<std::string>& names) override;
     WorkerSessions& workers() override { return workers_; }
     std::vector<std::string> watch_paths() override { return {}; }
