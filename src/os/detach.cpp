@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,17 @@ int spawn_detached(const std::string& exe, const std::vector<std::string>& argv,
     for (const auto& a : argv)
         args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
+    // A child subreaper (`with`, the supervisor) would adopt the orphan and
+    // stop it with its own leftovers: not one while the middle child exits.
+    int subreaper = 0;
+    (void)::prctl(PR_GET_CHILD_SUBREAPER, &subreaper);
+    if (subreaper) (void)::prctl(PR_SET_CHILD_SUBREAPER, 0);
+    struct Restore {
+        int on;
+        ~Restore() {
+            if (on) (void)::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        }
+    } restore{subreaper};
     pid_t pid = ::fork();
     if (pid < 0) return errno;
     if (pid == 0) {

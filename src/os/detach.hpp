@@ -12,7 +12,8 @@
 namespace loop::os {
 
 // Starts `exe` with `argv` in a new session, not a child of this process
-// (double fork: it is reparented at once and never a zombie of ours), stdin
+// (double fork: it is reparented at once and never a zombie of ours, also
+// when this process is a child subreaper: it is not adopted here), stdin
 // from /dev/null, stdout and stderr appended to `log_path` (or /dev/null
 // when it cannot be opened), no other descriptor, `env` added to the
 // environment. Returns once it has been forked; 0 or the errno of fork.

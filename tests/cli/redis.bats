@@ -168,6 +168,30 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     grep -q "nothing local holds a claim: done" "$LOOP_HOME/logs/keeper.log"
 }
 
+@test "redis: the keeper a with started is not left over from it: it outlives the with" {
+    # The with starts this host's keeper (a with adopts what its command
+    # leaves behind, as a subreaper, and stops it at the end); a shell's
+    # claim is then kept by that keeper too.
+    "$LOOP" _ with w -- sh -c 'until [ -e "$1/go" ]; do sleep 0.05; done' sh "$TEST_DIR" \
+        </dev/null 3>&- &
+    with=$!
+    track "$with"
+    wait_for keeper_joined
+    keeper=$(keeper_pid)
+    sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
+    shell=$!
+    track "$shell"
+    wait_for grep -q claimed "$TEST_DIR/held"
+    touch "$TEST_DIR/go"
+    wait "$with"
+    # The with is done; the keeper of the shell's claim still runs.
+    run dead_or_zombie "$keeper"
+    [ "$status" -ne 0 ]
+    [ "$(keeper_pid)" = "$keeper" ]
+    kill_pid "$shell"
+    wait_for dead_or_zombie "$keeper"
+}
+
 @test "redis: a shell whose claim was forced away holds nothing: the keeper lets it go and ends" {
     use_redis_prefix 3s # the keeper looks every second
     sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
