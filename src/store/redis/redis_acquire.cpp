@@ -20,6 +20,11 @@ namespace {
 // session's end (and a server that went away) in this time at the latest.
 constexpr int64_t kMaxBlockMs = 5'000;
 
+// A waiter passed over by a wake-up (another waiter named to go first)
+// waits for the next one at most this long, in case the one named never
+// takes the name.
+constexpr int64_t kPassedOverMs = 100;
+
 // The bucket of the wait histogram `waited_ms` falls in (the number of
 // buckets: above the last one).
 int wait_bucket(int64_t waited_ms) {
@@ -59,11 +64,17 @@ HolderView RedisBackend::blocker_of(const Busy& b) {
         v.waiting = true;
         return v;
     }
-    try {
-        v.session = read_session(b.holder.session);
-    } catch (const Error& e) {
-        v.verdict = {Life::Unknown, e.message()};
-        return v;
+    // The busy answer carries the holder's session record (read with the
+    // claim, in the same script).
+    if (!b.holder_session.empty()) {
+        try {
+            v.session =
+                session_from_json_text(b.holder_session, "redis " + client().endpoint() + " " +
+                                                             keys_.session(b.holder.session));
+        } catch (const Error& e) {
+            v.verdict = {Life::Unknown, e.message()};
+            return v;
+        }
     }
     if (v.session) v.verdict = verdict(*v.session);
     return v;
@@ -238,10 +249,37 @@ AcquireOutcome RedisBackend::wait_for(SessionRecord& me, const AcquireRequest& r
         if (on_wait) on_wait(out);
         int64_t block = std::min<int64_t>(left, kMaxBlockMs);
         if (b.ttl_left_ms >= 0) block = std::min<int64_t>(block, b.ttl_left_ms + 1);
-        block = std::max<int64_t>(block, 1);
-        client().command_blocking({"XREAD", "COUNT", "1", "BLOCK", std::to_string(block), "STREAMS",
-                                   keys_.wake(b.name), b.wake_id},
-                                  block);
+        await_wake(b, ticket.id, req.mode_of(b.name), std::max<int64_t>(block, 1));
+    }
+}
+
+bool RedisBackend::passed_over(const WakeEntry& e, const std::string& ticket, Mode mode) {
+    if (e.next.empty() || e.next == ticket) return false;
+    if (e.next_mode == "shared" && mode == Mode::Shared) return false; // readers go together
+    if (e.next_host != host_.key) return true;
+    // The waiter named first is of this host: if its process is gone, no
+    // one would come for the name.
+    Anchor w{e.next_pid, e.next_start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
+    return anchor_verdict(w, probe_).life != Life::Dead;
+}
+
+void RedisBackend::await_wake(const Busy& b, const std::string& ticket, Mode mode,
+                              int64_t block_ms) {
+    std::string from = b.wake_id;
+    int64_t until = os::monotonic_ms() + block_ms;
+    for (;;) {
+        const int64_t left = until - os::monotonic_ms();
+        if (left <= 0) return;
+        std::vector<WakeEntry> entries = read_wake(client(), keys_, b.name, from, left);
+        if (entries.empty()) return; // timed out: try again
+        for (const auto& e : entries) {
+            if (!passed_over(e, ticket, mode)) return;
+            from = e.id;
+        }
+        // Another waiter goes first. It takes the name, or (gone, or
+        // waiting for another name meanwhile) it does not: then this one
+        // tries again soon all the same.
+        until = std::min(until, os::monotonic_ms() + kPassedOverMs);
     }
 }
 

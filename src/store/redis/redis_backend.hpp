@@ -117,6 +117,11 @@ class RedisBackend : public Backend {
     void leave_queues(const SessionRecord& me, const AcquireRequest& req,
                       const std::string& ticket);
     HolderView blocker_of(const Busy& b);
+    // Blocks until a release (or an expiry, at the end of `block_ms`) may
+    // let this waiter have busy name b.name; a wake-up naming another
+    // waiter to go first passes it over (lua/common.lua: wake).
+    void await_wake(const Busy& b, const std::string& ticket, Mode mode, int64_t block_ms);
+    bool passed_over(const WakeEntry& e, const std::string& ticket, Mode mode);
     void after_grant(const SessionRecord& me, const AcquireResult& r);
     std::vector<HolderView> views_of(const std::vector<ClaimRecord>& recs);
     std::vector<std::string> scan(const std::string& pattern);

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 namespace loop::redis {
@@ -101,6 +102,7 @@ Busy busy_of(const json& r) {
     b.holder_pttl_ms = num(r, "holder_pttl_ms");
     b.ttl_left_ms = r.contains("ttl_left_ms") ? num(r, "ttl_left_ms") : -1;
     b.wake_id = str(r, "wake_id");
+    b.holder_session = str(r, "holder_session");
     return b;
 }
 
@@ -150,6 +152,7 @@ SessionEnd session_end(RedisClient& c, const Keys& k, const Caller& who,
         for (const auto& n : names) {
             keys.push_back(k.claim(n));
             keys.push_back(k.wake(n));
+            keys.push_back(k.queue(n));
             tried.insert(n);
         }
         json args = {{"session", who.session}, {"nonce", who.nonce}, {"names", names}};
@@ -259,6 +262,38 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
     bad_reply(c, lua::acquire, "the holders kept changing; try again");
 }
 
+std::vector<WakeEntry> read_wake(RedisClient& c, const Keys& k, const std::string& name,
+                                 const std::string& from, int64_t block_ms) {
+    Value v = c.command_blocking(
+        {"XREAD", "COUNT", "16", "BLOCK", std::to_string(block_ms), "STREAMS", k.wake(name), from},
+        block_ms);
+    std::vector<WakeEntry> out;
+    // [[stream, [[id, [field, value, ...]], ...]]], or nil on a timeout.
+    if (v.elements.size() != 1 || v.elements[0].elements.size() != 2) return out;
+    for (const auto& e : v.elements[0].elements[1].elements) {
+        if (e.elements.size() != 2) continue;
+        WakeEntry w;
+        w.id = e.elements[0].str;
+        const auto& f = e.elements[1].elements;
+        for (size_t i = 0; i + 1 < f.size(); i += 2) {
+            const std::string& key = f[i].str;
+            const std::string& val = f[i + 1].str;
+            if (key == "next")
+                w.next = val;
+            else if (key == "next_mode")
+                w.next_mode = val;
+            else if (key == "next_pid")
+                w.next_pid = std::atoi(val.c_str());
+            else if (key == "next_start_ticks")
+                w.next_start_ticks = std::strtoull(val.c_str(), nullptr, 10);
+            else if (key == "next_host")
+                w.next_host = val;
+        }
+        if (!w.id.empty()) out.push_back(std::move(w));
+    }
+    return out;
+}
+
 std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
                               const std::vector<std::string>& names_in, bool force,
                               std::string* refused) {
@@ -267,6 +302,7 @@ std::vector<Released> release(RedisClient& c, const Keys& k, const Caller& who,
     for (const auto& n : names) {
         keys.push_back(k.claim(n));
         keys.push_back(k.wake(n));
+        keys.push_back(k.queue(n));
     }
     json req = {{"session", who.session}, {"nonce", who.nonce}, {"force", force}, {"names", names}};
     if (refused) req["strict"] = true;

@@ -127,7 +127,23 @@ struct Busy {
     int64_t holder_pttl_ms = -2; // of the holder's session key (-1 none, -2 unknown)
     int64_t ttl_left_ms = -1;    // until the holder lapses by a TTL (-1: no TTL)
     std::string wake_id;         // XREAD P wake:NAME from here to wait for a release
+    std::string holder_session;  // the holder's session record (JSON), "" when gone
 };
+
+// An entry of P wake:NAME: a release (or a waiter that left), with the
+// waiter it names to go first (next: its ticket id; "" names no one).
+struct WakeEntry {
+    std::string id;
+    std::string next;
+    std::string next_mode;
+    int next_pid = 0;
+    uint64_t next_start_ticks = 0;
+    std::string next_host;
+};
+// XREAD of P wake:NAME after entry `from`, blocking up to `block_ms`; no
+// entries when that time passed.
+std::vector<WakeEntry> read_wake(RedisClient& c, const Keys& k, const std::string& name,
+                                 const std::string& from, int64_t block_ms);
 
 struct AcquireResult {
     enum class Status { Acquired, Busy, NoSession } status = Status::NoSession;

@@ -53,8 +53,9 @@
 --     P keeper:HOST or ""}                              in the order of names
 --   {"status":"busy","name":N,"mode":M,"holder":{...} or "waiter":{ticket
 --     fields, id} (a waiter queued ahead),"holder_pttl_ms":n,
---     "ttl_left_ms":n, "wake_id":ID}   the first busy name, a valid holder
---     of it, that holder's session key PTTL, the time until that holder
+--     "holder_session":TEXT, "ttl_left_ms":n, "wake_id":ID}   the first busy
+--     name, a valid holder of it, that holder's session record (absent when
+--     its key is gone) and its key's PTTL, the time until that holder
 --     lapses by a TTL (its session key's or its claim's; -1: none), and the
 --     last id of P wake:NAME ("0-0")
 --   {"status":"no_session"}   the caller's session key is missing or holds
@@ -248,13 +249,15 @@ local function busy_reply(i, p, waiter)
     h.contended = nil
   end
   local pttl = redis.call('PTTL', p.holder_key)
+  local holder_session = redis.call('GET', p.holder_key)
   local left = pttl >= 0 and pttl or -1
   if h.expires_ms > 0 then
     local claim_left = math.max(h.expires_ms - now_ms, 0)
     if left < 0 or claim_left < left then left = claim_left end
   end
   return encode({status = 'busy', name = p.name, mode = p.mode, holder = h,
-                 holder_pttl_ms = pttl, ttl_left_ms = left, wake_id = wake_id, session = own_raw})
+                 holder_session = holder_session or nil, holder_pttl_ms = pttl,
+                 ttl_left_ms = left, wake_id = wake_id, session = own_raw})
 end
 
 -- Writes the grant of one planned name and returns it.

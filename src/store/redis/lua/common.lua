@@ -96,10 +96,39 @@ local function add_event(key, name, fields, now_ms)
   redis.call('XADD', key, 'MAXLEN', '~', '10000', '*', 'event', name, 'data', encode(fields))
 end
 
+-- The oldest ticket of queue `qkey` (lua/acquire.lua) refreshed within the
+-- last 15 s, or nil. A waiter refreshes its ticket at least every 5 s
+-- (redis_acquire.cpp: kMaxBlockMs), so an older one is likely gone.
+local function queue_head(qkey, now_ms)
+  local raw = redis.call('HGETALL', qkey)
+  local head = nil
+  for j = 1, #raw, 2 do
+    local ok, t = pcall(cjson.decode, raw[j + 1])
+    if ok and type(t) == 'table' and type(t.seq) == 'number' and
+        now_ms - (tonumber(t.seen_ms) or 0) <= 15000 and (not head or t.seq < head.seq) then
+      t.id = raw[j]
+      head = t
+    end
+  end
+  return head
+end
+
 -- Wakes whoever waits on a name: one entry on its wake stream (see the key
--- layout in redis_client.hpp).
-local function wake(key, why, fence)
-  redis.call('XADD', key, 'MAXLEN', '~', '100', '*', 'why', why, 'fence', int(fence))
+-- layout in redis_client.hpp). With the name's queue `qkey`, the entry names
+-- the waiter that goes first (its ticket id, mode, pid, start_ticks and
+-- host): the others wait for it instead of all trying at once.
+local function wake(key, why, fence, qkey, now_ms)
+  local entry = {'XADD', key, 'MAXLEN', '~', '100', '*', 'why', why, 'fence', int(fence)}
+  local head = qkey and queue_head(qkey, now_ms)
+  if head then
+    for _, f in ipairs({'next', head.id, 'next_mode', tostring(head.mode),
+                        'next_pid', int(tonumber(head.pid) or 0),
+                        'next_start_ticks', int(tonumber(head.start_ticks) or 0),
+                        'next_host', tostring(head.host or '')}) do
+      entry[#entry + 1] = f
+    end
+  end
+  redis.call(unpack(entry))
   redis.call('PEXPIRE', key, 60000)
 end
 

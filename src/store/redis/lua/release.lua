@@ -3,7 +3,8 @@
 -- KEYS[1]  P events
 -- KEYS[2]  P stats               the metrics counters (common.lua: count)
 -- KEYS[3]  P session_claims:ID   the caller's claim index
--- then for name i = 1..n: KEYS[2i+2] P claim:NAME, KEYS[2i+3] P wake:NAME
+-- then for name i = 1..n: KEYS[3i+1] P claim:NAME, KEYS[3i+2] P wake:NAME,
+--          KEYS[3i+3] P queue:NAME
 -- ARGV[1]  JSON {session, nonce, force: bool, names: [...]}
 --          By owner: removes the holder with this session and nonce.
 --          force: removes every holder (recorded as claim.forced, by session).
@@ -14,12 +15,13 @@
 -- Returns a JSON string {"results":[{name, result, sessions}]} in the order
 -- of names, result one of "released" (sessions: the holders removed),
 -- "not_held" (no record), "held_by_other" (a record without the caller as a
--- holder; not changed). Each release adds an entry to P wake:NAME.
+-- holder; not changed). Each release adds an entry to P wake:NAME that
+-- names the first waiter of P queue:NAME (common.lua: wake).
 
 local req = cjson.decode(ARGV[1])
 local now_ms = math.floor(now_us() / 1000)
 local recs = {}
-for i = 1, #req.names do recs[i] = read_claim(KEYS[2 * i + 2]) or false end
+for i = 1, #req.names do recs[i] = read_claim(KEYS[3 * i + 1]) or false end
 
 if req.strict and not req.force then
   for i, name in ipairs(req.names) do
@@ -33,7 +35,7 @@ end
 
 local results = {}
 for i, name in ipairs(req.names) do
-  local ckey, wkey, rec = KEYS[2 * i + 2], KEYS[2 * i + 3], recs[i]
+  local ckey, wkey, qkey, rec = KEYS[3 * i + 1], KEYS[3 * i + 2], KEYS[3 * i + 3], recs[i]
   local r = {name = name, result = 'not_held', sessions = {}}
   if rec then
     local keep, removed, top = {}, {}, 0
@@ -49,7 +51,7 @@ for i, name in ipairs(req.names) do
       r.result = 'held_by_other'
     else
       write_claim(ckey, name, rec.mode, keep)
-      wake(wkey, req.force and 'forced' or 'released', top)
+      wake(wkey, req.force and 'forced' or 'released', top, qkey, now_ms)
       if req.force then
         add_event(KEYS[1], 'claim.forced', {name = name, by = req.session, holders = removed},
                   now_ms)

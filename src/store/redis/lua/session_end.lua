@@ -5,7 +5,8 @@
 -- KEYS[3]  P session:ID
 -- KEYS[4]  P session_claims:ID
 -- KEYS[5]  P host:HOST           the set of a host's keeper (with drop_host)
--- then for name i = 1..n: KEYS[2i+4] P claim:NAME, KEYS[2i+5] P wake:NAME
+-- then for name i = 1..n: KEYS[3i+3] P claim:NAME, KEYS[3i+4] P wake:NAME,
+--          KEYS[3i+5] P queue:NAME
 --          (the names of the claim index, as the caller read them, or the
 --          names it knows it holds)
 -- ARGV[1]  JSON {session, nonce, names, drop_host: true to take the session
@@ -28,7 +29,7 @@ local status = 'ended'
 if st == false then status = 'gone' elseif st ~= req.nonce then status = 'other_incarnation' end
 local recs, given = {}, {}
 for i, name in ipairs(req.names) do
-  recs[i] = read_claim(KEYS[2 * i + 4]) or false
+  recs[i] = read_claim(KEYS[3 * i + 3]) or false
   given[name] = true
 end
 
@@ -46,8 +47,8 @@ for i, name in ipairs(req.names) do
       end
     end
     if top then
-      write_claim(KEYS[2 * i + 4], name, rec.mode, keep)
-      wake(KEYS[2 * i + 5], 'released', top)
+      write_claim(KEYS[3 * i + 3], name, rec.mode, keep)
+      wake(KEYS[3 * i + 4], 'released', top, KEYS[3 * i + 5], now_ms)
       add_event(KEYS[1], 'claim.released', {name = name, session = req.session, fence = top},
                 now_ms)
       count(KEYS[2], 'release', name, req.session)

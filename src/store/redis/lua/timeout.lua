@@ -20,9 +20,10 @@ if req.log then
   count(KEYS[2], 'timeout', req.name or '', req.session)
 end
 if type(req.ticket) == 'string' and req.ticket ~= '' then
+  local now_ms = math.floor(now_us() / 1000)
   for i = 1, #req.names do
     if redis.call('HDEL', KEYS[2 * i + 1], req.ticket) == 1 then
-      wake(KEYS[2 * i + 2], 'left', 0)
+      wake(KEYS[2 * i + 2], 'left', 0, KEYS[2 * i + 1], now_ms)
     end
   end
 end
