@@ -9,6 +9,7 @@
 #include "os/notify.hpp"
 #include "os/proc.hpp"
 #include "os/process.hpp"
+#include "store/redis/keeper.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -113,6 +114,8 @@ int run_with(const Globals& g, const WithOpts& o) {
     // for while holding the claims (nor is anything of the backend's,
     // connections included, inherited by it).
     os::GroupChild child(g.trailing);
+    // A host keeper a claim of COMMAND started is the host's, not COMMAND's.
+    child.spare(redis::is_keeper);
     if (child.pid() < 0) { // no process to run it in: nothing is taken
         std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", g.trailing[0].c_str(),
                      std::strerror(child.err()));

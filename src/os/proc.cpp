@@ -171,6 +171,22 @@ bool same_program(int a, int b) {
     return !ca.empty() && ca == read_small(pb);
 }
 
+bool runs_self_with(int pid, const std::vector<std::string>& tail) {
+    char path[64], exe[4096], self[4096];
+    std::snprintf(path, sizeof path, "/proc/%d/exe", pid);
+    ssize_t n = ::readlink(path, exe, sizeof exe);
+    ssize_t m = ::readlink("/proc/self/exe", self, sizeof self);
+    if (n <= 0 || n != m || std::memcmp(exe, self, static_cast<size_t>(n)) != 0) return false;
+    std::snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+    std::string want;
+    for (const auto& a : tail)
+        want += a + '\0';
+    const std::string cmdline = read_small(path);
+    return cmdline.size() >= want.size() &&
+           cmdline.compare(cmdline.size() - want.size(), want.size(), want) == 0 &&
+           (cmdline.size() == want.size() || cmdline[cmdline.size() - want.size() - 1] == '\0');
+}
+
 std::vector<ProcRow> process_table() {
     std::vector<ProcRow> rows;
     DIR* d = ::opendir("/proc");

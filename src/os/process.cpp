@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -276,13 +277,18 @@ bool GroupChild::wait(int timeout_ms, int extra_fd) {
 }
 
 bool GroupChild::anything_left() const {
-    return (pid_ > 1 && (::kill(-pid_, 0) == 0 || errno == EPERM)) || has_children();
+    if (pid_ > 1 && (::kill(-pid_, 0) == 0 || errno == EPERM)) return true;
+    if (!has_children()) return false;
+    if (!spared_) return true;
+    std::optional<std::vector<int>> kids = children_of(::getpid());
+    if (!kids) return true;
+    return std::any_of(kids->begin(), kids->end(), [&](int k) { return !spared_(k); });
 }
 
 void GroupChild::signal_all(int sig) const {
     if (pid_ > 1) ::kill(-pid_, sig);
     for (int p : descendants_of(::getpid()))
-        ::kill(p, sig);
+        if (!spared_ || !spared_(p)) ::kill(p, sig);
 }
 
 void GroupChild::stop_all(int grace_ms) {

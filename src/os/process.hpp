@@ -7,6 +7,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -56,6 +57,11 @@ class GroupChild {
     // is included when it still runs.
     void stop_all(int grace_ms);
 
+    // Orphans this process adopted for which `spared` is true are not
+    // stopped by stop_all, nor waited for (e.g. a daemon started from inside
+    // the command, such as the host keeper, which outlives it).
+    void spare(std::function<bool(int pid)> spared) { spared_ = std::move(spared); }
+
   private:
     void reap();
     bool arm_signals();
@@ -71,6 +77,7 @@ class GroupChild {
     Fd gate_, exec_err_, sigfd_;
     sigset_t old_mask_;
     bool terminal_ = false; // the child's group has our terminal
+    std::function<bool(int)> spared_;
 };
 
 // Shell convention: exit code, or 128 + signal number.

@@ -192,6 +192,31 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     wait_for dead_or_zombie "$keeper"
 }
 
+@test "redis: a keeper started by a claim in a with's command is not left over from the with" {
+    # A session with a TTL: the with itself starts no keeper; a claim of
+    # its command's own (implicit session) does, and the with adopts it (a
+    # subreaper: the middle process of the keeper's double fork exits).
+    new_session --ttl 30s
+    "$LOOP" _ with w --session "$SID" -- sh -c \
+        'env -u LOOP_SESSION_ID "$LOOP" _ claim inner >/dev/null; until [ -e "$1/go" ]; do sleep 0.05; done' sh \
+        "$TEST_DIR" </dev/null 3>&- &
+    with=$!
+    track "$with"
+    wait_for keeper_joined
+    keeper=$(keeper_pid)
+    sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
+    shell=$!
+    track "$shell"
+    wait_for grep -q claimed "$TEST_DIR/held"
+    touch "$TEST_DIR/go"
+    wait "$with"
+    run dead_or_zombie "$keeper"
+    [ "$status" -ne 0 ]
+    [ "$(keeper_pid)" = "$keeper" ]
+    kill_pid "$shell"
+    wait_for dead_or_zombie "$keeper"
+}
+
 @test "redis: a shell whose claim was forced away holds nothing: the keeper lets it go and ends" {
     use_redis_prefix 3s # the keeper looks every second
     sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &

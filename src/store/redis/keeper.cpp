@@ -25,6 +25,9 @@ namespace loop::redis {
 
 namespace {
 
+// The verb a keeper runs as: `loop --home HOME _ keeper`.
+constexpr const char* kKeeperVerb[] = {"_", "keeper"};
+
 void say(const std::string& what) {
     std::fprintf(stderr, "%s loop keeper[%d]: %s\n", format_time(os::now_ms()).c_str(),
                  os::self_pid(), what.c_str());
@@ -128,6 +131,10 @@ bool claim_keeper_key(RedisClient& c, const Keys& k, const HostIdentity& host,
 
 } // namespace
 
+bool is_keeper(int pid) {
+    return os::runs_self_with(pid, {kKeeperVerb[0], kKeeperVerb[1]});
+}
+
 void ensure_keeper(Home& home, const std::string& url_text, const std::string& keeper_value,
                    bool added) {
     const int pid = keeper_value.empty() ? 0 : std::atoi(keeper_value.c_str());
@@ -139,7 +146,8 @@ void ensure_keeper(Home& home, const std::string& url_text, const std::string& k
     }
     try {
         home.logs();
-        os::spawn_detached(os::self_exe(), {"loop", "--home", home.path(), "_", "keeper"},
+        os::spawn_detached(os::self_exe(),
+                           {"loop", "--home", home.path(), kKeeperVerb[0], kKeeperVerb[1]},
                            {{"LOOP_BACKEND", url_text}}, home.sub_path("logs") + "/keeper.log");
     } catch (const Error&) {
         // The claim stands; the session lives by its TTL until a keeper runs.

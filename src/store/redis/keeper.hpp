@@ -24,6 +24,10 @@ namespace loop::redis {
 void ensure_keeper(Home& home, const std::string& url_text, const std::string& keeper_value,
                    bool added);
 
+// Whether process `pid` is a keeper (of any home and backend): a `with`
+// that adopted one from its command leaves it running.
+bool is_keeper(int pid);
+
 // `loop _ keeper`: runs until nothing local holds a claim. 0 when it ends
 // (or another keeper already runs), 3 after Redis stayed unreachable for a
 // whole session TTL.
