@@ -217,6 +217,41 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     wait_for dead_or_zombie "$keeper"
 }
 
+@test "redis: a session new to the keeper costs it no script and no look at the sessions it keeps" {
+    use_redis_prefix 60s # a whole pass (heartbeats) every 10 s
+    sh -c '"$LOOP" _ claim a >"$TEST_DIR/a"; exec sleep 1000' </dev/null 3>&- &
+    track $!
+    wait_for grep -q claimed "$TEST_DIR/a"
+    wait_for keeper_joined
+    local try mon a_session
+    for try in 1 2 3; do
+        redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+        mon=$!
+        track "$mon"
+        wait_for grep -q OK "$TEST_DIR/mon"
+        sh -c '"$LOOP" _ claim b'"$try"' >"$TEST_DIR/b"; exec sleep 1000' </dev/null 3>&- &
+        track $!
+        # The keeper takes the new session up: it reads its key's TTL (a
+        # command of its own, not one of a script).
+        wait_for sh -c "grep -v 'lua\\]' '$TEST_DIR/mon' | grep -q '\"PTTL\"'"
+        redis-cli -s "$REDIS_SOCK" ping >/dev/null
+        wait_for grep -q '"ping"' "$TEST_DIR/mon"
+        kill_pid "$mon"
+        # A whole pass that happened to fall in the window refreshes the
+        # keeper key: look again.
+        grep -q '"SET" "t[0-9]*:keeper:' "$TEST_DIR/mon" || break
+    done
+    # One script: b's claim. The keeper neither heartbeat the new session
+    # nor looked at a's.
+    [ "$(grep -c '"EVALSHA"' "$TEST_DIR/mon")" -eq 1 ]
+    run_loop _ owner a --json
+    expect_status 0
+    a_session=$(jq -r '.[0].session' <<<"$output")
+    [ -n "$a_session" ]
+    run grep -c "session:$a_session" "$TEST_DIR/mon"
+    [ "$output" -eq 0 ]
+}
+
 @test "redis: a shell whose claim was forced away holds nothing: the keeper lets it go and ends" {
     use_redis_prefix 3s # the keeper looks every second
     sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &

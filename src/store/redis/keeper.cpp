@@ -19,7 +19,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <set>
 
 namespace loop::redis {
 
@@ -61,15 +63,49 @@ struct Keeper {
     HostIdentity host;
     ProcessProbe probe;
     int64_t session_ttl_ms = 0;
+    int64_t tick_ms = 0; // between passes
+
+    // The sessions looked after: id -> anchor pid (watched).
+    std::map<std::string, int> kept;
 
     // One look at every session of the host: heartbeats the live, ends the
-    // dead, drops those that hold nothing. Returns the pids to watch.
-    std::vector<int> pass() {
-        std::vector<int> pids;
+    // dead, drops those that hold nothing.
+    void pass() {
+        kept.clear();
         Value members = c->command({"SMEMBERS", k.host(host.key)});
         for (const auto& m : members.elements)
-            if (auto pid = look_after(m.str)) pids.push_back(pid);
-        return pids;
+            if (int pid = look_after(m.str)) kept[m.str] = pid;
+    }
+
+    // Between passes (a new session was announced, a watched anchor
+    // exited): judges again only the sessions whose anchor exited, takes up
+    // the new ones, and forgets those that left the host's set (a with
+    // ends its own session). The rest waits for the next pass.
+    void update(const std::vector<int>& exited) {
+        Value members = c->command({"SMEMBERS", k.host(host.key)});
+        std::set<std::string> now;
+        for (const auto& m : members.elements)
+            now.insert(m.str);
+        for (auto it = kept.begin(); it != kept.end();) {
+            const bool gone = std::find(exited.begin(), exited.end(), it->second) != exited.end();
+            int pid = !now.count(it->first) ? 0 : gone ? look_after(it->first) : it->second;
+            if (pid) {
+                it->second = pid;
+                ++it;
+            } else {
+                it = kept.erase(it);
+            }
+        }
+        for (const auto& id : now)
+            if (!kept.count(id))
+                if (int pid = take_up(id)) kept[id] = pid;
+    }
+
+    std::vector<int> pids() const {
+        std::vector<int> out;
+        for (const auto& [id, pid] : kept)
+            out.push_back(pid);
+        return out;
     }
 
     // Drops session `id` from the host when its claim index, checked
@@ -85,7 +121,12 @@ struct Keeper {
         return flag_of(*c, lua::keeper_drop, keys, {id, names.dump()}, "dropped");
     }
 
-    int look_after(const std::string& id) {
+    // A session new in the host's set: its claim just stored or refreshed
+    // its key, so it is heartbeaten now only when that key would lapse
+    // before the next pass; it holds what it just claimed.
+    int take_up(const std::string& id) { return look_after(id, true); }
+
+    int look_after(const std::string& id, bool new_here = false) {
         Value raw = c->command({"GET", k.session(id)});
         std::optional<SessionRecord> s;
         if (raw.type == Value::Type::String) {
@@ -109,7 +150,9 @@ struct Keeper {
                 std::to_string(e.released.size()) + " claim(s)");
             return 0;
         }
-        if ((s->kind == "process" || s->kind == "with") && holds_nothing(id)) return 0;
+        if (!new_here && (s->kind == "process" || s->kind == "with") && holds_nothing(id)) return 0;
+        if (new_here && c->command({"PTTL", k.session(id)}).integer > session_ttl_ms - 2 * tick_ms)
+            return s->anchor->pid;
         // Undecidable here (it should not be: same host) is held.
         if (s->ttl_ms == 0 && !session_heartbeat(*c, k, {s->id, s->nonce}, session_ttl_ms))
             c->command({"SREM", k.host(host.key), id});
@@ -181,28 +224,43 @@ int run_keeper(Home& home, const BackendUrl& url) {
     const std::string value = std::to_string(os::self_pid()) + " " + new_nonce();
     const int tick = static_cast<int>(std::clamp<int64_t>(url.session_ttl_ms / 3, 50, 10'000));
 
+    kp.tick_ms = tick;
     std::unique_ptr<RedisClient> client;
     bool joined = false;
     int64_t failing_since = 0;
+    int64_t next_pass = 0; // monotonic ms: 0 now
+    os::HelperWaiter::Wake w;
     for (;;) {
         try {
-            if (!client) client = std::make_unique<RedisClient>(url);
-            kp.c = client.get();
-            if (!joined) {
-                if (!claim_keeper_key(*client, kp.k, kp.host, value, url.session_ttl_ms)) return 0;
-                joined = true;
-                say("looking after host " + kp.host.name + " (" + kp.host.key + ") on " +
-                    url.redacted());
-            } else {
-                Value cur = client->command({"GET", kp.k.keeper(kp.host.key)});
-                if (cur.type == Value::Type::String && cur.str != value) {
-                    say("another keeper took over");
-                    return 0;
-                }
-                client->command({"SET", kp.k.keeper(kp.host.key), value, "PX",
-                                 std::to_string(url.session_ttl_ms)});
+            if (!client) {
+                client = std::make_unique<RedisClient>(url);
+                next_pass = 0;
             }
-            std::vector<int> pids = kp.pass();
+            kp.c = client.get();
+            // A whole pass every tick (the heartbeats); in between, only
+            // what a wake-up is about.
+            if (next_pass != 0 && os::monotonic_ms() < next_pass) {
+                kp.update(w.exited);
+            } else {
+                if (!joined) {
+                    if (!claim_keeper_key(*client, kp.k, kp.host, value, url.session_ttl_ms))
+                        return 0;
+                    joined = true;
+                    say("looking after host " + kp.host.name + " (" + kp.host.key + ") on " +
+                        url.redacted());
+                } else {
+                    Value cur = client->command({"GET", kp.k.keeper(kp.host.key)});
+                    if (cur.type == Value::Type::String && cur.str != value) {
+                        say("another keeper took over");
+                        return 0;
+                    }
+                    client->command({"SET", kp.k.keeper(kp.host.key), value, "PX",
+                                     std::to_string(url.session_ttl_ms)});
+                }
+                kp.pass();
+                next_pass = os::monotonic_ms() + tick;
+            }
+            std::vector<int> pids = kp.pids();
             if (pids.empty() &&
                 flag_of(*client, lua::keeper_leave,
                         {kp.k.host(kp.host.key), kp.k.keeper(kp.host.key)}, {value}, "left")) {
@@ -221,7 +279,9 @@ int run_keeper(Home& home, const BackendUrl& url) {
                 return 3;
             }
         }
-        os::HelperWaiter::Wake w = waiter.wait(tick);
+        w = waiter.wait(next_pass == 0 ? tick
+                                       : static_cast<int>(std::clamp<int64_t>(
+                                             next_pass - os::monotonic_ms(), 0, tick)));
         for (int sig : w.signals) {
             if (sig == SIGUSR1) continue;
             // Stopped: the sessions live on their TTL; the next claim starts another.
