@@ -239,7 +239,8 @@ int run_keeper(Home& home, const BackendUrl& url) {
             kp.c = client.get();
             // A whole pass every tick (the heartbeats); in between, only
             // what a wake-up is about.
-            if (next_pass != 0 && os::monotonic_ms() < next_pass) {
+            const bool between = next_pass != 0 && os::monotonic_ms() < next_pass;
+            if (between) {
                 kp.update(w.exited);
             } else {
                 if (!joined) {
@@ -261,7 +262,9 @@ int run_keeper(Home& home, const BackendUrl& url) {
                 next_pass = os::monotonic_ms() + tick;
             }
             std::vector<int> pids = kp.pids();
-            if (pids.empty() &&
+            // It leaves after a whole pass only: a host whose claims come
+            // and go (a loop of `with`) keeps one keeper.
+            if (!between && pids.empty() &&
                 flag_of(*client, lua::keeper_leave,
                         {kp.k.host(kp.host.key), kp.k.keeper(kp.host.key)}, {value}, "left")) {
                 say("nothing local holds a claim: done");
