@@ -168,13 +168,15 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     grep -q "nothing local holds a claim: done" "$LOOP_HOME/logs/keeper.log"
 }
 
-@test "redis: the keeper a with started is not left over from it: it outlives the with" {
-    # The with starts this host's keeper (a with adopts what its command
-    # leaves behind, as a subreaper, and stops it at the end); a shell's
-    # claim is then kept by that keeper too.
-    "$LOOP" _ with w -- sh -c 'until [ -e "$1/go" ]; do sleep 0.05; done' sh "$TEST_DIR" \
-        </dev/null 3>&- &
-    with=$!
+# keeper_outlives_with ARGS...: runs `loop _ with ARGS -- COMMAND`, where
+# COMMAND ($WITH_COMMAND, default: nothing) runs and then waits for a go;
+# while it waits, the keeper started meanwhile also keeps a shell's claim.
+# Checks that the keeper still runs once the with is done (a with adopts
+# what its command leaves behind, as a subreaper, and stops it at the end).
+keeper_outlives_with() {
+    "$LOOP" _ with "$@" -- sh -c "${WITH_COMMAND:-true}"'; until [ -e "$1/go" ]; do sleep 0.05; done' \
+        sh "$TEST_DIR" </dev/null 3>&- &
+    local with=$! keeper shell
     track "$with"
     wait_for keeper_joined
     keeper=$(keeper_pid)
@@ -184,7 +186,6 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     wait_for grep -q claimed "$TEST_DIR/held"
     touch "$TEST_DIR/go"
     wait "$with"
-    # The with is done; the keeper of the shell's claim still runs.
     run dead_or_zombie "$keeper"
     [ "$status" -ne 0 ]
     [ "$(keeper_pid)" = "$keeper" ]
@@ -192,29 +193,17 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
     wait_for dead_or_zombie "$keeper"
 }
 
+@test "redis: the keeper a with started is not left over from it: it outlives the with" {
+    keeper_outlives_with w
+}
+
 @test "redis: a keeper started by a claim in a with's command is not left over from the with" {
     # A session with a TTL: the with itself starts no keeper; a claim of
-    # its command's own (implicit session) does, and the with adopts it (a
-    # subreaper: the middle process of the keeper's double fork exits).
+    # its command's own (implicit session) does, and the with adopts it
+    # (the middle process of the keeper's double fork exits).
     new_session --ttl 30s
-    "$LOOP" _ with w --session "$SID" -- sh -c \
-        'env -u LOOP_SESSION_ID "$LOOP" _ claim inner >/dev/null; until [ -e "$1/go" ]; do sleep 0.05; done' sh \
-        "$TEST_DIR" </dev/null 3>&- &
-    with=$!
-    track "$with"
-    wait_for keeper_joined
-    keeper=$(keeper_pid)
-    sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
-    shell=$!
-    track "$shell"
-    wait_for grep -q claimed "$TEST_DIR/held"
-    touch "$TEST_DIR/go"
-    wait "$with"
-    run dead_or_zombie "$keeper"
-    [ "$status" -ne 0 ]
-    [ "$(keeper_pid)" = "$keeper" ]
-    kill_pid "$shell"
-    wait_for dead_or_zombie "$keeper"
+    WITH_COMMAND='env -u LOOP_SESSION_ID "$LOOP" _ claim inner >/dev/null' \
+        keeper_outlives_with w --session "$SID"
 }
 
 @test "redis: a session new to the keeper costs it no script and no look at the sessions it keeps" {
