@@ -206,6 +206,37 @@ keeper_outlives_with() {
         keeper_outlives_with w --session "$SID"
 }
 
+@test "redis: a with killed while its command runs on is kept by its group, and the keeper stays idle" {
+    use_redis_prefix 3s # a pass every second
+    # The with's parent never reaps it (sleep): killed, it stays a zombie.
+    # Its command dies with it; what the command started in its group lives.
+    sh -c '"$LOOP" _ with g -- sh -c "sleep 1000 & echo \$! >\"$1/cmd\"; wait" sh "$1" \
+        >/dev/null & echo $! >"$1/with"; exec sleep 1000' sh "$TEST_DIR" </dev/null 3>&- &
+    track $!
+    wait_for nonempty "$TEST_DIR/cmd"
+    cmd=$(cat "$TEST_DIR/cmd")
+    track "$cmd"
+    wait_for keeper_joined
+    keeper=$(keeper_pid)
+    kill -KILL "$(cat "$TEST_DIR/with")"
+    wait_for dead_or_zombie "$(cat "$TEST_DIR/with")"
+    # The group lives: the claim stays.
+    run_loop _ claim g
+    expect_status 1
+    # Three passes later the keeper has used far less than the 3 s of CPU
+    # a keeper woken at once, forever, by the zombie's pidfd would (clock
+    # ticks of /proc/PID/stat; a generous bound).
+    local before after
+    before=$(awk '{print $14 + $15}' "/proc/$keeper/stat")
+    sleep 3
+    after=$(awk '{print $14 + $15}' "/proc/$keeper/stat")
+    [ $((after - before)) -lt 100 ] || { echo "keeper used $((after - before)) ticks" >&2; false; }
+    # The group ends: the next pass releases the claim.
+    kill_pid "$cmd"
+    run_loop _ claim g --wait 10s
+    expect_status 0
+}
+
 @test "redis: a session new to the keeper costs it no script and no look at the sessions it keeps" {
     use_redis_prefix 60s # a whole pass (heartbeats) every 10 s
     sh -c '"$LOOP" _ claim a >"$TEST_DIR/a"; exec sleep 1000' </dev/null 3>&- &

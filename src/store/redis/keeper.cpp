@@ -65,8 +65,14 @@ struct Keeper {
     int64_t session_ttl_ms = 0;
     int64_t tick_ms = 0; // between passes
 
-    // The sessions looked after: id -> anchor pid (watched).
-    std::map<std::string, int> kept;
+    // A session looked after: its anchor's pid, watched unless the anchor
+    // is gone and the session lives by its process group (then the next
+    // pass looks again: a pidfd of a zombie would wake at once, forever).
+    struct Kept {
+        int pid = 0; // 0: not kept
+        bool watch = true;
+    };
+    std::map<std::string, Kept> kept;
 
     // One look at every session of the host: heartbeats the live, ends the
     // dead, drops those that hold nothing.
@@ -74,7 +80,7 @@ struct Keeper {
         kept.clear();
         Value members = c->command({"SMEMBERS", k.host(host.key)});
         for (const auto& m : members.elements)
-            if (int pid = look_after(m.str)) kept[m.str] = pid;
+            if (Kept s = look_after(m.str); s.pid) kept[m.str] = s;
     }
 
     // Between passes (a new session was announced, a watched anchor
@@ -87,10 +93,11 @@ struct Keeper {
         for (const auto& m : members.elements)
             now.insert(m.str);
         for (auto it = kept.begin(); it != kept.end();) {
-            const bool gone = std::find(exited.begin(), exited.end(), it->second) != exited.end();
-            int pid = !now.count(it->first) ? 0 : gone ? look_after(it->first) : it->second;
-            if (pid) {
-                it->second = pid;
+            const bool gone =
+                std::find(exited.begin(), exited.end(), it->second.pid) != exited.end();
+            Kept s = !now.count(it->first) ? Kept{} : gone ? look_after(it->first) : it->second;
+            if (s.pid) {
+                it->second = s;
                 ++it;
             } else {
                 it = kept.erase(it);
@@ -98,13 +105,13 @@ struct Keeper {
         }
         for (const auto& id : now)
             if (!kept.count(id))
-                if (int pid = take_up(id)) kept[id] = pid;
+                if (Kept s = take_up(id); s.pid) kept[id] = s;
     }
 
     std::vector<int> pids() const {
         std::vector<int> out;
-        for (const auto& [id, pid] : kept)
-            out.push_back(pid);
+        for (const auto& [id, s] : kept)
+            if (s.watch) out.push_back(s.pid);
         return out;
     }
 
@@ -124,9 +131,9 @@ struct Keeper {
     // A session new in the host's set: its claim just stored or refreshed
     // its key, so it is heartbeaten now only when that key would lapse
     // before the next pass; it holds what it just claimed.
-    int take_up(const std::string& id) { return look_after(id, true); }
+    Kept take_up(const std::string& id) { return look_after(id, true); }
 
-    int look_after(const std::string& id, bool new_here = false) {
+    Kept look_after(const std::string& id, bool new_here = false) {
         Value raw = c->command({"GET", k.session(id)});
         std::optional<SessionRecord> s;
         if (raw.type == Value::Type::String) {
@@ -138,7 +145,7 @@ struct Keeper {
         }
         if (!s || !s->anchor || !anchored_here(*s->anchor, probe)) {
             c->command({"SREM", k.host(host.key), id}); // not this host's to keep
-            return 0;
+            return {};
         }
         SessionRecord process_only = *s;
         process_only.ttl_ms = 0;
@@ -148,15 +155,17 @@ struct Keeper {
             c->command({"SREM", k.host(host.key), id});
             say("session " + id + " is dead (" + v.why + "): ended, released " +
                 std::to_string(e.released.size()) + " claim(s)");
-            return 0;
+            return {};
         }
-        if (!new_here && (s->kind == "process" || s->kind == "with") && holds_nothing(id)) return 0;
+        if (!new_here && (s->kind == "process" || s->kind == "with") && holds_nothing(id))
+            return {};
+        Kept out{s->anchor->pid, !s->pgid || anchor_verdict(*s->anchor, probe).life != Life::Dead};
         if (new_here && c->command({"PTTL", k.session(id)}).integer > session_ttl_ms - 2 * tick_ms)
-            return s->anchor->pid;
+            return out;
         // Undecidable here (it should not be: same host) is held.
         if (s->ttl_ms == 0 && !session_heartbeat(*c, k, {s->id, s->nonce}, session_ttl_ms))
             c->command({"SREM", k.host(host.key), id});
-        return s->anchor->pid;
+        return out;
     }
 };
 
