@@ -237,6 +237,36 @@ keeper_outlives_with() {
     expect_status 0
 }
 
+@test "redis: a shell that claims again after the keeper let it go is heartbeaten when its key runs short" {
+    use_redis_prefix 6s # a pass every 2 s
+    sh -c '"$LOOP" _ claim keep >"$TEST_DIR/keep"; exec sleep 1000' </dev/null 3>&- &
+    track $!
+    wait_for grep -q claimed "$TEST_DIR/keep"
+    # A shell that claims, releases, waits, and claims again.
+    sh -c '"$LOOP" _ claim a >/dev/null && "$LOOP" _ unclaim a >/dev/null && echo $$ >"$1/shell"
+        until [ -e "$1/go" ]; do sleep 0.05; done
+        "$LOOP" _ claim b >"$1/b"; exec sleep 1000' sh "$TEST_DIR" </dev/null 3>&- &
+    track $!
+    wait_for nonempty "$TEST_DIR/shell"
+    host_key=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:host:*")
+    # The keeper's next pass drops the shell's session: it holds nothing.
+    wait_for sh -c "[ \$(redis-cli -s '$REDIS_SOCK' scard '$host_key') -eq 1 ]"
+    skey=$(redis-cli -s "$REDIS_SOCK" --scan --pattern "t$BATS_TEST_NUMBER:session:p$(cat "$TEST_DIR/shell")-*")
+    [ -n "$skey" ]
+    # 3 s left: past the next pass (2 s at most), but not a tick to spare.
+    redis-cli -s "$REDIS_SOCK" pexpire "$skey" 3000 >/dev/null
+    redis-cli -s "$REDIS_SOCK" monitor >"$TEST_DIR/mon" 2>&1 </dev/null 3>&- &
+    mon=$!
+    track "$mon"
+    wait_for grep -q OK "$TEST_DIR/mon"
+    touch "$TEST_DIR/go"
+    wait_for grep -q claimed "$TEST_DIR/b"
+    # The keeper takes the session up again (a PTTL of its own, not a script's).
+    wait_for sh -c "grep -v 'lua\\]' '$TEST_DIR/mon' | grep -q '\"PTTL\" \"$skey\"'"
+    kill_pid "$mon"
+    [ "$(redis-cli -s "$REDIS_SOCK" pttl "$skey")" -gt 4000 ]
+}
+
 @test "redis: a session new to the keeper costs it no script and no look at the sessions it keeps" {
     use_redis_prefix 60s # a whole pass (heartbeats) every 10 s
     sh -c '"$LOOP" _ claim a >"$TEST_DIR/a"; exec sleep 1000' </dev/null 3>&- &

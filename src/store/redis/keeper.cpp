@@ -128,9 +128,10 @@ struct Keeper {
         return flag_of(*c, lua::keeper_drop, keys, {id, names.dump()}, "dropped");
     }
 
-    // A session new in the host's set: its claim just stored or refreshed
-    // its key, so it is heartbeaten now only when that key would lapse
-    // before the next pass; it holds what it just claimed.
+    // A session new in the host's set: its claim stored or refreshed its
+    // key, or the key is older (a shell's session dropped while it held
+    // nothing claims again): heartbeaten now when less than two ticks are
+    // left. It holds what it just claimed.
     Kept take_up(const std::string& id) { return look_after(id, true); }
 
     Kept look_after(const std::string& id, bool new_here = false) {
@@ -160,8 +161,8 @@ struct Keeper {
         if (!new_here && (s->kind == "process" || s->kind == "with") && holds_nothing(id))
             return {};
         Kept out{s->anchor->pid, !s->pgid || anchor_verdict(*s->anchor, probe).life != Life::Dead};
-        if (new_here && c->command({"PTTL", k.session(id)}).integer > session_ttl_ms - 2 * tick_ms)
-            return out;
+        // The next pass comes within a tick; it must still find a tick left.
+        if (new_here && c->command({"PTTL", k.session(id)}).integer > 2 * tick_ms) return out;
         // Undecidable here (it should not be: same host) is held.
         if (s->ttl_ms == 0 && !session_heartbeat(*c, k, {s->id, s->nonce}, session_ttl_ms))
             c->command({"SREM", k.host(host.key), id});
