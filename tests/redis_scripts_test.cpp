@@ -289,3 +289,43 @@ TEST_CASE("a corrupt record stops the script before it writes") {
     CHECK_FALSE(r.exists(r.k.claim("a-first")));
     CHECK_FALSE(r.exists(r.k.fence("a-first")));
 }
+
+TEST_CASE("records keep every integer exact, and text that looks like a swapped one stays text") {
+    LOOP_REQUIRE_REDIS();
+    Redis r;
+    SessionRecord a = r.session("a"), b = r.session("b");
+    // The scripts' JSON writer swaps integers of 15 digits and more (fences)
+    // for "\1DIGITS" around cjson; a caller's own text of that shape must
+    // come back as it was given.
+    const std::string marked = std::string("\x01") + "1234567890123456";
+    AcquireArgs plain = args(a, {"p"});
+    AcquireResult rp = acquire(r.c, r.k, plain);
+    REQUIRE(rp.status == AcquireResult::Status::Acquired);
+    CHECK(rp.granted[0].fence >= 1'000'000'000'000'000ULL); // the server's time in µs
+    auto rec = r.record("p");
+    CHECK(rec["holders"][0]["fence"].get<uint64_t>() == rp.granted[0].fence);
+    CHECK(rec["holders"][0]["reason"] == "");
+
+    AcquireArgs odd = args(a, {"q"});
+    odd.reason = marked;
+    odd.meta = {{marked, marked}, {"k", std::string("\x01") + "7"}};
+    AcquireResult rq = acquire(r.c, r.k, odd);
+    REQUIRE(rq.status == AcquireResult::Status::Acquired);
+    rec = r.record("q");
+    CHECK(rec["holders"][0]["fence"].get<uint64_t>() == rq.granted[0].fence);
+    CHECK(rec["holders"][0]["reason"] == marked);
+    CHECK(rec["holders"][0]["meta"][marked] == marked);
+    CHECK(rec["holders"][0]["meta"]["k"] == std::string("\x01") + "7");
+    AcquireResult busy = r.take(b, {"q"});
+    REQUIRE(busy.status == AcquireResult::Status::Busy);
+    CHECK(busy.busy->holder.fence == rq.granted[0].fence);
+    CHECK(busy.busy->holder.reason == marked);
+    CHECK(busy.busy->holder.meta.at(marked) == marked);
+    bool seen = false;
+    for (const auto& [ev, data] : r.events()) {
+        if (ev != "claim.acquired" || data["name"] != "q") continue;
+        seen = true;
+        CHECK(data["fence"].get<uint64_t>() == rq.granted[0].fence);
+    }
+    CHECK(seen);
+}

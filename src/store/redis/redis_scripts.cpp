@@ -30,6 +30,29 @@ json run(RedisClient& c, const lua::Script& s, const std::vector<std::string>& k
     return j;
 }
 
+// The reply of the acquire script: its JSON object, then two records as
+// stored (the caller's session, the busy holder's) or nil.
+struct AcquireReply {
+    json r;
+    std::string session;
+    std::string holder_session;
+};
+
+AcquireReply run_acquire(RedisClient& c, const std::vector<std::string>& keys,
+                         const std::string& arg) {
+    Value v = c.eval(lua::acquire, keys, {arg});
+    if (v.type != Value::Type::Array || v.elements.size() != 3 ||
+        v.elements[0].type != Value::Type::String)
+        bad_reply(c, lua::acquire, "the reply is not [JSON, session, holder session]");
+    AcquireReply out;
+    out.r = json::parse(v.elements[0].str, nullptr, false);
+    if (!out.r.is_object()) bad_reply(c, lua::acquire, "the reply is not a JSON object");
+    if (v.elements[1].type == Value::Type::String) out.session = std::move(v.elements[1].str);
+    if (v.elements[2].type == Value::Type::String)
+        out.holder_session = std::move(v.elements[2].str);
+    return out;
+}
+
 // The scripts' encoder writes an empty list as {}.
 json list(const json& j) {
     if (j.is_array()) return j;
@@ -102,7 +125,6 @@ Busy busy_of(const json& r) {
     b.holder_pttl_ms = num(r, "holder_pttl_ms");
     b.ttl_left_ms = r.contains("ttl_left_ms") ? num(r, "ttl_left_ms") : -1;
     b.wake_id = str(r, "wake_id");
-    b.holder_session = str(r, "holder_session");
     return b;
 }
 
@@ -231,10 +253,11 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
     // Each round adds the session keys of holders not seen before; holders
     // that keep changing are a failure, not an endless loop.
     for (int round = 0; round < 32; ++round) {
-        json r = run(c, lua::acquire, keys, {arg});
+        AcquireReply reply = run_acquire(c, keys, arg);
+        json& r = reply.r;
         std::string st = str(r, "status");
         AcquireResult out;
-        if (a.adopt) out.session = str(r, "session");
+        if (a.adopt) out.session = std::move(reply.session);
         if (st == "acquired") {
             out.status = AcquireResult::Status::Acquired;
             for (const auto& g : list(r["granted"]))
@@ -247,6 +270,7 @@ AcquireResult acquire(RedisClient& c, const Keys& k, const AcquireArgs& a) {
         if (st == "busy") {
             out.status = AcquireResult::Status::Busy;
             out.busy = busy_of(r);
+            out.busy->holder_session = std::move(reply.holder_session);
             return out;
         }
         if (st == "no_session") return out;

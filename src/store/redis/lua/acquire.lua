@@ -46,18 +46,19 @@
 -- covers a shared request; a shared holder asking for exclusive gets it
 -- (with a new fence) only when no one else holds the name.
 --
--- Returns a JSON string:
+-- Returns {JSON, SESSION, HOLDER_SESSION}: the caller's session record as
+-- stored (with adopt; false without, or when its key is missing), the busy
+-- holder's (false unless busy by a holder whose key exists), and JSON:
 --   {"status":"acquired","granted":[{name, fence, already_held, mode,
 --     acquired_ms, expires_ms}], "created": the session key was created,
 --     "added": the session is new in P host:HOST, "keeper": the value of
 --     P keeper:HOST or ""}                              in the order of names
 --   {"status":"busy","name":N,"mode":M,"holder":{...} or "waiter":{ticket
 --     fields, id} (a waiter queued ahead),"holder_pttl_ms":n,
---     "holder_session":TEXT, "ttl_left_ms":n, "wake_id":ID}   the first busy
---     name, a valid holder of it, that holder's session record (absent when
---     its key is gone) and its key's PTTL, the time until that holder
---     lapses by a TTL (its session key's or its claim's; -1: none), and the
---     last id of P wake:NAME ("0-0")
+--     "ttl_left_ms":n, "wake_id":ID}   the first busy name, a valid holder
+--     of it and its session key's PTTL, the time until that holder lapses
+--     by a TTL (its session key's or its claim's; -1: none), and the last
+--     id of P wake:NAME ("0-0")
 --   {"status":"no_session"}   the caller's session key is missing or holds
 --     another nonce
 --   {"status":"need_sessions","sessions":[ids]}   call again with these
@@ -134,28 +135,35 @@ local function enqueue(qkey, name, q)
   redis.call('PEXPIRE', qkey, TICKET_STALE_MS)
 end
 
-local own = session_state(KEYS[3])
+local own, own_text, own_rec = session_state(KEYS[3])
 -- A caller that names its session without reading it first (adopt) takes
 -- the nonce (any, or the one it gave) and the anchor's pid from the record,
 -- and gets the record back to judge its anchor.
 local own_raw = nil
 if req.adopt then
-  own_raw = redis.call('GET', KEYS[3]) or nil
+  own_raw = own_text
   if type(own) == 'string' and (req.nonce == '' or req.nonce == own) then
     req.nonce = own
-    local rec = cjson.decode(own_raw)
-    req.pid = tonumber(rec.pid) or 0
+    req.pid = tonumber(own_rec.pid) or 0
     -- Kept by this host's keeper when anchored here without a TTL (the
     -- caller's rule, core anchored_here, applied to the record it did not read).
     local here = req.here or {}
-    req.keep = req.pid > 0 and (tonumber(rec.ttl_ms) or 0) == 0 and rec.boot_id == here.boot_id and
-               (rec.machine_id or '') == (here.machine_id or '') and
-               (rec.pid_ns or '') == (here.pid_ns or '')
+    req.keep = req.pid > 0 and (tonumber(own_rec.ttl_ms) or 0) == 0 and
+               own_rec.boot_id == here.boot_id and
+               (own_rec.machine_id or '') == (here.machine_id or '') and
+               (own_rec.pid_ns or '') == (here.pid_ns or '')
   end
 end
+-- Every answer: {JSON of `t`, the caller's session record (when adopting)
+-- or false, the busy holder's session record or false}. Records go back as
+-- the text they are stored as, not escaped into the JSON.
+local function answer(t, holder_text)
+  return {encode(t), own_raw or false, holder_text or false}
+end
+
 local create = own == false and type(req.create) == 'string'
 if own ~= req.nonce and not create then
-  return encode({status = 'no_session', session = own_raw})
+  return answer({status = 'no_session'})
 end
 
 local need, asked = {}, {}
@@ -237,8 +245,8 @@ local function busy_reply(i, p, waiter)
         redis.call('HSET', qkey, waiter.id, encode(t))
       end)
     end
-    return encode({status = 'busy', name = p.name, mode = waiter.mode, waiter = waiter,
-                   holder_pttl_ms = -2, ttl_left_ms = -1, wake_id = wake_id, session = own_raw})
+    return answer({status = 'busy', name = p.name, mode = waiter.mode, waiter = waiter,
+                   holder_pttl_ms = -2, ttl_left_ms = -1, wake_id = wake_id})
   end
   local h = p.others[1]
   if req.contend then
@@ -255,9 +263,8 @@ local function busy_reply(i, p, waiter)
     local claim_left = math.max(h.expires_ms - now_ms, 0)
     if left < 0 or claim_left < left then left = claim_left end
   end
-  return encode({status = 'busy', name = p.name, mode = p.mode, holder = h,
-                 holder_session = holder_session or nil, holder_pttl_ms = pttl,
-                 ttl_left_ms = left, wake_id = wake_id, session = own_raw})
+  return answer({status = 'busy', name = p.name, mode = p.mode, holder = h, holder_pttl_ms = pttl,
+                 ttl_left_ms = left, wake_id = wake_id}, holder_session)
 end
 
 -- Writes the grant of one planned name and returns it.
@@ -320,7 +327,7 @@ for i, name in ipairs(req.names) do
   end
   plans[i] = p
 end
-if #need > 0 then return encode({status = 'need_sessions', sessions = need}) end
+if #need > 0 then return answer({status = 'need_sessions', sessions = need}) end
 
 if create then
   local ttl = tonumber(req.create_ttl_ms)
@@ -341,5 +348,5 @@ for i, p in ipairs(plans) do
 end
 local pttl = redis.call('PTTL', KEYS[3])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
-return encode({status = 'acquired', granted = granted, created = create, added = added,
-               keeper = redis.call('GET', KEYS[6]) or '', session = own_raw})
+return answer({status = 'acquired', granted = granted, created = create, added = added,
+               keeper = redis.call('GET', KEYS[6]) or ''})
