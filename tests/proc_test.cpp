@@ -31,26 +31,21 @@ std::vector<std::string> own_argv() {
 
 } // namespace
 
-TEST_CASE("proc: runs_self_with matches this program by the end of its command line") {
+TEST_CASE("proc: command_line is the argv a process was started with") {
     const std::vector<std::string> argv = own_argv();
     REQUIRE(!argv.empty());
-    CHECK(os::runs_self_with(::getpid(), {argv.back()}));
-    CHECK(os::runs_self_with(::getpid(), argv));
-    CHECK_FALSE(os::runs_self_with(::getpid(), {"_", "keeper"}));
-    // Only whole arguments count: the end of the last one is not a match.
-    if (argv.back().size() > 1)
-        CHECK_FALSE(os::runs_self_with(::getpid(), {argv.back().substr(1)}));
+    CHECK(os::command_line(::getpid()) == argv);
 
-    // Another program with the same arguments is not this one.
     pid_t pid = ::fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
-        ::execlp("sleep", "sleep", "100", static_cast<char*>(nullptr));
+        ::execlp("sleep", "sleep", "100", "1", static_cast<char*>(nullptr));
         ::_exit(127);
     }
     Child sleeper(pid);
-    REQUIRE(wait_until([&] { return !os::same_program(pid, ::getpid()); }));
-    CHECK_FALSE(os::runs_self_with(pid, {"100"}));
+    // Once it has exec'd (until then it is a copy of this process).
+    const std::vector<std::string> want{"sleep", "100", "1"};
+    CHECK(wait_until([&] { return os::command_line(pid) == want; }));
     sleeper.kill_and_reap();
-    CHECK_FALSE(os::runs_self_with(pid, {"100"}));
+    CHECK(os::command_line(pid).empty());
 }

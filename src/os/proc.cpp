@@ -171,20 +171,18 @@ bool same_program(int a, int b) {
     return !ca.empty() && ca == read_small(pb);
 }
 
-bool runs_self_with(int pid, const std::vector<std::string>& tail) {
-    char path[64], exe[4096], self[4096];
-    std::snprintf(path, sizeof path, "/proc/%d/exe", pid);
-    ssize_t n = ::readlink(path, exe, sizeof exe);
-    ssize_t m = ::readlink("/proc/self/exe", self, sizeof self);
-    if (n <= 0 || n != m || std::memcmp(exe, self, static_cast<size_t>(n)) != 0) return false;
+std::vector<std::string> command_line(int pid) {
+    char path[64];
     std::snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
-    std::string want;
-    for (const auto& a : tail)
-        want += a + '\0';
-    const std::string cmdline = read_small(path);
-    return cmdline.size() >= want.size() &&
-           cmdline.compare(cmdline.size() - want.size(), want.size(), want) == 0 &&
-           (cmdline.size() == want.size() || cmdline[cmdline.size() - want.size() - 1] == '\0');
+    const std::string text = read_small(path);
+    std::vector<std::string> argv;
+    for (size_t at = 0; at < text.size();) {
+        size_t end = text.find('\0', at);
+        if (end == std::string::npos) end = text.size();
+        argv.push_back(text.substr(at, end - at));
+        at = end + 1;
+    }
+    return argv;
 }
 
 std::vector<ProcRow> process_table() {

@@ -37,9 +37,9 @@ std::string pid_namespace();
 // line (a forked copy of a shell is such a process). False when unreadable.
 bool same_program(int a, int b);
 
-// Whether process `pid` runs this process's own executable with a command
-// line that ends in `tail`. False when unreadable.
-bool runs_self_with(int pid, const std::vector<std::string>& tail);
+// The arguments process `pid` was started with (argv, from
+// /proc/PID/cmdline); empty when unreadable or gone.
+std::vector<std::string> command_line(int pid);
 
 // One row of the process table.
 struct ProcRow {

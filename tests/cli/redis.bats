@@ -170,7 +170,8 @@ metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$output"; }
 
 # keeper_outlives_with ARGS...: runs `loop _ with ARGS -- COMMAND`, where
 # COMMAND ($WITH_COMMAND, default: nothing) runs and then waits for a go;
-# while it waits, the keeper started meanwhile also keeps a shell's claim.
+# while it waits, the keeper started meanwhile (running the file
+# $KEEPER_EXE, when set) also keeps a shell's claim.
 # Checks that the keeper still runs once the with is done (a with adopts
 # what its command leaves behind, as a subreaper, and stops it at the end).
 keeper_outlives_with() {
@@ -180,6 +181,7 @@ keeper_outlives_with() {
     track "$with"
     wait_for keeper_joined
     keeper=$(keeper_pid)
+    [ -z "${KEEPER_EXE:-}" ] || [ "$(readlink "/proc/$keeper/exe")" = "$KEEPER_EXE" ]
     sh -c '"$LOOP" _ claim x >"$TEST_DIR/held"; exec sleep 1000' </dev/null 3>&- &
     shell=$!
     track "$shell"
@@ -203,6 +205,17 @@ keeper_outlives_with() {
     # (the middle process of the keeper's double fork exits).
     new_session --ttl 30s
     WITH_COMMAND='env -u LOOP_SESSION_ID "$LOOP" _ claim inner >/dev/null' \
+        keeper_outlives_with w --session "$SID"
+}
+
+@test "redis: a keeper started by another copy of loop in a with's command is not left over either" {
+    # As after an upgrade, or with a second build on the PATH: the keeper
+    # runs another file than the with does, and is still a keeper.
+    mkdir "$TEST_DIR/other"
+    cp "$LOOP" "$TEST_DIR/other/loop"
+    new_session --ttl 30s
+    KEEPER_EXE="$TEST_DIR/other/loop" \
+        WITH_COMMAND='env -u LOOP_SESSION_ID "$TEST_DIR/other/loop" _ claim inner >/dev/null' \
         keeper_outlives_with w --session "$SID"
 }
 

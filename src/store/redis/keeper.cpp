@@ -27,8 +27,10 @@ namespace loop::redis {
 
 namespace {
 
-// The verb a keeper runs as: `loop --home HOME _ keeper`.
-constexpr const char* kKeeperVerb[] = {"_", "keeper"};
+// The command line a keeper runs with (is_keeper knows one by it).
+std::vector<std::string> keeper_argv(const std::string& home) {
+    return {"loop", "--home", home, "_", "keeper"};
+}
 
 void say(const std::string& what) {
     std::fprintf(stderr, "%s loop keeper[%d]: %s\n", format_time(os::now_ms()).c_str(),
@@ -185,7 +187,11 @@ bool claim_keeper_key(RedisClient& c, const Keys& k, const HostIdentity& host,
 } // namespace
 
 bool is_keeper(int pid) {
-    return os::runs_self_with(pid, {kKeeperVerb[0], kKeeperVerb[1]});
+    // By its command line alone, whichever file it runs: a keeper started
+    // by another copy of loop (a second build, or the binary an upgrade
+    // replaced) keeps this host's sessions all the same.
+    const std::vector<std::string> argv = os::command_line(pid);
+    return argv.size() == 5 && argv == keeper_argv(argv[2]);
 }
 
 void ensure_keeper(Home& home, const std::string& url_text, const std::string& keeper_value,
@@ -199,9 +205,8 @@ void ensure_keeper(Home& home, const std::string& url_text, const std::string& k
     }
     try {
         home.logs();
-        os::spawn_detached(os::self_exe(),
-                           {"loop", "--home", home.path(), kKeeperVerb[0], kKeeperVerb[1]},
-                           {{"LOOP_BACKEND", url_text}}, home.sub_path("logs") + "/keeper.log");
+        os::spawn_detached(os::self_exe(), keeper_argv(home.path()), {{"LOOP_BACKEND", url_text}},
+                           home.sub_path("logs") + "/keeper.log");
     } catch (const Error&) {
         // The claim stands; the session lives by its TTL until a keeper runs.
     }
