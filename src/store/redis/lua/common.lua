@@ -45,8 +45,8 @@ end
 
 -- cjson keeps 14 significant digits, and fences (the server's time in
 -- microseconds) have 16. Before cjson.encode, every integer it would round
--- is swapped in place for the string "\1DIGITS", recorded in `undo` (flat:
--- table, key, value) to be put back; returns how many.
+-- is swapped in place for the string "\1DIGITS" and recorded in `undo`
+-- (flat: table, key, value), for the caller to put back.
 local function swap_big_integers(v, undo)
   for k, x in pairs(v) do
     local t = type(x)
