@@ -20,14 +20,18 @@ namespace {
                 "redis " + c.endpoint() + ": script " + std::string(s.name) + ": " + why);
 }
 
-// The JSON object a script returns.
-json run(RedisClient& c, const lua::Script& s, const std::vector<std::string>& keys,
-         const std::vector<std::string>& args) {
-    Value v = c.eval(s, keys, args);
+// The JSON object in a script's reply `v` (a string).
+json object_of(const RedisClient& c, const lua::Script& s, const Value& v) {
     if (v.type != Value::Type::String) bad_reply(c, s, "the reply is not a string");
     json j = json::parse(v.str, nullptr, false);
     if (!j.is_object()) bad_reply(c, s, "the reply is not a JSON object");
     return j;
+}
+
+// The JSON object a script returns.
+json run(RedisClient& c, const lua::Script& s, const std::vector<std::string>& keys,
+         const std::vector<std::string>& args) {
+    return object_of(c, s, c.eval(s, keys, args));
 }
 
 // The reply of the acquire script: its JSON object, then two records as
@@ -41,12 +45,10 @@ struct AcquireReply {
 AcquireReply run_acquire(RedisClient& c, const std::vector<std::string>& keys,
                          const std::string& arg) {
     Value v = c.eval(lua::acquire, keys, {arg});
-    if (v.type != Value::Type::Array || v.elements.size() != 3 ||
-        v.elements[0].type != Value::Type::String)
+    if (v.type != Value::Type::Array || v.elements.size() != 3)
         bad_reply(c, lua::acquire, "the reply is not [JSON, session, holder session]");
     AcquireReply out;
-    out.r = json::parse(v.elements[0].str, nullptr, false);
-    if (!out.r.is_object()) bad_reply(c, lua::acquire, "the reply is not a JSON object");
+    out.r = object_of(c, lua::acquire, v.elements[0]);
     if (v.elements[1].type == Value::Type::String) out.session = std::move(v.elements[1].str);
     if (v.elements[2].type == Value::Type::String)
         out.holder_session = std::move(v.elements[2].str);
