@@ -197,10 +197,12 @@ bool supervisor_running(Core& core) {
 }
 
 std::string render_metrics(Core& core, EventCounters& c, std::optional<bool> supervisor_up) {
+    // The claims before the counters, as in render_backend_metrics.
+    std::vector<std::string> errors;
+    const auto held = core.claims.all(&errors);
     read_file_counters(core, c);
     MetricGauges g;
-    std::vector<std::string> errors;
-    for (const auto& v : core.claims.all(&errors))
+    for (const auto& v : held)
         count_active(c, g, v);
     for (const auto& id : core.registry.ids()) {
         try {
