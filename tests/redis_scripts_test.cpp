@@ -19,7 +19,8 @@ TEST_CASE("two sessions, one name: one wins, the other sees the holder") {
     REQUIRE(ra.status == AcquireResult::Status::Acquired);
     REQUIRE(ra.granted.size() == 1);
     CHECK(ra.granted[0].name == "repo-x");
-    CHECK(ra.granted[0].fence > 0);
+    // The server's time in µs: 16 digits, back as an integer reply.
+    CHECK(ra.granted[0].fence > 1'000'000'000'000'000ULL);
     CHECK_FALSE(ra.granted[0].already_held);
 
     AcquireResult rb = r.take(b, {"repo-x"});

@@ -46,13 +46,18 @@
 -- covers a shared request; a shared holder asking for exclusive gets it
 -- (with a new fence) only when no one else holds the name.
 --
--- Returns {JSON, SESSION, HOLDER_SESSION}: the caller's session record as
--- stored (with adopt; false without, or when its key is missing), the busy
--- holder's (false unless busy by a holder whose key exists), and JSON:
---   {"status":"acquired","granted":[{name, fence, already_held, mode,
---     acquired_ms, expires_ms}], "created": the session key was created,
---     "added": the session is new in P host:HOST, "keeper": the value of
---     P keeper:HOST or ""}                              in the order of names
+-- A grant returns a flat array, no JSON (the common answer, decoded with no
+-- parser; integers go back as integer replies, exact to 2^53):
+--   {"acquired", SESSION, CREATED, ADDED, KEEPER, then for each name in the
+--    order of names: NAME, FENCE, ALREADY_HELD, MODE, ACQUIRED_MS,
+--    EXPIRES_MS}
+-- SESSION: the caller's session record as stored (with adopt; false
+-- without, or when its key is missing); CREATED: 1 when the session key was
+-- created; ADDED: 1 when the session is new in P host:HOST; KEEPER: the
+-- value of P keeper:HOST or ""; ALREADY_HELD 1 or 0.
+-- Any other answer is {JSON, SESSION, HOLDER_SESSION}: SESSION as above,
+-- the busy holder's record (false unless busy by a holder whose key
+-- exists), and JSON:
 --   {"status":"busy","name":N,"mode":M,"holder":{...} or "waiter":{ticket
 --     fields, id} (a waiter queued ahead),"holder_pttl_ms":n,
 --     "ttl_left_ms":n, "wake_id":ID}   the first busy name, a valid holder
@@ -154,8 +159,8 @@ if req.adopt then
                (own_rec.pid_ns or '') == (here.pid_ns or '')
   end
 end
--- Every answer: {JSON of `t`, the caller's session record (when adopting)
--- or false, the busy holder's session record or false}. Records go back as
+-- Every answer but a grant: {JSON of `t`, the caller's session record (when
+-- adopting) or false, the busy holder's session record or false}. Records go back as
 -- the text they are stored as, not escaped into the JSON.
 local function answer(t, holder_text)
   return {encode(t), own_raw or false, holder_text or false}
@@ -348,5 +353,12 @@ for i, p in ipairs(plans) do
 end
 local pttl = redis.call('PTTL', KEYS[3])
 if pttl > 0 then redis.call('PEXPIRE', KEYS[4], pttl) end
-return answer({status = 'acquired', granted = granted, created = create, added = added,
-               keeper = redis.call('GET', KEYS[6]) or ''})
+local out = {'acquired', own_raw or false, create and 1 or 0, added and 1 or 0,
+             redis.call('GET', KEYS[6]) or ''}
+for _, g in ipairs(granted) do
+  for _, v in ipairs({g.name, g.fence, g.already_held and 1 or 0, g.mode, g.acquired_ms,
+                      g.expires_ms}) do
+    out[#out + 1] = v
+  end
+end
+return out
