@@ -58,17 +58,13 @@ void grants_of(const RedisClient& c, const Value& v, const std::vector<std::stri
     auto integer = [&](size_t i) {
         if (e[i].type != Value::Type::Integer)
             bad_reply(c, lua::acquire,
-                      "element " + std::to_string(i + 1) +
-                          " of the grant "
-                          "is not an integer");
+                      "element " + std::to_string(i + 1) + " of the grant is not an integer");
         return e[i].integer;
     };
     auto text = [&](size_t i) -> const std::string& {
         if (e[i].type != Value::Type::String)
             bad_reply(c, lua::acquire,
-                      "element " + std::to_string(i + 1) +
-                          " of the grant "
-                          "is not a string");
+                      "element " + std::to_string(i + 1) + " of the grant is not a string");
         return e[i].str;
     };
     out.status = AcquireResult::Status::Acquired;
