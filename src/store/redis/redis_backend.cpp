@@ -4,6 +4,7 @@
 #include "core/text.hpp"
 #include "os/proc.hpp"
 #include "store/redis/keeper.hpp"
+#include "store/redis/script_reply.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -234,23 +235,11 @@ std::optional<ClaimRecord> claim_of_json(const std::string& text) {
     json j = json::parse(text, nullptr, false);
     if (!j.is_object() || !j.contains("holders") || !j["holders"].is_array()) return std::nullopt;
     ClaimRecord rec;
-    rec.name = j.value("name", "");
-    rec.mode = j.value("mode", "") == "shared" ? Mode::Shared : Mode::Exclusive;
+    rec.name = reply::str(j, "name");
+    rec.mode = reply::mode_of(reply::str(j, "mode"));
     for (const auto& h : j["holders"]) {
         if (!h.is_object()) return std::nullopt;
-        Holder out;
-        out.session = h.value("session", "");
-        out.nonce = h.value("nonce", "");
-        out.pid = h.value("pid", 0);
-        out.fence = h.value("fence", uint64_t{0});
-        out.acquired_ms = h.value("acquired_ms", int64_t{0});
-        out.expires_ms = h.value("expires_ms", int64_t{0});
-        out.ttl_ms = h.value("ttl_ms", int64_t{0});
-        out.reason = h.value("reason", "");
-        if (auto m = h.find("meta"); m != h.end() && m->is_object())
-            for (const auto& [key, value] : m->items())
-                if (value.is_string()) out.meta[key] = value.get<std::string>();
-        rec.holders.push_back(std::move(out));
+        rec.holders.push_back(reply::holder_of(h));
     }
     return rec;
 }
