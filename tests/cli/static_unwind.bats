@@ -17,10 +17,13 @@ setup() {
     command -v valgrind >/dev/null || skip "valgrind is not installed (scripts/setup)"
 }
 
-# instructions CMD...: the instructions CMD executed, counted by callgrind.
+# instructions CMD...: the instructions CMD executed, counted by callgrind;
+# CMD's exit status goes to $TEST_DIR/status (valgrind exits with it).
 instructions() {
+    local rc=0
     valgrind --tool=callgrind --callgrind-out-file="$TEST_DIR/callgrind.out" "$@" \
-        >"$TEST_DIR/out" 2>"$TEST_DIR/valgrind.err" || true
+        >"$TEST_DIR/out" 2>"$TEST_DIR/valgrind.err" || rc=$?
+    echo "$rc" >"$TEST_DIR/status"
     sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$TEST_DIR/valgrind.err"
 }
 
@@ -36,7 +39,9 @@ instructions() {
     echo "instructions: $output"
     [ -n "$output" ]
     [ "$output" -lt 5000000 ]
+    # The exception was caught where it should be: the message, and exit 2.
     grep -q "contains ' '" "$TEST_DIR/valgrind.err"
+    [ "$(cat "$TEST_DIR/status")" -eq 2 ]
 }
 
 @test "an exit 3 (nothing listens on the Redis port) also stays under 5 million" {
@@ -46,4 +51,5 @@ instructions() {
     [ -n "$output" ]
     [ "$output" -lt 5000000 ]
     grep -q "127.0.0.1:1" "$TEST_DIR/valgrind.err"
+    [ "$(cat "$TEST_DIR/status")" -eq 3 ]
 }

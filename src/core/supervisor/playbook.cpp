@@ -11,12 +11,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <csignal>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <optional>
-#include <set>
 
 namespace loop {
 
