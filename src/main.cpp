@@ -1,6 +1,7 @@
 // The front door: parse the command line, run the chosen command, map
 // errors to exit codes.
 #include "cmd/cmd.hpp"
+#include "cmd/quick_args.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "os/process.hpp"
@@ -35,6 +36,18 @@ int run(const loop::cmd::Action& action) {
     }
 }
 
+// A script's verb (claim, unclaim, renew, owner) runs in shell loops,
+// where process exit is part of its cost: once its output is flushed,
+// nothing is left that tearing down the parser and the static objects
+// would write, so the process ends without doing so.
+int finish(const loop::cmd::Globals& g, int rc) {
+    if (loop::cmd::is_script_verb(g.verb)) {
+        std::fflush(nullptr);
+        loop::os::exit_now(rc);
+    }
+    return rc;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -51,6 +64,9 @@ int main(int argc, char** argv) {
     }
     for (int i = cut + 1; i < argc; ++i)
         g.trailing.emplace_back(argv[i]);
+    // The plain command line of claim, unclaim or with skips CLI11.
+    if (cut == argc || g.verb == "with")
+        if (cmd::Action quick = cmd::quick_action(cut, argv, g)) return finish(g, run(quick));
 
     CLI::App app{"loop: a local control-loop supervisor with filesystem claims", "loop"};
     app.fallthrough();
@@ -113,14 +129,5 @@ int main(int argc, char** argv) {
                      "loop: unexpected arguments after '--' (only 'loop _ with' runs a command)\n");
         return static_cast<int>(Exit::Usage);
     }
-    int rc = run(action);
-    // A script's verb (claim, unclaim, renew, owner) runs in shell loops,
-    // where process exit is part of its cost: once its output is flushed,
-    // nothing is left that tearing down the parser and the static objects
-    // would write, so the process ends without doing so.
-    if (cmd::is_script_verb(g.verb)) {
-        std::fflush(nullptr);
-        os::exit_now(rc);
-    }
-    return rc;
+    return finish(g, run(action));
 }

@@ -2,6 +2,7 @@
 #include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
+#include "cmd/quick_args.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -133,6 +134,31 @@ int run_owner(const Globals& g, const OwnerOpts& o) {
 }
 
 } // namespace
+
+Action quick_claim(int end, char** argv, Globals& g) {
+    auto c = std::make_shared<ClaimOpts>();
+    if (!quick_parse(end, argv, "claim",
+                     {{"--session", &c->session},
+                      {"--wait", &c->wait},
+                      {"--ttl", &c->ttl},
+                      {"--reason", &c->reason},
+                      {"--shared-name", nullptr, &c->shared_names},
+                      {"--meta", nullptr, &c->meta},
+                      {"--shared", nullptr, nullptr, &c->shared},
+                      {"--json", nullptr, nullptr, &c->json}},
+                     g, c->names))
+        return {};
+    return [&g, c] { return run_claim(g, *c); };
+}
+
+Action quick_unclaim(int end, char** argv, Globals& g) {
+    auto un = std::make_shared<UnclaimOpts>();
+    if (!quick_parse(end, argv, "unclaim",
+                     {{"--session", &un->session}, {"--force", nullptr, nullptr, &un->force}}, g,
+                     un->names))
+        return {};
+    return [&g, un] { return run_unclaim(g, *un); };
+}
 
 void add_claim_commands(CLI::App& u, Globals& g, Action& action) {
     if (CLI::App* claim = subcommand(u, g, "claim", "Take one or more claims (all or none)")) {

@@ -2,6 +2,7 @@
 #include "cmd/acquire.hpp"
 #include "cmd/cmd.hpp"
 #include "cmd/output.hpp"
+#include "cmd/quick_args.hpp"
 #include "core/claims/claim_keeper.hpp"
 #include "core/core.hpp"
 #include "core/error.hpp"
@@ -156,6 +157,24 @@ int run_with(const Globals& g, const WithOpts& o) {
 }
 
 } // namespace
+
+Action quick_with(int end, char** argv, Globals& g) {
+    auto o = std::make_shared<WithOpts>();
+    std::string conflict_exit;
+    if (!quick_parse(end, argv, "with",
+                     {{"--session", &o->session},
+                      {"--wait", &o->wait},
+                      {"--ttl", &o->ttl},
+                      {"--reason", &o->reason},
+                      {"--conflict-exit-code", &conflict_exit},
+                      {"--shared-name", nullptr, &o->shared_names},
+                      {"--meta", nullptr, &o->meta},
+                      {"--shared", nullptr, nullptr, &o->shared}},
+                     g, o->names))
+        return {};
+    if (!conflict_exit.empty() && !quick_int(conflict_exit, o->conflict_exit)) return {};
+    return [&g, o] { return run_with(g, *o); };
+}
 
 void add_with_command(CLI::App& u, Globals& g, Action& action) {
     if (CLI::App* with = subcommand(u, g, "with", "Run a command while holding claims")) {
