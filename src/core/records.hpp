@@ -86,6 +86,12 @@ struct WaitTicket {
 // Serialisation. Parsers throw Error(Failure) naming `origin` on malformed input.
 std::string to_json_text(const SessionRecord& s);
 SessionRecord session_from_json_text(const std::string& text, const std::string& origin);
+// The two readers session_from_json_text is made of: the flat one
+// (core/flat_json.hpp), nullopt for a text it does not read plainly or that
+// is corrupt, and the general one (nlohmann), which also names what is
+// wrong. Where the flat one reads a record, the general one reads the same.
+std::optional<SessionRecord> session_from_flat_json(const std::string& text);
+SessionRecord session_from_json_dom(const std::string& text, const std::string& origin);
 std::string to_json_text(const ClaimRecord& c);
 ClaimRecord claim_from_json_text(const std::string& text, const std::string& origin);
 

@@ -1,5 +1,6 @@
 // Session records: a malformed record is refused with loop::Error only,
-// and what parses serialises to a text that parses back equal.
+// what parses serialises to a text that parses back equal, and a record the
+// flat reader reads is the one the general reader makes of the same text.
 #include "core/records.hpp"
 #include "fuzz.hpp"
 
@@ -7,6 +8,14 @@ using namespace loop;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const std::string text = fuzz::text_of(data, size);
+    if (std::optional<SessionRecord> flat = session_from_flat_json(text)) {
+        try {
+            FUZZ_CHECK(to_json_text(session_from_json_dom(text, "sessions/fuzz")) ==
+                       to_json_text(*flat));
+        } catch (const Error& e) {
+            fuzz::finding("the flat reader read a record the general one refuses", e.message());
+        }
+    }
     fuzz::refuse_only_with_error([&] {
         SessionRecord s = session_from_json_text(text, "sessions/fuzz");
         std::string once = to_json_text(s);
