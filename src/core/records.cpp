@@ -1,7 +1,6 @@
 #include "core/records.hpp"
 
 #include "core/error.hpp"
-#include "core/flat_json.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -18,7 +17,7 @@ const char* mode_name(Mode m) {
     return m == Mode::Shared ? "shared" : "exclusive";
 }
 
-std::string to_json_text(const SessionRecord& s) {
+std::string session_to_json_dom(const SessionRecord& s) {
     json j = {{"id", s.id},
               {"nonce", s.nonce},
               {"kind", s.kind},
@@ -80,10 +79,6 @@ template <class T> T field_or(const json& j, const char* key, T dflt, const std:
     }
 }
 
-// Times and TTLs in records: 0 to 9999-12-31T23:59:59.999Z in milliseconds,
-// so that adding or subtracting two of them never overflows.
-constexpr int64_t kMaxRecordMs = 253'402'300'799'999;
-
 // An integer in [lo, hi]. A fraction, a sign where none belongs or a value
 // past the bounds is corrupt, never converted.
 int64_t integer(const json& v, const char* key, int64_t lo, int64_t hi, const std::string& origin) {
@@ -133,101 +128,6 @@ uint64_t unsigned_field(const json& j, const char* key, const std::string& origi
 
 } // namespace
 
-namespace {
-
-// The fields of a session record as session_from_json_dom reads them, from
-// a flat object; false where that would find the record corrupt (it then
-// says why).
-class FlatFields {
-  public:
-    explicit FlatFields(const FlatObject& o) : o_(o) {}
-    bool ok() const { return ok_; }
-
-    bool has(const char* key) const {
-        const FlatValue* v = flat_find(o_, key);
-        return v && v->kind != FlatValue::Kind::Null;
-    }
-    std::string str(const char* key) {
-        const FlatValue* v = flat_find(o_, key);
-        if (!v || v->kind != FlatValue::Kind::String) return bad<std::string>();
-        return v->text;
-    }
-    std::string str_or(const char* key, const char* dflt) {
-        const FlatValue* v = flat_find(o_, key);
-        if (!v || v->kind == FlatValue::Kind::Null) return dflt;
-        if (v->kind != FlatValue::Kind::String) return bad<std::string>();
-        return v->text;
-    }
-    int64_t integer(const char* key, int64_t lo, int64_t hi) {
-        const FlatValue* v = flat_find(o_, key);
-        if (!v) return bad<int64_t>();
-        int64_t n = 0;
-        if (v->kind == FlatValue::Kind::Unsigned && v->u <= static_cast<uint64_t>(INT64_MAX))
-            n = static_cast<int64_t>(v->u);
-        else if (v->kind == FlatValue::Kind::Negative)
-            n = v->i;
-        else
-            return bad<int64_t>();
-        if (n < lo || n > hi) return bad<int64_t>();
-        return n;
-    }
-    int64_t integer_or(const char* key, int64_t dflt, int64_t lo, int64_t hi) {
-        return has(key) ? integer(key, lo, hi) : dflt;
-    }
-    uint64_t unsigned_int(const char* key) {
-        const FlatValue* v = flat_find(o_, key);
-        if (!v || v->kind != FlatValue::Kind::Unsigned) return bad<uint64_t>();
-        return v->u;
-    }
-
-  private:
-    template <class T> T bad() {
-        ok_ = false;
-        return T{};
-    }
-    const FlatObject& o_;
-    bool ok_ = true;
-};
-
-} // namespace
-
-std::optional<SessionRecord> session_from_flat_json(const std::string& text) {
-    std::optional<FlatObject> o = read_flat_object(text);
-    if (!o) return std::nullopt;
-    FlatFields f(*o);
-    SessionRecord s;
-    s.id = f.str("id");
-    s.nonce = f.str("nonce");
-    s.kind = f.str_or("kind", "explicit");
-    s.host = f.str_or("host", "");
-    s.label = f.str_or("label", "");
-    s.ttl_ms = f.integer_or("ttl_ms", 0, 0, kMaxRecordMs);
-    s.heartbeat_ms = f.integer_or("heartbeat_ms", 0, 0, kMaxRecordMs);
-    s.started_ms = f.integer_or("started_ms", 0, 0, kMaxRecordMs);
-    s.restarts = static_cast<int>(f.integer_or("restarts", 0, 0, INT_MAX));
-    if (f.has("pid")) {
-        Anchor a;
-        a.pid = static_cast<int>(f.integer("pid", 1, INT_MAX));
-        a.start_ticks = f.unsigned_int("start_ticks");
-        a.boot_id = f.str("boot_id");
-        a.machine_id = f.str_or("machine_id", "");
-        a.pid_ns = f.str_or("pid_ns", "");
-        s.anchor = a;
-    }
-    if (f.has("worker")) s.worker = f.str("worker");
-    if (f.has("replica")) s.replica = static_cast<int>(f.integer_or("replica", 0, 0, INT_MAX));
-    if (f.has("pgid")) s.pgid = static_cast<int>(f.integer("pgid", 2, INT_MAX));
-    s.boot_id = f.str_or("clock_boot_id", "");
-    s.heartbeat_boot_ms = f.integer_or("heartbeat_boot_ms", 0, 0, kMaxRecordMs);
-    if (!f.ok()) return std::nullopt;
-    return s;
-}
-
-SessionRecord session_from_json_text(const std::string& text, const std::string& origin) {
-    if (std::optional<SessionRecord> s = session_from_flat_json(text)) return std::move(*s);
-    return session_from_json_dom(text, origin);
-}
-
 SessionRecord session_from_json_dom(const std::string& text, const std::string& origin) {
     json j = parse(text, origin);
     SessionRecord s;
@@ -260,7 +160,7 @@ SessionRecord session_from_json_dom(const std::string& text, const std::string& 
     return s;
 }
 
-std::string to_json_text(const ClaimRecord& c) {
+std::string claim_to_json_dom(const ClaimRecord& c) {
     json holders = json::array();
     for (const auto& h : c.holders) {
         json jh = {{"session", h.session},

@@ -83,17 +83,28 @@ struct WaitTicket {
     std::string session;  // who waits (for display)
 };
 
-// Serialisation. Parsers throw Error(Failure) naming `origin` on malformed input.
+// Times and TTLs in records: 0 to 9999-12-31T23:59:59.999Z in milliseconds,
+// so that adding or subtracting two of them never overflows.
+constexpr int64_t kMaxRecordMs = 253'402'300'799'999;
+
+// Serialisation (one JSON object a line, keys in order). Parsers throw
+// Error(Failure) naming `origin` on malformed input.
 std::string to_json_text(const SessionRecord& s);
 SessionRecord session_from_json_text(const std::string& text, const std::string& origin);
-// The two readers session_from_json_text is made of: the flat one
-// (core/flat_json.hpp), nullopt for a text it does not read plainly or that
-// is corrupt, and the general one (nlohmann), which also names what is
-// wrong. Where the flat one reads a record, the general one reads the same.
-std::optional<SessionRecord> session_from_flat_json(const std::string& text);
-SessionRecord session_from_json_dom(const std::string& text, const std::string& origin);
 std::string to_json_text(const ClaimRecord& c);
 ClaimRecord claim_from_json_text(const std::string& text, const std::string& origin);
+
+// What those are made of (core/record_text.cpp): records written and read
+// in one pass, without a JSON document, where their text is plain (ASCII
+// strings, integers; core/flat_json.hpp); the general ones (nlohmann,
+// core/records.cpp) for the rest, which also say what is wrong. Where a
+// one-pass function gives a result, the general one gives the same.
+std::optional<std::string> session_to_flat_json(const SessionRecord& s);
+std::optional<std::string> claim_to_flat_json(const ClaimRecord& c);
+std::optional<SessionRecord> session_from_flat_json(const std::string& text);
+std::string session_to_json_dom(const SessionRecord& s);
+std::string claim_to_json_dom(const ClaimRecord& c);
+SessionRecord session_from_json_dom(const std::string& text, const std::string& origin);
 
 // The commit marker of a multi-name acquisition (txn/ID) names its owner's
 // anchor: "PID START_TICKS BOOT_ID\n".
