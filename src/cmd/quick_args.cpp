@@ -83,7 +83,8 @@ bool quick_parse(int end, char** argv, const char* verb, const std::vector<Quick
     std::vector<bool> seen(options.size(), false);
     std::vector<std::string> found;
     for (i += 2; i < end; ++i) {
-        if (argv[i][0] != '-') {
+        // CLI11 splits "[a,b]" into names: such a word is not plain.
+        if (argv[i][0] != '-' && argv[i][0] != '[') {
             found.emplace_back(argv[i]);
             continue;
         }

@@ -2,8 +2,8 @@
 // read without building the CLI11 tree: building it costs more than the
 // rest of a file claim. Only a plain command line is read here; anything
 // else (help, an unknown or repeated option, an empty value, a value that
-// looks like an option) is left to CLI11, so its errors and messages stay
-// the only ones there are.
+// looks like an option, a name in CLI11's list syntax "[a,b]") is left to
+// CLI11, so its errors and messages stay the only ones there are.
 #pragma once
 
 #include "cmd/cmd.hpp"

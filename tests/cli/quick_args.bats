@@ -50,6 +50,9 @@ both() {
     both x --ttl 10m --wait 1s
     both --wait=0 --ttl=1h x
     both _ claim unclaim
+    # CLI11 reads "[a,b]" as two names; the quick read leaves it to CLI11.
+    both '[a,b]'
+    both x '[]'
 }
 
 @test "claim: the ttl is the one asked for on both paths" {
