@@ -100,6 +100,10 @@ int run_with(const Globals& g, const WithOpts& o) {
     if (g.trailing.empty())
         throw Error(Exit::Usage, "with: no command given: loop _ with NAME... -- COMMAND "
                                  "[ARG...] (see 'loop _ with --help')");
+    // An exit status is 0 to 255: 256 would read as success.
+    if (o.conflict_exit < 0 || o.conflict_exit > 255)
+        throw Error(Exit::Usage, "--conflict-exit-code " + std::to_string(o.conflict_exit) +
+                                     ": an exit status is 0 to 255");
     AcquireRequest req = make_request(o.names, o.shared, o.shared_names, o.ttl);
     int64_t wait = parse_duration_or_throw(o.wait, "--wait");
     check_utf8(o.reason, "--reason");

@@ -81,6 +81,24 @@ load helpers
     expect_status 0
 }
 
+@test "with --conflict-exit-code outside 0..255 is a usage error, and nothing is taken" {
+    new_session
+    run_loop _ claim job-1 --session "$SID"
+    local code
+    for code in 256 -1 1000; do
+        # Busy or not, the code is refused first (256 would be exit 0).
+        for name in job-1 free-name; do
+            run_loop _ with "$name" --conflict-exit-code "$code" -- touch "$TEST_DIR/ran"
+            expect_status 2
+            expect_in "$stderr" "--conflict-exit-code"
+            [ ! -e "$TEST_DIR/ran" ]
+        done
+    done
+    [ "$(ls "$LOOP_HOME/claims")" = job-1 ]
+    run_loop _ with job-1 --conflict-exit-code 255 -- true
+    expect_status 255
+}
+
 @test "with: all-or-nothing, no claim left behind when one name is busy" {
     new_session
     run_loop _ claim m-name --session "$SID"
