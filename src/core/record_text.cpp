@@ -3,6 +3,7 @@
 // claim, and nlohmann's document costs 40k to 100k instructions for each.
 #include "core/flat_json.hpp"
 #include "core/records.hpp"
+#include "core/session_fields.hpp"
 
 #include <climits>
 #include <cstdint>
@@ -205,9 +206,8 @@ std::string to_json_text(const ClaimRecord& c) {
 
 namespace {
 
-// The fields of a session record as session_from_json_dom reads them, from
-// a flat object; false where that would find the record corrupt (it then
-// says why).
+// session_from_fields over a flat object; ok() is false where the document
+// would find the record corrupt (it then says why).
 class FlatFields {
   public:
     explicit FlatFields(const FlatObject& o) : o_(o) {}
@@ -265,30 +265,7 @@ std::optional<SessionRecord> session_from_flat_json(const std::string& text) {
     std::optional<FlatObject> o = read_flat_object(text);
     if (!o) return std::nullopt;
     FlatFields f(*o);
-    SessionRecord s;
-    s.id = f.str("id");
-    s.nonce = f.str("nonce");
-    s.kind = f.str_or("kind", "explicit");
-    s.host = f.str_or("host", "");
-    s.label = f.str_or("label", "");
-    s.ttl_ms = f.integer_or("ttl_ms", 0, 0, kMaxRecordMs);
-    s.heartbeat_ms = f.integer_or("heartbeat_ms", 0, 0, kMaxRecordMs);
-    s.started_ms = f.integer_or("started_ms", 0, 0, kMaxRecordMs);
-    s.restarts = static_cast<int>(f.integer_or("restarts", 0, 0, INT_MAX));
-    if (f.has("pid")) {
-        Anchor a;
-        a.pid = static_cast<int>(f.integer("pid", 1, INT_MAX));
-        a.start_ticks = f.unsigned_int("start_ticks");
-        a.boot_id = f.str("boot_id");
-        a.machine_id = f.str_or("machine_id", "");
-        a.pid_ns = f.str_or("pid_ns", "");
-        s.anchor = a;
-    }
-    if (f.has("worker")) s.worker = f.str("worker");
-    if (f.has("replica")) s.replica = static_cast<int>(f.integer_or("replica", 0, 0, INT_MAX));
-    if (f.has("pgid")) s.pgid = static_cast<int>(f.integer("pgid", 2, INT_MAX));
-    s.boot_id = f.str_or("clock_boot_id", "");
-    s.heartbeat_boot_ms = f.integer_or("heartbeat_boot_ms", 0, 0, kMaxRecordMs);
+    SessionRecord s = session_from_fields(f);
     if (!f.ok()) return std::nullopt;
     return s;
 }

@@ -1,6 +1,7 @@
 #include "core/records.hpp"
 
 #include "core/error.hpp"
+#include "core/session_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -128,36 +129,41 @@ uint64_t unsigned_field(const json& j, const char* key, const std::string& origi
 
 } // namespace
 
+namespace {
+
+// session_from_fields over a document: a field missing, of the wrong type
+// or out of range is corrupt, and the message names it.
+class DomFields {
+  public:
+    DomFields(json& j, const std::string& origin) : j_(j), origin_(origin) {}
+
+    bool has(const char* key) const {
+        auto it = j_.find(key);
+        return it != j_.end() && !it->is_null();
+    }
+    std::string str(const char* key) { return field<std::string>(j_, key, origin_); }
+    std::string str_or(const char* key, const char* dflt) {
+        return field_or<std::string>(j_, key, dflt, origin_);
+    }
+    int64_t integer(const char* key, int64_t lo, int64_t hi) {
+        return integer_field(j_, key, lo, hi, origin_);
+    }
+    int64_t integer_or(const char* key, int64_t dflt, int64_t lo, int64_t hi) {
+        return integer_field_or(j_, key, dflt, lo, hi, origin_);
+    }
+    uint64_t unsigned_int(const char* key) { return unsigned_field(j_, key, origin_); }
+
+  private:
+    const json& j_;
+    const std::string& origin_;
+};
+
+} // namespace
+
 SessionRecord session_from_json_dom(const std::string& text, const std::string& origin) {
     json j = parse(text, origin);
-    SessionRecord s;
-    s.id = field<std::string>(j, "id", origin);
-    s.nonce = field<std::string>(j, "nonce", origin);
-    s.kind = field_or<std::string>(j, "kind", "explicit", origin);
-    s.host = field_or<std::string>(j, "host", "", origin);
-    s.label = field_or<std::string>(j, "label", "", origin);
-    s.ttl_ms = time_field_or_zero(j, "ttl_ms", origin);
-    s.heartbeat_ms = time_field_or_zero(j, "heartbeat_ms", origin);
-    s.started_ms = time_field_or_zero(j, "started_ms", origin);
-    s.restarts = int_field_or(j, "restarts", 0, origin);
-    if (j.contains("pid") && !j["pid"].is_null()) {
-        Anchor a;
-        a.pid = static_cast<int>(integer_field(j, "pid", 1, INT_MAX, origin));
-        a.start_ticks = unsigned_field(j, "start_ticks", origin);
-        a.boot_id = field<std::string>(j, "boot_id", origin);
-        a.machine_id = field_or<std::string>(j, "machine_id", "", origin);
-        a.pid_ns = field_or<std::string>(j, "pid_ns", "", origin);
-        s.anchor = a;
-    }
-    if (j.contains("worker") && !j["worker"].is_null())
-        s.worker = field<std::string>(j, "worker", origin);
-    if (j.contains("replica") && !j["replica"].is_null())
-        s.replica = int_field_or(j, "replica", 0, origin);
-    if (j.contains("pgid") && !j["pgid"].is_null())
-        s.pgid = static_cast<int>(integer_field(j, "pgid", 2, INT_MAX, origin));
-    s.boot_id = field_or<std::string>(j, "clock_boot_id", "", origin);
-    s.heartbeat_boot_ms = time_field_or_zero(j, "heartbeat_boot_ms", origin);
-    return s;
+    DomFields f(j, origin);
+    return session_from_fields(f);
 }
 
 std::string claim_to_json_dom(const ClaimRecord& c) {
