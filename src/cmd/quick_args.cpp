@@ -6,29 +6,21 @@ namespace loop::cmd {
 
 namespace {
 
-// "--name=value" or "--name" followed by a value; false for anything else.
-bool take_value(int& i, int end, char** argv, const char* name, std::string& value) {
-    const char* a = argv[i];
-    const size_t n = std::strlen(name);
-    if (std::strncmp(a, name, n) != 0) return false;
-    if (a[n] == '=') {
-        value = a + n + 1;
-    } else if (a[n] == '\0' && i + 1 < end) {
-        value = argv[++i];
-    } else {
-        return false;
-    }
-    return !value.empty() && value[0] != '-';
-}
-
-// Like take_value, for an option that matched its name: whether the value
-// was usable. `matched` says whether argv[i] named the option at all.
+// Whether argv[i] names option `name` ("--name=V" or "--name V"; *matched),
+// and its value if that is usable: neither empty nor like an option.
 bool option_value(int& i, int end, char** argv, const char* name, bool& matched,
                   std::string& value) {
     const char* a = argv[i];
     const size_t n = std::strlen(name);
     matched = std::strncmp(a, name, n) == 0 && (a[n] == '=' || a[n] == '\0');
-    return matched && take_value(i, end, argv, name, value);
+    if (!matched) return false;
+    if (a[n] == '=')
+        value = a + n + 1;
+    else if (i + 1 < end)
+        value = argv[++i];
+    else
+        return false;
+    return !value.empty() && value[0] != '-';
 }
 
 // One of `options` at argv[i]: 1 read, 0 not one of them, -1 unusable.
