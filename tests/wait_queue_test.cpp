@@ -2,10 +2,13 @@
 // queued, shared waiters together, and a waiter that leaves or dies leaves
 // the queue. Multi-process, with forked waiters.
 #include "core/claims/wait_queue.hpp"
+#include "os/notify.hpp"
 #include "store/file/lock_file.hpp"
 #include "support.hpp"
 
 #include <doctest/doctest.h>
+
+#include <map>
 
 using namespace loop;
 using namespace loop::test;
@@ -226,4 +229,87 @@ TEST_CASE("wait queue: a writer that comes after a queued reader waits behind it
     CHECK(out.blockers[0].holder.session == r.id);
     release.open();
     CHECK(reader.finish() == 0);
+}
+
+TEST_CASE("wait queue: a release wakes the oldest waiter for the name alone, else everyone") {
+    TempDir home;
+    Core core(home.path());
+    // A name with a fence of this boot (a queue is read only then).
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    REQUIRE(core.claims.try_acquire(me, req({"n"})).acquired);
+    const int64_t now = os::now_ms();
+    auto ticket = [&](uint64_t seq, Mode mode, bool alone, const std::string& id) {
+        WaitTicket t;
+        t.seq = seq;
+        t.mode = mode;
+        t.alone = alone;
+        t.pid = ::getpid();
+        t.since_ms = t.seen_ms = now;
+        t.id = id;
+        t.session = "s-" + id;
+        return t;
+    };
+    // Every waiter listens to the name's bell and to its own.
+    struct Listener {
+        os::ChangeWaiter name, own;
+    };
+    const std::vector<std::string> ids = {"aaaa", "bbbb", "cccc"};
+    std::map<std::string, Listener> ears;
+    for (const auto& id : ids) {
+        REQUIRE(core.store.listen("n", ears[id].name));
+        REQUIRE(core.store.listen_as(id, ears[id].own));
+    }
+    auto rung = [&](const std::string& id) { // drains what rang
+        bool own = ears[id].own.wait(0);
+        bool name = ears[id].name.wait(0);
+        return std::string(own ? "own" : "") + (name ? "name" : "");
+    };
+    auto release_with = [&](const std::vector<WaitTicket>& q) {
+        auto lock = core.store.lock({"n"});
+        lock->set_queue("n", q);
+        wake_next(core.store, *lock, "n");
+    };
+    // The oldest waits exclusive, for "n" alone: it alone is woken.
+    release_with(
+        {ticket(1, Mode::Exclusive, true, "aaaa"), ticket(2, Mode::Exclusive, true, "bbbb")});
+    CHECK(rung("aaaa") == "own");
+    CHECK(rung("bbbb").empty());
+    CHECK(rung("cccc").empty());
+    // Its waiter gone (its bell removed): the next one.
+    core.store.stop_listening_as("aaaa");
+    release_with(
+        {ticket(1, Mode::Exclusive, true, "aaaa"), ticket(2, Mode::Exclusive, true, "bbbb")});
+    CHECK(rung("bbbb") == "own");
+    CHECK(rung("cccc").empty());
+    // A ticket nobody refreshed is skipped.
+    WaitTicket old = ticket(1, Mode::Exclusive, true, "bbbb");
+    old.seen_ms = now - kTicketStaleMs - 1000;
+    release_with({old, ticket(2, Mode::Exclusive, true, "cccc")});
+    CHECK(rung("cccc") == "own");
+    CHECK(rung("bbbb").empty());
+    // Everyone: the oldest waits shared, or for several names, or nobody
+    // is queued, or no exclusive waiter at the front listens.
+    const std::vector<std::vector<WaitTicket>> everyone = {
+        {ticket(1, Mode::Shared, true, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
+        {ticket(1, Mode::Exclusive, false, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
+        {},
+        {ticket(1, Mode::Exclusive, true, "dddd"), ticket(2, Mode::Exclusive, true, "eeee")}};
+    for (const auto& q : everyone) {
+        release_with(q);
+        CHECK(rung("bbbb") == "name");
+        CHECK(rung("cccc") == "name");
+    }
+    // A waiter's own bell is a FIFO under wake/ while it listens, gone after.
+    CHECK(exists(home.sub("wake/.w-cccc")));
+    core.store.stop_listening_as("cccc");
+    CHECK_FALSE(exists(home.sub("wake/.w-cccc")));
+    // The queue text keeps who waits for one name alone.
+    auto q = queue_from_text(
+        queue_to_text({ticket(1, Mode::Exclusive, true, "x1"), ticket(2, Mode::Shared, true, "x2"),
+                       ticket(3, Mode::Exclusive, false, "x3")}));
+    REQUIRE(q.size() == 3);
+    CHECK(q[0].alone);
+    CHECK(q[1].alone);
+    CHECK(q[1].mode == Mode::Shared);
+    CHECK_FALSE(q[2].alone);
 }

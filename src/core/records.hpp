@@ -81,6 +81,7 @@ struct WaitTicket {
     int64_t seen_ms = 0;  // last refreshed by its waiter
     std::string id;       // one wait: the waiter's own tickets
     std::string session;  // who waits (for display)
+    bool alone = false;   // waits for this one name only
 };
 
 // Times and TTLs in records: 0 to 9999-12-31T23:59:59.999Z in milliseconds,

@@ -86,6 +86,19 @@ class ClaimStore {
     // Makes `waiter` wake when wake_waiters(name) runs. False when that
     // cannot be arranged: the caller then re-checks often.
     virtual bool listen(const std::string& name, os::ChangeWaiter& waiter) = 0;
+
+    // One waiter's own bell, by the id of its wait ticket (a release wakes
+    // the one waiter it can let in: wait_queue.hpp, wake_next). True when
+    // that waiter listened; false when nobody did (it is gone, on another
+    // host) or this store rings no waiter alone: the caller then wakes all.
+    virtual bool wake_waiter(const std::string& /*ticket*/) { return false; }
+    // Makes `waiter` wake when wake_waiter(ticket) runs; false when that
+    // cannot be arranged (the name's bell still wakes it).
+    virtual bool listen_as(const std::string& /*ticket*/, os::ChangeWaiter& /*waiter*/) {
+        return false;
+    }
+    // Removes what listen_as made (the waiter got its names or gave up).
+    virtual void stop_listening_as(const std::string& /*ticket*/) {}
 };
 
 // Serialises changes to session records (heartbeat, end, removal).

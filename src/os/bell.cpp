@@ -29,11 +29,13 @@ Fd listen_bell(int dir, const std::string& file, int* err) {
     return {};
 }
 
-void ring_bell(int dir, const std::string& path) {
+bool ring_bell(int dir, const std::string& path) {
     // O_NONBLOCK: ENXIO at once when nobody listens, and never a block on
     // a FIFO. O_NOFOLLOW: never a file elsewhere.
     int fd = ::openat(dir, path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) return false;
+    ::close(fd);
+    return true;
 }
 
 } // namespace loop::os

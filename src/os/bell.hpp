@@ -20,6 +20,7 @@ namespace loop::os {
 Fd listen_bell(int dir, const std::string& file, int* err);
 
 // Rings the bell `path` (relative to `dir`): wakes its listeners, if any.
-void ring_bell(int dir, const std::string& path);
+// True when it had a listener (false: nobody had it open, or it is gone).
+bool ring_bell(int dir, const std::string& path);
 
 } // namespace loop::os

@@ -201,12 +201,15 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
                 out.blockers.push_back(waiting_view(name, *t));
         plans.push_back(std::move(p));
     }
+    place.clear_ahead();
     for (auto& p : plans) {
         auto in_way = [&](const HolderView& b) { return b.name == p.name; };
-        if (out.blockers.empty() ? place.leave(p.queue)
-                                 : std::any_of(out.blockers.begin(), out.blockers.end(), in_way) &&
-                                       place.enqueue(p.queue, req.mode_of(p.name)))
-            p.queue_changed = true;
+        if (out.blockers.empty()) {
+            if (place.leave(p.queue)) p.queue_changed = true;
+        } else if (std::any_of(out.blockers.begin(), out.blockers.end(), in_way)) {
+            if (place.enqueue(p.queue, req.mode_of(p.name))) p.queue_changed = true;
+            place.note_ahead(p.name, p.queue, &p.queue_changed);
+        }
         if (p.queue_changed) lock->set_queue(p.name, p.queue);
     }
     if (!out.blockers.empty()) {
@@ -265,6 +268,9 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
                 store_.write(rec);
             }
         }
+        // Shared waiters can join a shared holder that took the place of
+        // a dead one: they were not woken by its death (wake_next).
+        if (!p.pruned.stale.empty() && g.mode == Mode::Shared) wake_next(store_, *lock, p.name);
         log_reaped(p.pruned.stale, me.id);
         out.granted.push_back(std::move(g));
     }
@@ -306,7 +312,7 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
     req.names = normalize_names(std::move(req.names));
     // Only a claimer that waits joins the queue; it leaves it when it gets
     // the names (under their lock) or gives up.
-    QueuePlace place(wait_ms != 0, me, sessions_.probe());
+    QueuePlace place(wait_ms != 0, me, sessions_.probe(), req.names.size() == 1);
     auto give_up = [&] {
         try {
             leave_queues(store_, req.names, place);
@@ -338,6 +344,14 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     bool notified = true;
     for (const auto& n : req.names)
         notified = store_.listen(n, waiter) && notified;
+    // Our own bell, which a release rings when we are the waiter it lets in.
+    struct OwnBell {
+        ClaimStore& store;
+        const std::string& id;
+        ~OwnBell() { store.stop_listening_as(id); }
+    };
+    std::optional<OwnBell> own_bell;
+    if (place.joins() && store_.listen_as(place.id(), waiter)) own_bell.emplace(store_, place.id());
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
         out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
@@ -369,7 +383,15 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
             if (b.session)
                 if (auto left = heartbeat_ttl_left(*b.session, sessions_.probe()))
                     next = std::min(next, sat_add(*left, 1));
-            if (b.session && b.session->anchor) pids.push_back(b.session->anchor->pid);
+            // The waiter just ahead of us, when it waits for this name
+            // alone, watches its holders for us (it is the one woken when
+            // they go, and it takes the name): we watch that waiter.
+            int ahead = place.ahead(b.name);
+            if (ahead > 0) {
+                if (std::find(pids.begin(), pids.end(), ahead) == pids.end()) pids.push_back(ahead);
+            } else if (b.session && b.session->anchor) {
+                pids.push_back(b.session->anchor->pid);
+            }
         }
         if (left >= 0) next = std::min(next, left);
         if (next < 1) next = 1;

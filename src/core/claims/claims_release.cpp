@@ -1,6 +1,7 @@
 // Claim policy after the grant: releasing, renewing, listing and reaping.
 #include "core/claims/claims.hpp"
 #include "core/claims/claims_detail.hpp"
+#include "core/claims/wait_queue.hpp"
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -71,7 +72,7 @@ std::vector<std::string> Claims::release(const std::string& session_id,
         } else {
             store_.write(detail::record_of(p.name, p.mode, keep));
         }
-        store_.wake_waiters(p.name);
+        wake_next(store_, *lock, p.name);
         log_reaped(p.pruned.stale, session_id);
     }
     return released;
@@ -176,7 +177,7 @@ std::vector<std::string> Claims::release_session(const std::string& session_id,
         } else {
             store_.write(keep);
         }
-        store_.wake_waiters(name);
+        wake_next(store_, *lock, name);
         released.push_back(name);
     }
     return released;
@@ -211,7 +212,7 @@ std::vector<ReapItem> Claims::reap_name(const std::string& name, bool dry_run,
         } else {
             store_.write(detail::record_of(name, rec->mode, p.live));
         }
-        if (!p.stale.empty()) store_.wake_waiters(name);
+        if (!p.stale.empty()) wake_next(store_, *lock, name);
         log_reaped(p.stale, "reap", &pass->events);
     }
     if (own) own->events.flush();

@@ -4,17 +4,20 @@
 #include "os/proc.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <sstream>
+#include <string_view>
 
 namespace loop {
 
 std::string queue_to_text(const std::vector<WaitTicket>& q) {
     std::string out;
     for (const auto& t : q) {
-        out += std::to_string(t.seq) + (t.mode == Mode::Shared ? " s " : " x ") +
-               std::to_string(t.pid) + " " + std::to_string(t.start_ticks) + " " +
-               std::to_string(t.since_ms) + " " + std::to_string(t.seen_ms) + " " + t.id + " " +
-               t.session + "\n";
+        const char* mode =
+            t.mode == Mode::Shared ? (t.alone ? " S " : " s ") : (t.alone ? " X " : " x ");
+        out += std::to_string(t.seq) + mode + std::to_string(t.pid) + " " +
+               std::to_string(t.start_ticks) + " " + std::to_string(t.since_ms) + " " +
+               std::to_string(t.seen_ms) + " " + t.id + " " + t.session + "\n";
     }
     return out;
 }
@@ -33,8 +36,10 @@ bool parse_line(const std::string& line, WaitTicket* t) {
           t->session) ||
         (in >> extra))
         return false;
-    if (mode != "x" && mode != "s") return false;
-    t->mode = mode == "s" ? Mode::Shared : Mode::Exclusive;
+    if (mode.size() != 1 || std::string_view("xsXS").find(mode[0]) == std::string_view::npos)
+        return false;
+    t->mode = mode == "s" || mode == "S" ? Mode::Shared : Mode::Exclusive;
+    t->alone = mode == "X" || mode == "S";
     return t->pid > 0 && is_token(t->id) && is_token(t->session);
 }
 
@@ -56,9 +61,10 @@ std::vector<WaitTicket> queue_from_text(const std::string& text) {
     return q;
 }
 
-QueuePlace::QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe)
+QueuePlace::QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe, bool alone)
     : joins_(joins), probe_(probe) {
     if (!joins_) return;
+    ticket_.alone = alone;
     ticket_.pid = os::self_pid();
     ticket_.start_ticks = probe_.info(ticket_.pid).start_ticks;
     ticket_.id = new_nonce();
@@ -117,6 +123,28 @@ bool QueuePlace::enqueue(std::vector<WaitTicket>& q, Mode mode) {
     return true;
 }
 
+void QueuePlace::note_ahead(const std::string& name, std::vector<WaitTicket>& q, bool* changed) {
+    if (!joins_) return;
+    auto mine =
+        std::find_if(q.begin(), q.end(), [&](const WaitTicket& t) { return t.id == ticket_.id; });
+    while (mine != q.begin()) {
+        auto it = std::prev(mine);
+        Anchor a{it->pid, it->start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
+        if (anchor_verdict(a, probe_).life != Life::Dead) {
+            if (it->mode == Mode::Exclusive && it->alone) ahead_.emplace_back(name, it->pid);
+            return;
+        }
+        mine = q.erase(it); // mine moved one place up
+        *changed = true;
+    }
+}
+
+int QueuePlace::ahead(const std::string& name) const {
+    for (const auto& [n, pid] : ahead_)
+        if (n == name) return pid;
+    return 0;
+}
+
 bool QueuePlace::leave(std::vector<WaitTicket>& q) const {
     if (!joins_) return false;
     const size_t before = q.size();
@@ -136,6 +164,18 @@ void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
         lock->set_queue(n, q);
         store.wake_waiters(n); // those it was in the way of
     }
+}
+
+void wake_next(ClaimStore& store, ClaimLock& lock, const std::string& name) {
+    const int64_t now = os::now_ms();
+    size_t tried = 0;
+    for (const auto& t : lock.queue(name)) {
+        if (now - t.seen_ms > kTicketStaleMs) continue; // nobody refreshes it
+        if (t.mode == Mode::Shared || !t.alone || tried == kWakeNextTries) break;
+        if (store.wake_waiter(t.id)) return;
+        ++tried;
+    }
+    store.wake_waiters(name);
 }
 
 } // namespace loop

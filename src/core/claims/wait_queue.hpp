@@ -19,12 +19,14 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace loop {
 
 // The queue text: one ticket a line,
-// "SEQ MODE PID START_TICKS SINCE_MS SEEN_MS ID SESSION" (MODE: x or s).
+// "SEQ MODE PID START_TICKS SINCE_MS SEEN_MS ID SESSION" (MODE: x or s,
+// X or S for a waiter that waits for this one name only).
 std::string queue_to_text(const std::vector<WaitTicket>& q);
 // Empty when any line is malformed (a torn queue is dropped whole).
 std::vector<WaitTicket> queue_from_text(const std::string& text);
@@ -39,7 +41,8 @@ constexpr int64_t kTicketRefreshMs = 10'000;
 // (an attempt that does not wait) it only looks at the queues.
 class QueuePlace {
   public:
-    QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe);
+    // `alone`: the acquisition is of one name only.
+    QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe, bool alone = false);
 
     // The queue of `name` without the tickets nobody refreshed for too
     // long; *changed when any was dropped (or ours refreshed).
@@ -53,6 +56,16 @@ class QueuePlace {
 
     // Adds our ticket to `q` unless it is there (only when joining).
     bool enqueue(std::vector<WaitTicket>& q, Mode mode);
+
+    // Notes, for `name`, the closest live waiter ahead of our ticket in `q`
+    // when it waits exclusive for that name alone: a release or a holder's
+    // death wakes that waiter first (wake_next), and it takes the name, so
+    // we need to wake only when it is gone. The tickets of dead waiters met
+    // on the way are dropped from `q` (*changed).
+    void note_ahead(const std::string& name, std::vector<WaitTicket>& q, bool* changed);
+    // The pid of that waiter, 0 when there is none (we watch the holders).
+    int ahead(const std::string& name) const;
+    void clear_ahead() { ahead_.clear(); }
     // Removes our ticket from `q`.
     bool leave(std::vector<WaitTicket>& q) const;
 
@@ -63,10 +76,27 @@ class QueuePlace {
     bool joins_;
     WaitTicket ticket_;
     ProcessProbe probe_;
+    std::vector<std::pair<std::string, int>> ahead_;
 };
 
 // Removes this waiter's tickets from the queues of `names` (it gave up).
 void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
                   const QueuePlace& place);
+
+// How many exclusive waiters at the front of a queue wake_next tries to
+// ring, one after the other, before it wakes everyone.
+constexpr size_t kWakeNextTries = 4;
+
+// Wakes those a holder leaving `name` (under `lock`) can let in. When the
+// oldest waiter waits for this name alone and exclusive, it alone is
+// woken: the others would only find the name taken again, and their tries
+// (seven waiters, seven lock round trips a release) are what a queue costs
+// more than flock(2). Everyone is woken when the oldest waits shared
+// (shared waiters are served together) or for several names (it may not
+// be able to take this one yet, and others may), when the queue is empty
+// or unreadable (it orders, it does not decide), and when none of the
+// first kWakeNextTries waiters of that kind listens (gone, another host).
+// Waking too many costs time; waking too few would cost a wait.
+void wake_next(ClaimStore& store, ClaimLock& lock, const std::string& name);
 
 } // namespace loop

@@ -8,6 +8,7 @@
 #include "os/proc.hpp"
 #include "store/file/lock_file.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -291,6 +292,46 @@ bool FileClaimStore::listen(const std::string& name, os::ChangeWaiter& waiter) {
         return waiter.watch_bell(home_.wake(), name_file(name), &err);
     } catch (const Error&) {
         return false; // a home where wake/ cannot be made: the caller polls
+    }
+}
+
+namespace {
+
+// A waiter's own bell: wake/.w-TICKET. No claim name starts with '.', so
+// it is never a name's bell; a ticket id that is not plain (a queue
+// edited by hand) has none.
+std::optional<std::string> waiter_bell(const std::string& ticket) {
+    if (ticket.empty() || ticket.size() > 64) return std::nullopt;
+    for (char c : ticket)
+        if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
+    return ".w-" + ticket;
+}
+
+} // namespace
+
+bool FileClaimStore::wake_waiter(const std::string& ticket) {
+    auto file = waiter_bell(ticket);
+    return file && os::ring_bell(home_.root(), "wake/" + *file);
+}
+
+bool FileClaimStore::listen_as(const std::string& ticket, os::ChangeWaiter& waiter) {
+    auto file = waiter_bell(ticket);
+    if (!file) return false;
+    int err = 0;
+    try {
+        return waiter.watch_bell(home_.wake(), *file, &err);
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+void FileClaimStore::stop_listening_as(const std::string& ticket) {
+    auto file = waiter_bell(ticket);
+    if (!file) return;
+    try {
+        (void)os::unlink_at(home_.wake(), *file);
+    } catch (const Error&) {
+        // A bell left behind costs one FIFO under wake/, never a wake-up.
     }
 }
 

@@ -4,7 +4,8 @@
 // markers of multi-name acquisitions under txn/, and the contention note
 // of a name that was found busy under locks/.contended.NAME, and the
 // doorbell (a FIFO, os/bell.hpp) of a name somebody waited for under
-// wake/NAME.
+// wake/NAME, and a waiter's own doorbell under wake/.w-TICKET while it
+// waits.
 #pragma once
 
 #include "core/home.hpp"
@@ -33,6 +34,9 @@ class FileClaimStore : public ClaimStore {
     std::vector<std::string> watch_paths() override;
     void wake_waiters(const std::string& name) override;
     bool listen(const std::string& name, os::ChangeWaiter& waiter) override;
+    bool wake_waiter(const std::string& ticket) override;
+    bool listen_as(const std::string& ticket, os::ChangeWaiter& waiter) override;
+    void stop_listening_as(const std::string& ticket) override;
 
   private:
     Home& home_;
