@@ -276,7 +276,7 @@ TEST_CASE("wait queue: a release wakes the oldest waiter for the name alone, els
     CHECK(rung("bbbb").empty());
     CHECK(rung("cccc").empty());
     // Its waiter gone (its bell removed): the next one.
-    core.store.stop_listening_as("aaaa");
+    core.store.forget_waiter("aaaa");
     release_with(
         {ticket(1, Mode::Exclusive, true, "aaaa"), ticket(2, Mode::Exclusive, true, "bbbb")});
     CHECK(rung("bbbb") == "own");
@@ -301,7 +301,7 @@ TEST_CASE("wait queue: a release wakes the oldest waiter for the name alone, els
     }
     // A waiter's own bell is a FIFO under wake/ while it listens, gone after.
     CHECK(exists(home.sub("wake/.w-cccc")));
-    core.store.stop_listening_as("cccc");
+    core.store.forget_waiter("cccc");
     CHECK_FALSE(exists(home.sub("wake/.w-cccc")));
     // The queue text keeps who waits for one name alone.
     auto q = queue_from_text(

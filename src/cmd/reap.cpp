@@ -34,6 +34,7 @@ int run_reap(const Globals& g, const ReapOpts& o) {
                     {"claims", claims},
                     {"sessions", r.sessions},
                     {"txns", r.txns},
+                    {"bells", r.bells},
                     {"warnings", r.warnings}});
     } else {
         const char* verb = o.dry_run ? "would reap" : "reaped";
@@ -45,6 +46,9 @@ int run_reap(const Globals& g, const ReapOpts& o) {
             std::printf("%s session %s\n", o.dry_run ? "would remove" : "removed", s.c_str());
         for (const auto& t : r.txns)
             std::printf("%s marker txn/%s\n", o.dry_run ? "would remove" : "removed", t.c_str());
+        if (r.bells > 0)
+            std::printf("%s %zu doorbell%s of waiters gone (wake/.w-*)\n",
+                        o.dry_run ? "would remove" : "removed", r.bells, r.bells == 1 ? "" : "s");
         print_warnings(r.warnings);
     }
     return 0;

@@ -97,8 +97,14 @@ class ClaimStore {
     virtual bool listen_as(const std::string& /*ticket*/, os::ChangeWaiter& /*waiter*/) {
         return false;
     }
-    // Removes what listen_as made (the waiter got its names or gave up).
-    virtual void stop_listening_as(const std::string& /*ticket*/) {}
+    // Removes what listen_as made: the waiter got its names or gave up,
+    // or its ticket was dropped from a queue as dead.
+    virtual void forget_waiter(const std::string& /*ticket*/) {}
+    // Removes what listen_as made for waiters that are gone without
+    // forget_waiter (killed): the bells nobody listens to, made more than
+    // kTicketStaleMs ago (wait_queue.hpp). Returns how many (a dry run
+    // only counts them).
+    virtual size_t reap_waiter_bells(bool /*dry_run*/) { return 0; }
 };
 
 // Serialises changes to session records (heartbeat, end, removal).

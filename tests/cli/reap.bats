@@ -195,3 +195,65 @@ dead_holder() {
     [ "$(grep -c '^reaped claim ' <<<"$output")" -eq 2100 ]
     [ -z "$(ls "$LOOP_HOME/claims")" ]
 }
+
+# bells: the waiters' own doorbells under wake/.
+bells() { find "$LOOP_HOME/wake" -name '.w-*' 2>/dev/null | sort; }
+bells_are() { [ "$(bells | wc -l)" -eq "$1" ]; }
+
+@test "reap: removes the doorbells of killed waiters, never a listened one" {
+    new_session
+    run_loop _ claim job-1 --session "$SID"
+    expect_status 0
+    # Two waiters; the second is killed (nobody behind it drops its ticket).
+    start_bg "$TEST_DIR/w1.out" "$LOOP" _ with --wait inf job-1 -- true
+    local w1=$BG
+    wait_for bells_are 1
+    start_bg "$TEST_DIR/w2.out" "$LOOP" _ with --wait inf job-1 -- true
+    local w2=$BG
+    wait_for bells_are 2
+    kill_pid "$w2"
+    # Young bells are left alone (a waiter may be about to open its own).
+    run_loop reap --json
+    expect_status 0
+    jq -e '.bells == 0' <<<"$output"
+    [ "$(bells | wc -l)" -eq 2 ]
+    # Made long ago: the dead one's goes, the live one's (it listens) stays.
+    touch -d '2 minutes ago' $(bells)
+    run_loop reap --dry-run
+    expect_status 0
+    expect_in "$output" "would remove 1 doorbell of waiters gone (wake/.w-*)"
+    [ "$(bells | wc -l)" -eq 2 ]
+    run_loop reap
+    expect_status 0
+    expect_in "$output" "removed 1 doorbell of waiters gone (wake/.w-*)"
+    [ "$(bells | wc -l)" -eq 1 ]
+    kill -0 "$w1"
+    # The live waiter still gets the name when it is released.
+    run_loop _ unclaim job-1 --session "$SID"
+    expect_status 0
+    wait_exit "$w1"
+    [ "$WAIT_STATUS" -eq 0 ]
+    [ -z "$(bells)" ]
+}
+
+@test "a waiter behind a killed one removes the dead one's doorbell" {
+    new_session
+    run_loop _ claim job-1 --session "$SID"
+    expect_status 0
+    start_bg "$TEST_DIR/w1.out" "$LOOP" _ with --wait inf job-1 -- true
+    local w1=$BG dead
+    wait_for bells_are 1
+    dead=$(bells)
+    kill_pid "$w1"
+    [ -e "$dead" ]
+    # The next waiter drops the dead ticket ahead of it, and its bell.
+    start_bg "$TEST_DIR/w2.out" "$LOOP" _ with --wait inf job-1 -- true
+    local w2=$BG
+    wait_for test ! -e "$dead"
+    wait_for bells_are 1
+    run_loop _ unclaim job-1 --session "$SID"
+    expect_status 0
+    wait_exit "$w2"
+    [ "$WAIT_STATUS" -eq 0 ]
+    [ -z "$(bells)" ]
+}

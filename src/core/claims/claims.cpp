@@ -212,6 +212,8 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
         }
         if (p.queue_changed) lock->set_queue(p.name, p.queue);
     }
+    for (const auto& gone : place.take_dropped())
+        store_.forget_waiter(gone);
     if (!out.blockers.empty()) {
         if (log_contention)
             note_contention(*lock, me, req.names, out.blockers.front(), now, place.joins());
@@ -348,7 +350,7 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     struct OwnBell {
         ClaimStore& store;
         const std::string& id;
-        ~OwnBell() { store.stop_listening_as(id); }
+        ~OwnBell() { store.forget_waiter(id); }
     };
     std::optional<OwnBell> own_bell;
     if (place.joins() && store_.listen_as(place.id(), waiter)) own_bell.emplace(store_, place.id());

@@ -101,6 +101,7 @@ ReapReport Reaper::run(bool dry_run, int64_t retention_ms) {
     ClaimPass pass = claims_.pass();
     reap_claims(names, dry_run, pass, r);
     r.txns = claims_.reap_txns(dry_run);
+    r.bells = claims_.store().reap_waiter_bells(dry_run);
 
     SessionRegistry& reg = sessions_.registry();
     VerdictCache& verdicts = pass.verdicts;

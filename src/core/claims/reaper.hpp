@@ -17,6 +17,7 @@ struct ReapReport {
     std::vector<ReapItem> claims;
     std::vector<std::string> sessions;
     std::vector<std::string> txns;
+    size_t bells = 0;                  // doorbells of waiters that were killed
     std::vector<std::string> warnings; // undecidable or unreadable: left alone
     size_t workers = 1;                // threads the pass over the claims used
 };

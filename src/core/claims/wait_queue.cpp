@@ -78,7 +78,10 @@ std::vector<WaitTicket> QueuePlace::live_queue(ClaimLock& lock, const std::strin
     const size_t before = q.size();
     q.erase(std::remove_if(q.begin(), q.end(),
                            [&](const WaitTicket& t) {
-                               return t.id != ticket_.id && now - t.seen_ms > kTicketStaleMs;
+                               if (t.id == ticket_.id || now - t.seen_ms <= kTicketStaleMs)
+                                   return false;
+                               dropped_.push_back(t.id);
+                               return true;
                            }),
             q.end());
     *changed = q.size() != before;
@@ -92,7 +95,7 @@ std::vector<WaitTicket> QueuePlace::live_queue(ClaimLock& lock, const std::strin
 }
 
 std::optional<WaitTicket> QueuePlace::first_conflicting_ahead(std::vector<WaitTicket>& q, Mode mode,
-                                                              bool* changed) const {
+                                                              bool* changed) {
     for (auto it = q.begin(); it != q.end();) {
         if (joins_ && it->id == ticket_.id) break; // the rest are behind us
         // Shared waiters batch; exclusive ones are not ordered among
@@ -105,6 +108,7 @@ std::optional<WaitTicket> QueuePlace::first_conflicting_ahead(std::vector<WaitTi
         // first live one is enough, the others wait behind it anyway.
         Anchor a{it->pid, it->start_ticks, probe_.boot_id, probe_.machine_id, probe_.pid_ns};
         if (anchor_verdict(a, probe_).life != Life::Dead) return *it;
+        dropped_.push_back(it->id);
         it = q.erase(it);
         *changed = true;
     }
@@ -134,6 +138,7 @@ void QueuePlace::note_ahead(const std::string& name, std::vector<WaitTicket>& q,
             if (it->mode == Mode::Exclusive && it->alone) ahead_.emplace_back(name, it->pid);
             return;
         }
+        dropped_.push_back(it->id);
         mine = q.erase(it); // mine moved one place up
         *changed = true;
     }

@@ -52,7 +52,7 @@ class QueuePlace {
     // the other mode than `mode` whose waiter lives; the tickets
     // of dead waiters met on the way are dropped from `q` (*changed).
     std::optional<WaitTicket> first_conflicting_ahead(std::vector<WaitTicket>& q, Mode mode,
-                                                      bool* changed) const;
+                                                      bool* changed);
 
     // Adds our ticket to `q` unless it is there (only when joining).
     bool enqueue(std::vector<WaitTicket>& q, Mode mode);
@@ -69,6 +69,10 @@ class QueuePlace {
     // Removes our ticket from `q`.
     bool leave(std::vector<WaitTicket>& q) const;
 
+    // The ids of the tickets dropped since the last call: their waiters
+    // are gone, and so should their bells be (ClaimStore::forget_waiter).
+    std::vector<std::string> take_dropped() { return std::exchange(dropped_, {}); }
+
     bool joins() const { return joins_; }
     const std::string& id() const { return ticket_.id; }
 
@@ -77,6 +81,7 @@ class QueuePlace {
     WaitTicket ticket_;
     ProcessProbe probe_;
     std::vector<std::pair<std::string, int>> ahead_;
+    std::vector<std::string> dropped_;
 };
 
 // Removes this waiter's tickets from the queues of `names` (it gave up).

@@ -3,12 +3,10 @@
 #include "core/claims/wait_queue.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
-#include "os/bell.hpp"
 #include "os/fs.hpp"
 #include "os/proc.hpp"
 #include "store/file/lock_file.hpp"
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -278,61 +276,6 @@ std::vector<std::pair<std::string, ContentionNote>> FileClaimStore::contention_n
 std::vector<std::string> FileClaimStore::watch_paths() {
     home_.claims();
     return {home_.sub_path("claims")};
-}
-
-void FileClaimStore::wake_waiters(const std::string& name) {
-    // Relative to the home: no descriptor of wake/ is opened for a ring,
-    // and none is created by it.
-    os::ring_bell(home_.root(), "wake/" + name_file(name));
-}
-
-bool FileClaimStore::listen(const std::string& name, os::ChangeWaiter& waiter) {
-    int err = 0;
-    try {
-        return waiter.watch_bell(home_.wake(), name_file(name), &err);
-    } catch (const Error&) {
-        return false; // a home where wake/ cannot be made: the caller polls
-    }
-}
-
-namespace {
-
-// A waiter's own bell: wake/.w-TICKET. No claim name starts with '.', so
-// it is never a name's bell; a ticket id that is not plain (a queue
-// edited by hand) has none.
-std::optional<std::string> waiter_bell(const std::string& ticket) {
-    if (ticket.empty() || ticket.size() > 64) return std::nullopt;
-    for (char c : ticket)
-        if (!std::isalnum(static_cast<unsigned char>(c))) return std::nullopt;
-    return ".w-" + ticket;
-}
-
-} // namespace
-
-bool FileClaimStore::wake_waiter(const std::string& ticket) {
-    auto file = waiter_bell(ticket);
-    return file && os::ring_bell(home_.root(), "wake/" + *file);
-}
-
-bool FileClaimStore::listen_as(const std::string& ticket, os::ChangeWaiter& waiter) {
-    auto file = waiter_bell(ticket);
-    if (!file) return false;
-    int err = 0;
-    try {
-        return waiter.watch_bell(home_.wake(), *file, &err);
-    } catch (const Error&) {
-        return false;
-    }
-}
-
-void FileClaimStore::stop_listening_as(const std::string& ticket) {
-    auto file = waiter_bell(ticket);
-    if (!file) return;
-    try {
-        (void)os::unlink_at(home_.wake(), *file);
-    } catch (const Error&) {
-        // A bell left behind costs one FIFO under wake/, never a wake-up.
-    }
 }
 
 // Sessions.

@@ -36,7 +36,8 @@ class FileClaimStore : public ClaimStore {
     bool listen(const std::string& name, os::ChangeWaiter& waiter) override;
     bool wake_waiter(const std::string& ticket) override;
     bool listen_as(const std::string& ticket, os::ChangeWaiter& waiter) override;
-    void stop_listening_as(const std::string& ticket) override;
+    void forget_waiter(const std::string& ticket) override;
+    size_t reap_waiter_bells(bool dry_run) override;
 
   private:
     Home& home_;
