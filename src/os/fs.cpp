@@ -254,9 +254,10 @@ std::optional<std::string> pread_all(int fd, int* err) {
             *err = errno;
             return std::nullopt;
         }
-        if (n == 0) break;
         out.append(buf, static_cast<size_t>(n));
         off += n;
+        // A regular file reads short only at its end.
+        if (static_cast<size_t>(n) < sizeof buf) break;
     }
     *err = 0;
     return out;

@@ -87,7 +87,8 @@ Status try_lock_exclusive(int fd);
 // opened.
 std::optional<std::string> read_from(const std::string& path, long long offset, long long* size);
 
-// Reads/writes a small fixed-position text at offset 0.
+// Reads the whole of a small regular file from offset 0 / writes a small
+// fixed-position text at offset 0.
 std::optional<std::string> pread_all(int fd, int* err);
 Status pwrite_all(int fd, std::string_view data);
 // Replaces the whole contents of `fd` in place, so that a reader never

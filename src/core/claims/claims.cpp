@@ -149,7 +149,8 @@ AcquireOutcome Claims::try_acquire(const SessionRecord& me, AcquireRequest req) 
 }
 
 AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                        bool log_contention, int64_t waited_ms, QueuePlace& place) {
+                                        bool log_contention, int64_t waited_ms, QueuePlace& place,
+                                        const std::function<void()>* on_blocked) {
     AcquireOutcome out;
     req.names = normalize_names(std::move(req.names));
     auto lock = store_.lock(req.names);
@@ -217,6 +218,7 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
     if (!out.blockers.empty()) {
         if (log_contention)
             note_contention(*lock, me, req.names, out.blockers.front(), now, place.joins());
+        if (on_blocked) (*on_blocked)();
         return out;
     }
 
@@ -336,16 +338,10 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
 AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                                 const std::function<void(const AcquireOutcome&)>& on_wait,
                                 QueuePlace& place) {
-    AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0, place);
-    if (out.acquired || wait_ms == 0) return out;
-
-    const int64_t start = os::monotonic_ms();
     // Every change that can let us in rings the bell of one of our names
     // (store.hpp: wake_waiters); holders' deaths and TTLs are watched below.
     os::ChangeWaiter waiter;
-    bool notified = true;
-    for (const auto& n : req.names)
-        notified = store_.listen(n, waiter) && notified;
+    bool notified = true, listening = false;
     // Our own bell, which a release rings when we are the waiter it lets in.
     struct OwnBell {
         ClaimStore& store;
@@ -353,11 +349,29 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         ~OwnBell() { store.forget_waiter(id); }
     };
     std::optional<OwnBell> own_bell;
-    if (place.joins() && store_.listen_as(place.id(), waiter)) own_bell.emplace(store_, place.id());
+    const std::function<void()> listen = [&] {
+        for (const auto& n : req.names)
+            notified = store_.listen(n, waiter) && notified;
+        if (place.joins() && store_.listen_as(place.id(), waiter))
+            own_bell.emplace(store_, place.id());
+        listening = true;
+    };
+    // The bells are listened to before the first busy try lets go of the
+    // names: a release after it rings them, and no re-check is needed.
+    AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0, place,
+                                          wait_ms == 0 ? nullptr : &listen);
+    if (out.acquired || wait_ms == 0) return out;
+
+    const int64_t start = os::monotonic_ms();
+    bool recheck = !listening;
+    if (!listening) listen();
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
-        out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
-        if (out.acquired) return out;
+        if (recheck) {
+            out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
+            if (out.acquired) return out;
+        }
+        recheck = true;
         if (on_wait) on_wait(out);
         const int64_t now_mono = os::monotonic_ms();
         int64_t left = wait_ms < 0 ? -1 : start + wait_ms - now_mono;

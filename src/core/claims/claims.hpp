@@ -136,8 +136,11 @@ class Claims {
         std::vector<HolderView> live;
         std::vector<ReapItem> stale;
     };
+    // `on_blocked`, when set, runs when the names are busy, after the
+    // queues are written and before their locks are let go.
     AcquireOutcome try_acquire_impl(const SessionRecord& me, AcquireRequest req,
-                                    bool log_contention, int64_t waited_ms, QueuePlace& place);
+                                    bool log_contention, int64_t waited_ms, QueuePlace& place,
+                                    const std::function<void()>* on_blocked = nullptr);
     AcquireOutcome wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                             const std::function<void(const AcquireOutcome&)>& on_wait,
                             QueuePlace& place);

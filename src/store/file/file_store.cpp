@@ -69,7 +69,7 @@ class FileClaimLock : public ClaimLock {
             if (!fd) throw io_error("cannot open " + path_of(n), err);
             read_only_ = read_only_ || read_only;
             lock_or_throw(fd.get(), path_of(n));
-            held_.push_back({n, std::move(fd)});
+            held_.push_back({n, std::move(fd), std::nullopt});
         }
     }
 
@@ -104,12 +104,15 @@ class FileClaimLock : public ClaimLock {
     }
 
     std::vector<WaitTicket> queue(const std::string& name) override {
-        int err = 0;
-        auto text = os::pread_all(fd_of(name), &err);
+        Held& h = held(name);
         // A queue of another boot has no waiter left; an unreadable one
         // only costs fairness.
-        if (!text || boot_.empty() || header_boot(*text) != boot_) return {};
-        return queue_from_text(queue_part(*text));
+        if (!h.text) {
+            int err = 0;
+            h.text = os::pread_all(h.fd.get(), &err);
+        }
+        if (!h.text || boot_.empty() || header_boot(*h.text) != boot_) return {};
+        return queue_from_text(queue_part(*h.text));
     }
 
     void set_queue(const std::string& name, const std::vector<WaitTicket>& q) override {
@@ -125,8 +128,12 @@ class FileClaimLock : public ClaimLock {
         if (read_only_) throw io_error("cannot write " + path_of(name), EROFS);
         const std::string body = queue_to_text(q);
         write_at(fd, name, body, kLockHeaderSize);
+        Held& h = held(name);
+        std::optional<std::string> now = std::move(h.text);
         os::Status s = os::set_size(fd, kLockHeaderSize + body.size());
         if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
+        if (now) now->resize(kLockHeaderSize + body.size(), '\0');
+        h.text = std::move(now);
     }
 
     std::optional<ContentionNote> contention(const std::string& name) override {
@@ -150,29 +157,45 @@ class FileClaimLock : public ClaimLock {
     }
 
   private:
+    // A lock file's text is read once while it is held (nobody else writes
+    // it then) and kept up to date by this lock's own writes.
     struct Held {
         std::string name;
         os::Fd fd;
+        std::optional<std::string> text;
     };
+
+    Held& held(const std::string& name) {
+        for (auto& h : held_)
+            if (h.name == name) return h;
+        throw Error(Exit::Failure, "internal: " + name + " is not locked");
+    }
 
     std::string path_of(const std::string& name) const {
         return home_.sub_path("locks") + "/" + name_file(name);
     }
-    int fd_of(const std::string& name) const {
-        for (const auto& h : held_)
-            if (h.name == name) return h.fd.get();
-        throw Error(Exit::Failure, "internal: " + name + " is not locked");
-    }
-    std::string read(int fd, const std::string& name) const {
+    int fd_of(const std::string& name) { return held(name).fd.get(); }
+    std::string read(int fd, const std::string& name) {
+        Held& h = held(name);
+        if (h.text) return *h.text;
         int err = 0;
         auto text = os::pread_all(fd, &err);
         if (!text) throw io_error("cannot read " + path_of(name), err);
+        h.text = *text;
         return *text;
     }
-    void write_at(int fd, const std::string& name, const std::string& data, uint64_t at) const {
+    void write_at(int fd, const std::string& name, const std::string& data, uint64_t at) {
         if (read_only_) throw io_error("cannot write " + path_of(name), EROFS);
+        Held& h = held(name);
+        std::optional<std::string> text = std::move(h.text);
+        h.text.reset(); // unknown if the write fails part-way
         os::Status s = os::pwrite_at(fd, data, at);
         if (!s.ok()) throw io_error("cannot write " + path_of(name), s.err);
+        if (text) {
+            if (text->size() < at + data.size()) text->resize(at + data.size(), '\0');
+            text->replace(at, data.size(), data);
+            h.text = std::move(text);
+        }
     }
 
     Home& home_;
