@@ -126,7 +126,10 @@ Verdict session_verdict(const SessionRecord& s, int64_t now_ms, const ProcessPro
 }
 
 Anchor anchor_of(int pid, const ProcessProbe& probe) {
-    os::ProcInfo info = probe.info(pid);
+    return anchor_of(pid, probe.info(pid), probe);
+}
+
+Anchor anchor_of(int pid, const os::ProcInfo& info, const ProcessProbe& probe) {
     if (info.state == os::ProcInfo::State::Gone || info.zombie)
         throw Error(Exit::Usage, "pid " + std::to_string(pid) + " is not running");
     if (info.state == os::ProcInfo::State::Unknown)

@@ -57,6 +57,8 @@ Verdict session_verdict(const SessionRecord& s, int64_t now_ms, const ProcessPro
 // The anchor of a live process now (for recording a new session).
 // Throws Error(Usage) when the pid does not exist.
 Anchor anchor_of(int pid, const ProcessProbe& probe);
+// The same from what was just read of it (probe.info(pid)).
+Anchor anchor_of(int pid, const os::ProcInfo& info, const ProcessProbe& probe);
 
 // Milliseconds until a lease runs out (<= 0: it has), nullopt without a
 // TTL. Measured on CLOCK_BOOTTIME when the lease was set on this boot, so a

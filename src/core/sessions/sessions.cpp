@@ -54,16 +54,32 @@ Verdict Sessions::verdict(const SessionRecord& s) const {
     return session_verdict(s, probe_.wall_ms(), probe_);
 }
 
-int implicit_anchor_of(int pid, const ProcessProbe& probe) {
+namespace {
+
+// The anchor's pid, and what was read of it (nullopt: not read yet).
+std::pair<int, std::optional<os::ProcInfo>> find_implicit_anchor(int pid,
+                                                                 const ProcessProbe& probe) {
     // A forked copy shares its parent's program and command line and is not
     // the leader of a process group of its own (a job is).
     for (int depth = 0; depth < 16; ++depth) {
         os::ProcInfo info = probe.info(pid);
-        if (info.state != os::ProcInfo::State::Running || info.pgid == pid || info.ppid <= 1) break;
-        if (!os::same_program(pid, info.ppid)) break;
+        if (info.state != os::ProcInfo::State::Running || info.pgid == pid || info.ppid <= 1 ||
+            !os::same_program(pid, info.ppid))
+            return {pid, info};
         pid = info.ppid;
     }
-    return pid;
+    return {pid, std::nullopt};
+}
+
+} // namespace
+
+int implicit_anchor_of(int pid, const ProcessProbe& probe) {
+    return find_implicit_anchor(pid, probe).first;
+}
+
+Anchor implicit_anchor_now(int pid, const ProcessProbe& probe) {
+    auto [anchor, info] = find_implicit_anchor(pid, probe);
+    return info ? anchor_of(anchor, *info, probe) : anchor_of(anchor, probe);
 }
 
 int Sessions::implicit_anchor(int pid) const {
@@ -101,7 +117,12 @@ SessionRecord Sessions::start(const StartOptions& opts, int caller_pid) {
 }
 
 SessionRecord Sessions::process_session(int pid, const std::string& kind, std::optional<int> pgid) {
-    SessionRecord s = process_record(pid, kind, pgid);
+    return process_session(anchor_of(pid, probe_), kind, pgid);
+}
+
+SessionRecord Sessions::process_session(const Anchor& a, const std::string& kind,
+                                        std::optional<int> pgid) {
+    SessionRecord s = process_record(a, kind, pgid);
     if (pgid && s.pgid != pgid) { // recorded before, without it
         set_group(s, *pgid);
         s.pgid = pgid;
@@ -109,8 +130,9 @@ SessionRecord Sessions::process_session(int pid, const std::string& kind, std::o
     return s;
 }
 
-SessionRecord Sessions::process_record(int pid, const std::string& kind, std::optional<int> pgid) {
-    Anchor a = anchor_of(pid, probe_);
+SessionRecord Sessions::process_record(const Anchor& a, const std::string& kind,
+                                       std::optional<int> pgid) {
+    const int pid = a.pid;
     std::string id = process_session_id(pid, a.start_ticks);
     auto same_process = [&](const SessionRecord& r) {
         return r.anchor && r.anchor->pid == a.pid && r.anchor->start_ticks == a.start_ticks &&
@@ -149,7 +171,7 @@ SessionRecord Sessions::process_record(int pid, const std::string& kind, std::op
 }
 
 SessionRecord Sessions::resolve_live(const std::string& text, int implicit_pid) {
-    if (text.empty()) return process_session(implicit_anchor(implicit_pid));
+    if (text.empty()) return process_session(implicit_anchor_now(implicit_pid, probe_));
     SessionRef ref = parse_session_ref(text);
     const std::string& id = ref.id;
     std::optional<SessionRecord> s = registry_.read(id);

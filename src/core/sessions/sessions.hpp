@@ -43,6 +43,9 @@ class Sessions {
     // also lives while a member of that process group lives (set_group).
     SessionRecord process_session(int pid, const std::string& kind = "process",
                                   std::optional<int> pgid = std::nullopt);
+    // The same for the anchor just read (anchor_of).
+    SessionRecord process_session(const Anchor& a, const std::string& kind = "process",
+                                  std::optional<int> pgid = std::nullopt);
 
     // The session a claim made now belongs to: `ref` when given (it must be
     // known, the same incarnation, and alive: otherwise Error(Usage)), else
@@ -88,7 +91,7 @@ class Sessions {
 
   private:
     // process_session's record, as found or created (with `pgid` when new).
-    SessionRecord process_record(int pid, const std::string& kind, std::optional<int> pgid);
+    SessionRecord process_record(const Anchor& a, const std::string& kind, std::optional<int> pgid);
 
     SessionRegistry& registry_;
     EventLog& events_;
@@ -99,5 +102,7 @@ std::string new_nonce();
 
 // Sessions::implicit_anchor with another probe (any engine's implicit session).
 int implicit_anchor_of(int pid, const ProcessProbe& probe);
+// The same as an Anchor (anchor_of), /proc read once for it.
+Anchor implicit_anchor_now(int pid, const ProcessProbe& probe);
 
 } // namespace loop

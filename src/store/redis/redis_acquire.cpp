@@ -223,7 +223,8 @@ AcquireOutcome RedisBackend::wait_for(SessionRecord& me, const AcquireRequest& r
                                       const AcquireArgs::Ticket& ticket,
                                       const std::function<void(const AcquireOutcome&)>& on_wait) {
     for (bool first = true;; first = false) {
-        if (create && me.anchor && anchor_verdict(*me.anchor, probe_).life == Life::Dead)
+        // (Read alive just before the first try: judged again from the second.)
+        if (!first && create && me.anchor && anchor_verdict(*me.anchor, probe_).life == Life::Dead)
             throw Error(Exit::Usage, "session " + me.id + " died while waiting; nothing was taken");
         AcquireResult r = try_once(me, req, create, first,
                                    wait_ms == 0 ? -1 : os::monotonic_ms() - start, ticket);

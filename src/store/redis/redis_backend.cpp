@@ -48,12 +48,12 @@ Verdict RedisBackend::verdict(const SessionRecord& s) {
 }
 
 SessionRecord RedisBackend::implicit_session(int pid) {
-    return process_session(implicit_anchor_of(pid, probe_), "process");
+    return process_session(implicit_anchor_now(pid, probe_), "process");
 }
 
 SessionRecord RedisBackend::own_session(int pid, const std::string& kind, int pgid) {
     // Stored, group and all, by its first claim (the acquire script).
-    SessionRecord s = process_session(pid, kind);
+    SessionRecord s = process_session(anchor_of(pid, probe_), kind);
     s.pgid = pgid;
     return s;
 }
@@ -68,9 +68,10 @@ void RedisBackend::end_own_session(const SessionRecord& me, const std::vector<st
     session_end(client(), keys_, {me.id, me.nonce}, o);
 }
 
-SessionRecord RedisBackend::process_session(int anchor_pid, const std::string& kind) {
+SessionRecord RedisBackend::process_session(const Anchor& anchor, const std::string& kind) {
     SessionRecord s;
-    s.anchor = anchor_of(anchor_pid, probe_);
+    s.anchor = anchor;
+    const int anchor_pid = anchor.pid;
     s.id = implicit_session_id(anchor_pid, s.anchor->start_ticks, host_.key);
     s.nonce = implicit_nonce(anchor_pid, s.anchor->start_ticks, host_.key);
     s.kind = kind;

@@ -94,7 +94,7 @@ class RedisBackend : public Backend {
     // The caller's implicit session (built here; stored by the first claim).
     SessionRecord implicit_session(int pid);
     // The session of process `anchor_pid` itself.
-    SessionRecord process_session(int anchor_pid, const std::string& kind);
+    SessionRecord process_session(const Anchor& anchor, const std::string& kind);
     Caller caller_of(const std::string& ref, int implicit_pid);
     // One attempt; a local holder found dead is passed as dead and tried
     // again. `first`: the first of its call (a busy answer counts as a
