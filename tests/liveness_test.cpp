@@ -300,6 +300,25 @@ TEST_CASE("anchor_of: records a live process, refuses a gone or dead one") {
     }
 }
 
+TEST_CASE("implicit_anchor_now: the anchor implicit_anchor_of finds, /proc read once for it") {
+    // ppid 0: no parent to be a forked copy of, so pid 100 is its own anchor.
+    auto table = table_probe({{100, running(5000)}, {101, running(6000, true)}});
+    int reads = 0;
+    ProcessProbe probe = table;
+    probe.info = [&](int pid) {
+        ++reads;
+        return table.info(pid);
+    };
+    Anchor a = implicit_anchor_now(100, probe);
+    CHECK(reads == 1);
+    CHECK(a.pid == implicit_anchor_of(100, probe));
+    CHECK(a.start_ticks == anchor_of(100, probe).start_ticks);
+    CHECK(a.boot_id == kBoot);
+    // What anchor_of refuses, this refuses too.
+    CHECK_THROWS_AS(implicit_anchor_now(99, probe), Error);
+    CHECK_THROWS_AS(implicit_anchor_now(101, probe), Error);
+}
+
 TEST_CASE("real processes: running, zombie, reaped") {
     ProcessProbe probe = ProcessProbe::system();
     REQUIRE(probe.boot_id.size() == 36);

@@ -93,7 +93,7 @@ class RedisBackend : public Backend {
     std::optional<SessionRecord> read_session(const std::string& id);
     // The caller's implicit session (built here; stored by the first claim).
     SessionRecord implicit_session(int pid);
-    // The session of process `anchor_pid` itself.
+    // The session anchored to `anchor`, a process just read (anchor_of).
     SessionRecord process_session(const Anchor& anchor, const std::string& kind);
     Caller caller_of(const std::string& ref, int implicit_pid);
     // One attempt; a local holder found dead is passed as dead and tried
