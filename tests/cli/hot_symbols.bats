@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# src/hot-symbols.txt: when lld links the static binary, the functions a
+# cmake/hot-symbols.txt: when lld links the static binary, the functions a
 # short-lived loop runs sit side by side in the list's order, so a verb
 # faults in a few stretches of code instead of one in every other 64 KiB.
 
@@ -11,7 +11,7 @@ setup() {
     if ! readelf -p .comment "$LOOP" 2>/dev/null | grep -q "LLD"; then
         skip "the binary under test was not linked by lld"
     fi
-    LIST="$BATS_TEST_DIRNAME/../../src/hot-symbols.txt"
+    LIST="$BATS_TEST_DIRNAME/../../cmake/hot-symbols.txt"
 }
 
 # addresses: the address of each name of the list the binary defines, in
