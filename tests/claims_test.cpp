@@ -374,6 +374,42 @@ TEST_CASE("mixed modes: shared_names are taken shared, the others exclusive, in 
     CHECK_FALSE(core.store.read("item-3"));
 }
 
+TEST_CASE("acquire: on_held runs once, with every name held, before the grant is logged") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    SessionRecord other = core.sessions.start({}, ::getpid());
+    int calls = 0;
+    std::vector<Granted> seen;
+    AcquireRequest r = req({"b", "a"});
+    r.on_held = [&](const std::vector<Granted>& granted) {
+        ++calls;
+        seen = granted;
+        CHECK(exists(home.sub("claims/a")));
+        CHECK(exists(home.sub("claims/b")));
+        if (calls == 1)
+            CHECK(read_text(home.sub("events.jsonl")).find("claim.acquired") == std::string::npos);
+    };
+    AcquireOutcome out = core.claims.acquire(me, r, 0);
+    REQUIRE(out.acquired);
+    CHECK(calls == 1);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].name == "a");
+    CHECK(seen[1].name == "b");
+    CHECK(seen[0].holder.fence == out.granted[0].holder.fence);
+    CHECK(seen[0].holder.txn.empty());
+    CHECK(read_text(home.sub("events.jsonl")).find("claim.acquired") != std::string::npos);
+    // Held already: called again, for the names as they are.
+    CHECK(core.claims.acquire(me, r, 0).acquired);
+    CHECK(calls == 2);
+    CHECK(seen[0].already_held);
+    // Busy: never called.
+    AcquireRequest busy = req({"a"});
+    busy.on_held = [&](const std::vector<Granted>&) { ++calls; };
+    CHECK_FALSE(core.claims.acquire(other, busy, 0).acquired);
+    CHECK(calls == 2);
+}
+
 TEST_CASE("several names are all-or-nothing") {
     TempDir home;
     Core core(home.path());

@@ -59,3 +59,31 @@ TEST_CASE("file_store: one hold reads a lock file once and sees its own writes")
     CHECK(lock->queue("n").empty());
     CHECK(read_text(path).size() == kLockHeaderSize);
 }
+
+TEST_CASE("file_store: a bell rung under a lock rings once every lock is let go of") {
+    TempDir home;
+    Core core(home.path());
+    os::ChangeWaiter name_bell, own_bell;
+    REQUIRE(core.store.listen("n", name_bell));
+    REQUIRE(core.store.listen_as("t1", own_bell));
+    {
+        auto lock = core.store.lock({"n"});
+        {
+            auto other = core.store.lock({"m"});
+            core.store.wake_waiters("n");
+            // It had a listener (the answer wake_next goes by), and has
+            // not rung yet.
+            CHECK(core.store.wake_waiter("t1"));
+        }
+        // The lock of "n" is still held: nothing rang.
+        CHECK_FALSE(name_bell.wait(0));
+        CHECK_FALSE(own_bell.wait(0));
+    }
+    CHECK(name_bell.wait(0));
+    CHECK(own_bell.wait(0));
+    // Without a lock, a ring is at once; a bell nobody listens to is not rung.
+    core.store.wake_waiters("n");
+    CHECK(name_bell.wait(0));
+    CHECK_FALSE(core.store.wake_waiter("t2"));
+    core.store.forget_waiter("t1");
+}

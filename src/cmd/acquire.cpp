@@ -46,9 +46,15 @@ std::map<std::string, std::string> parse_meta(const std::vector<std::string>& it
 }
 
 AcquireOutcome acquire_reporting(const TakeClaims& take, int64_t wait_ms,
-                                 const std::string& wait_text) {
+                                 const std::string& wait_text, const HeldReport& on_held) {
     WaitStatusLine status;
-    AcquireOutcome out = take(status.callback());
+    HeldReport held;
+    if (on_held)
+        held = [&](const std::vector<Granted>& granted) {
+            status.finish();
+            on_held(granted);
+        };
+    AcquireOutcome out = take(status.callback(), held);
     status.finish();
     print_warnings(out.warnings);
     if (!out.acquired) {

@@ -20,14 +20,17 @@ AcquireRequest make_request(const std::vector<std::string>& names, bool shared,
 // --meta KEY=VALUE items (Error(Usage) for one without a key and '=').
 std::map<std::string, std::string> parse_meta(const std::vector<std::string>& items);
 
-// One call of Backend::acquire or acquire_as with `on_wait`.
+// One call of Backend::acquire or acquire_as with `on_wait`, and with
+// `on_held` as the request's AcquireRequest::on_held.
 using WaitReport = std::function<void(const AcquireOutcome&)>;
-using TakeClaims = std::function<AcquireOutcome(const WaitReport& on_wait)>;
+using HeldReport = std::function<void(const std::vector<Granted>&)>;
+using TakeClaims =
+    std::function<AcquireOutcome(const WaitReport& on_wait, const HeldReport& on_held)>;
 
 // Acquires (`take`), waiting up to `wait_text` (already validated into
-// `wait_ms`); a status line on a TTY while waiting; warnings and, when
-// busy, one line per blocker on stderr.
+// `wait_ms`); a status line on a TTY while waiting, gone before `on_held`
+// runs; warnings and, when busy, one line per blocker on stderr.
 AcquireOutcome acquire_reporting(const TakeClaims& take, int64_t wait_ms,
-                                 const std::string& wait_text);
+                                 const std::string& wait_text, const HeldReport& on_held = {});
 
 } // namespace loop::cmd

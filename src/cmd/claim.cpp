@@ -35,7 +35,7 @@ int run_claim(const Globals& g, const ClaimOpts& o) {
     auto backend = backend_of(g);
     SessionRecord me;
     AcquireOutcome out = acquire_reporting(
-        [&](const WaitReport& on_wait) {
+        [&](const WaitReport& on_wait, const HeldReport&) {
             return backend->acquire_as(sid, os::parent_pid(), req, wait, on_wait, &me);
         },
         wait, o.wait);

@@ -26,6 +26,9 @@ namespace {
 // session ended from outside).
 constexpr int64_t kWatchAfterMs = 100;
 constexpr int64_t kCheckEveryMs = 1000;
+// COMMAND starts while the names' locks are still held (their
+// bookkeeping is left): with sleeps this long at most for its exec.
+constexpr int kYieldToExecMs = 2;
 // What is left of COMMAND's group gets SIGTERM, then SIGKILL after this.
 constexpr int kGraceMs = 2000;
 
@@ -70,13 +73,12 @@ std::optional<LostClaim> keep_while_running(Backend& backend, os::GroupChild& ch
     }
 }
 
-// Lets COMMAND (forked already, at its gate) run with the claims taken,
-// and keeps them while it runs. Returns with's exit code; `still_held`
-// gets the claims to release after.
+// Keeps the claims while COMMAND (let through its gate already) runs.
+// Returns with's exit code; `still_held` gets the claims to release after.
 int run_command(Backend& backend, os::GroupChild& child, const SessionRecord& me,
                 const std::vector<Granted>& granted, const std::string& program,
-                const os::EnvVars& env, std::vector<std::string>* still_held) {
-    if (!child.start(env)) {
+                std::vector<std::string>* still_held) {
+    if (!child.started()) {
         std::fprintf(stderr, "loop: with: cannot run '%s': %s\n", program.c_str(),
                      std::strerror(child.err()));
         for (const auto& gr : granted)
@@ -129,23 +131,30 @@ int run_with(const Globals& g, const WithOpts& o) {
     auto backend = backend_of(g);
     SessionRecord me;
     if (sid.empty()) me = backend->own_session(os::self_pid(), "with", child.pid());
+    // COMMAND goes through its gate the moment the claims are held, and
+    // its exec comes before the bookkeeping of the grant (events, the
+    // names' locks let go of): a contended name's critical section starts
+    // here, and the bookkeeping is off it.
+    const std::string home = Home::resolve(g.home);
+    auto let_through = [&](const std::vector<Granted>& granted) {
+        os::EnvVars env = {{"LOOP_CLAIM_FENCE", fences_of(granted)}, {"LOOP_HOME", home}};
+        if (!sid.empty()) env.push_back({"LOOP_SESSION_ID", sid});
+        if (child.open_gate(env)) child.yield_to_exec(kYieldToExecMs);
+    };
     AcquireOutcome out = acquire_reporting(
-        [&](const WaitReport& on_wait) {
+        [&](const WaitReport& on_wait, const HeldReport& on_held) {
+            req.on_held = on_held;
             if (sid.empty()) return backend->acquire(me, req, wait, on_wait);
             return backend->acquire_as(sid, os::self_pid(), req, wait, on_wait, &me);
         },
-        wait, o.wait);
+        wait, o.wait, let_through);
     if (!out.acquired) {
         if (sid.empty()) backend->end_own_session(me, {});
         return o.conflict_exit;
     }
 
-    os::EnvVars env = {{"LOOP_CLAIM_FENCE", fences_of(out.granted)},
-                       {"LOOP_HOME", Home::resolve(g.home)}};
-    if (!sid.empty()) env.push_back({"LOOP_SESSION_ID", sid});
-
     std::vector<std::string> held;
-    int code = run_command(*backend, child, me, out.granted, g.trailing[0], env, &held);
+    int code = run_command(*backend, child, me, out.granted, g.trailing[0], &held);
     // What the session held before with stays held.
     std::vector<std::string> release;
     for (const auto& gr : out.granted)

@@ -29,13 +29,14 @@ Fd listen_bell(int dir, const std::string& file, int* err) {
     return {};
 }
 
-bool ring_bell(int dir, const std::string& path) {
+Fd press_bell(int dir, const std::string& path) {
     // O_NONBLOCK: ENXIO at once when nobody listens, and never a block on
     // a FIFO. O_NOFOLLOW: never a file elsewhere.
-    int fd = ::openat(dir, path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) return false;
-    ::close(fd);
-    return true;
+    return Fd(::openat(dir, path.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+}
+
+bool ring_bell(int dir, const std::string& path) {
+    return static_cast<bool>(press_bell(dir, path)); // closed here: rung
 }
 
 } // namespace loop::os

@@ -23,4 +23,10 @@ Fd listen_bell(int dir, const std::string& file, int* err);
 // True when it had a listener (false: nobody had it open, or it is gone).
 bool ring_bell(int dir, const std::string& path);
 
+// The first half of a ring: the bell open for writing, an empty Fd when
+// nobody listens. The listeners wake when it is closed (the ring), so a
+// caller can have them wake only once it has let go of what they will
+// need.
+Fd press_bell(int dir, const std::string& path);
+
 } // namespace loop::os

@@ -181,7 +181,7 @@ bool GroupChild::arm_signals() {
     return static_cast<bool>(sigfd_);
 }
 
-bool GroupChild::start(const EnvVars& env) {
+bool GroupChild::open_gate(const EnvVars& env) {
     if (pid_ <= 0 || !gate_ || !arm_signals()) return false;
     // Died at the gate (killed from outside) before the signals were read:
     // reaped now; the gate then finds no reader.
@@ -199,6 +199,23 @@ bool GroupChild::start(const EnvVars& env) {
         }
     }
     gate_.reset();
+    gate_opened_ = true;
+    return true;
+}
+
+void GroupChild::yield_to_exec(int max_ms) {
+    if (!gate_opened_ || !exec_err_) return;
+    pollfd p{exec_err_.get(), POLLIN, 0};
+    while (::poll(&p, 1, max_ms) < 0 && errno == EINTR) {
+    }
+}
+
+bool GroupChild::started() {
+    if (!gate_opened_) {
+        if (!err_) err_ = EINVAL;
+        return false;
+    }
+    if (!exec_err_) return err_ == 0; // asked before
     int e = 0;
     ssize_t n;
     do {

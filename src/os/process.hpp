@@ -37,9 +37,22 @@ class GroupChild {
     // SIGQUIT: read from a signalfd from now on, so none is lost) and lets
     // the child exec with `env` added to the environment; on a terminal
     // this process has in the foreground, the terminal goes to the child's
-    // group first. False with err() (the exec error, e.g. ENOENT) when it
-    // could not run; then the child is reaped.
-    bool start(const EnvVars& env);
+    // group first. Does not wait for the exec: the caller may go on with
+    // its own work (the claims' bookkeeping) while the child starts. False
+    // with err() when the gate could not be opened (then the child never
+    // runs).
+    bool open_gate(const EnvVars& env);
+    // After open_gate: sleeps until the child has exec'd, or for at most
+    // `max_ms`, and reads nothing (started() does). The child, woken onto
+    // this CPU, runs at once instead of after the caller's next steps;
+    // the bound keeps a slow exec (a binary on a hung network filesystem)
+    // from holding the caller up for longer.
+    void yield_to_exec(int max_ms);
+    // After open_gate: waits until the child has exec'd. False with err()
+    // (the exec error, e.g. ENOENT) when it could not run, or when the
+    // gate was never opened; then the child is reaped.
+    bool started();
+    bool gate_opened() const { return gate_opened_; }
 
     // Waits until the command exits (true), `timeout_ms` passes (-1:
     // forever) or `extra_fd` (-1: none) is readable (false). Meanwhile
@@ -77,6 +90,7 @@ class GroupChild {
     Fd gate_, exec_err_, sigfd_;
     sigset_t old_mask_;
     bool terminal_ = false; // the child's group has our terminal
+    bool gate_opened_ = false;
     std::function<bool(int)> spared_;
 };
 

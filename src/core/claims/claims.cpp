@@ -297,8 +297,10 @@ AcquireOutcome Claims::try_acquire_impl(const SessionRecord& me, AcquireRequest 
                                    "); 'loop doctor --repair' clears it");
         }
     }
-    for (auto& g : out.granted) {
+    for (auto& g : out.granted)
         g.holder.txn.clear();
+    if (req.on_held) req.on_held(out.granted);
+    for (auto& g : out.granted) {
         if (g.already_held) continue;
         nlohmann::json ev = {{"name", g.name},
                              {"session", me.id},

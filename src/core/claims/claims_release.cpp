@@ -49,30 +49,30 @@ std::vector<std::string> Claims::release(const std::string& session_id,
     }
     std::vector<std::string> released;
     for (auto& p : plans) {
-        std::vector<HolderView> keep;
-        if (!p.mine.empty()) {
-            keep = p.others;
-            for (const auto& v : p.mine)
-                events_.append(
-                    "claim.released",
-                    {{"name", p.name}, {"session", v.holder.session}, {"fence", v.holder.fence}});
-            released.push_back(p.name);
-        } else if (!p.others.empty()) { // force
-            for (const auto& v : p.others)
-                events_.append("claim.forced", {{"name", p.name},
-                                                {"session", v.holder.session},
-                                                {"fence", v.holder.fence},
-                                                {"by", session_id}});
-            released.push_back(p.name);
-        } else {
-            keep = p.others;
-        }
+        // --force takes every other holder away; a release only its own.
+        const bool forced = p.mine.empty() && !p.others.empty();
+        const std::vector<HolderView> keep = forced ? std::vector<HolderView>{} : p.others;
         if (keep.empty()) {
             store_.erase(p.name);
         } else {
             store_.write(detail::record_of(p.name, p.mode, keep));
         }
+        // The waiter let in wakes while the events are written: it takes
+        // the name once the lock is let go of, after them.
         wake_next(store_, *lock, p.name);
+        for (const auto& v : forced ? p.others : p.mine) {
+            if (forced) {
+                events_.append("claim.forced", {{"name", p.name},
+                                                {"session", v.holder.session},
+                                                {"fence", v.holder.fence},
+                                                {"by", session_id}});
+            } else {
+                events_.append(
+                    "claim.released",
+                    {{"name", p.name}, {"session", v.holder.session}, {"fence", v.holder.fence}});
+            }
+        }
+        if (!p.mine.empty() || forced) released.push_back(p.name);
         log_reaped(p.pruned.stale, session_id);
     }
     return released;

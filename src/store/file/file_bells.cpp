@@ -14,10 +14,19 @@
 
 namespace loop {
 
+bool FileClaimStore::ring(int dir, const std::string& path) {
+    os::Fd bell = os::press_bell(dir, path);
+    if (!bell) return false;
+    // Under a lock, the ring waits for it to be let go of: a waiter woken
+    // at once would only wait for the lock, on a CPU the ringer needs.
+    if (pressed_.locks > 0) pressed_.bells.push_back(std::move(bell));
+    return true;
+}
+
 void FileClaimStore::wake_waiters(const std::string& name) {
     // Relative to the home: no descriptor of wake/ is opened for a ring,
     // and none is created by it.
-    os::ring_bell(home_.root(), "wake/" + name_file(name));
+    ring(home_.root(), "wake/" + name_file(name));
 }
 
 bool FileClaimStore::listen(const std::string& name, os::ChangeWaiter& waiter) {
@@ -45,7 +54,7 @@ std::optional<std::string> waiter_bell(const std::string& ticket) {
 
 bool FileClaimStore::wake_waiter(const std::string& ticket) {
     auto file = waiter_bell(ticket);
-    return file && os::ring_bell(home_.root(), "wake/" + *file);
+    return file && ring(home_.root(), "wake/" + *file);
 }
 
 bool FileClaimStore::listen_as(const std::string& ticket, os::ChangeWaiter& waiter) {

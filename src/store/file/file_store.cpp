@@ -59,8 +59,9 @@ void lock_or_throw(int fd, const std::string& path) {
 
 class FileClaimLock : public ClaimLock {
   public:
-    FileClaimLock(Home& home, const std::string& boot, const std::vector<std::string>& names)
-        : home_(home), boot_(boot) {
+    FileClaimLock(Home& home, const std::string& boot, const std::vector<std::string>& names,
+                  FileClaimStore::PressedBells& pressed)
+        : home_(home), boot_(boot), pressed_(pressed) {
         int dir = home.locks();
         for (const auto& n : names) {
             int err = 0;
@@ -200,6 +201,9 @@ class FileClaimLock : public ClaimLock {
 
     Home& home_;
     const std::string& boot_;
+    // The bells rung under this lock ring once the lock files below are
+    // closed: this goes after them.
+    FileClaimStore::PressedBells::Hold pressed_;
     std::vector<Held> held_;
     bool read_only_ = false; // some lock file could only be opened for reading
 };
@@ -207,7 +211,7 @@ class FileClaimLock : public ClaimLock {
 } // namespace
 
 std::unique_ptr<ClaimLock> FileClaimStore::lock(const std::vector<std::string>& names) {
-    return std::make_unique<FileClaimLock>(home_, os::boot_id(), names);
+    return std::make_unique<FileClaimLock>(home_, os::boot_id(), names, pressed_);
 }
 
 std::optional<ClaimRecord> FileClaimStore::read(const std::string& name) {

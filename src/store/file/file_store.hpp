@@ -10,6 +10,9 @@
 
 #include "core/home.hpp"
 #include "core/store.hpp"
+#include "os/fd.hpp"
+
+#include <vector>
 
 namespace loop {
 
@@ -39,8 +42,30 @@ class FileClaimStore : public ClaimStore {
     void forget_waiter(const std::string& ticket) override;
     size_t reap_waiter_bells(bool dry_run) override;
 
+    // The bells rung while a lock of this store is held, still pressed:
+    // they ring when the last such lock is let go of, so that whoever
+    // they wake finds the names free instead of waiting for the lock.
+    struct PressedBells {
+        int locks = 0;
+        std::vector<os::Fd> bells;
+        // Held by a lock for as long as it lives (declared before what it
+        // locks with, so that it goes after it).
+        struct Hold {
+            explicit Hold(PressedBells& p) : p(p) { ++p.locks; }
+            ~Hold() {
+                if (--p.locks == 0) p.bells.clear();
+            }
+            Hold(const Hold&) = delete;
+            Hold& operator=(const Hold&) = delete;
+            PressedBells& p;
+        };
+    };
+
   private:
+    bool ring(int dir, const std::string& path);
+
     Home& home_;
+    PressedBells pressed_;
 };
 
 class FileSessionRegistry : public SessionRegistry {

@@ -237,6 +237,7 @@ AcquireOutcome RedisBackend::wait_for(SessionRecord& me, const AcquireRequest& r
             for (const auto& g : r.granted)
                 out.granted.push_back(granted_of(g, me, req));
             after_grant(me, r);
+            if (req.on_held) req.on_held(out.granted);
             return out;
         }
         const Busy& b = *r.busy;
