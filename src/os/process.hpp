@@ -52,7 +52,6 @@ class GroupChild {
     // (the exec error, e.g. ENOENT) when it could not run, or when the
     // gate was never opened; then the child is reaped.
     bool started();
-    bool gate_opened() const { return gate_opened_; }
 
     // Waits until the command exits (true), `timeout_ms` passes (-1:
     // forever) or `extra_fd` (-1: none) is readable (false). Meanwhile

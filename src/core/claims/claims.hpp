@@ -39,10 +39,12 @@ struct AcquireRequest {
     int64_t ttl_ms = 0; // 0: no TTL
     std::string reason;
     std::map<std::string, std::string> meta;
-    // Called once, as soon as every name is held and before the
-    // bookkeeping that follows (events, wake-ups, letting go of the names'
-    // locks): what the caller runs under the claims starts that much
-    // sooner. Every backend calls it, and nothing after it fails the call.
+    // Called once, as soon as every name is held and before the engine's
+    // bookkeeping that follows (on the file backend: the events, the
+    // wake-ups and letting go of the names' locks, so it runs under them
+    // and must neither wait long nor take these names); what the caller
+    // runs under the claims starts that much sooner. Every backend calls
+    // it, and nothing after it fails the call.
     std::function<void(const std::vector<Granted>&)> on_held;
 };
 
