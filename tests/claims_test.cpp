@@ -200,9 +200,22 @@ TEST_CASE("claim: a release, a session's end, a reap and a waiter leaving ring t
         REQUIRE(place.enqueue(q, Mode::Exclusive));
         lock->set_queue("q", q);
     }
+    // Behind it, a waiter for "q" alone, exclusive, which hears only its
+    // own bell (wait_queue.hpp, rung_alone): its bell rings too.
+    QueuePlace behind(true, other, core.sessions.probe(), true);
+    {
+        auto lock = core.store.lock({"q"});
+        auto q = lock->queue("q");
+        REQUIRE(behind.enqueue(q, Mode::Exclusive));
+        lock->set_queue("q", q);
+    }
+    os::ChangeWaiter own;
+    REQUIRE(core.store.listen_as(behind.id(), own));
     w = listener("q");
     leave_queues(core.store, {"q"}, place);
     CHECK(w->wait(0));
+    CHECK(own.wait(0));
+    core.store.forget_waiter(behind.id());
 }
 
 TEST_CASE("fences strictly increase across release, reap, take-over and restart") {

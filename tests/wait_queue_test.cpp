@@ -288,17 +288,33 @@ TEST_CASE("wait queue: a release wakes the oldest waiter for the name alone, els
     CHECK(rung("cccc") == "own");
     CHECK(rung("bbbb").empty());
     // Everyone: the oldest waits shared, or for several names, or nobody
-    // is queued, or no exclusive waiter at the front listens.
-    const std::vector<std::vector<WaitTicket>> everyone = {
-        {ticket(1, Mode::Shared, true, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
-        {ticket(1, Mode::Exclusive, false, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
-        {},
-        {ticket(1, Mode::Exclusive, true, "dddd"), ticket(2, Mode::Exclusive, true, "eeee")}};
-    for (const auto& q : everyone) {
-        release_with(q);
+    // is queued, or no exclusive waiter at the front listens. The name's
+    // bell rings, and so does the own bell of a queued waiter for the name
+    // alone, exclusive (it hears nothing else: rung_alone).
+    struct Everyone {
+        std::vector<WaitTicket> q;
+        std::string cccc;
+    };
+    const std::vector<Everyone> everyone = {
+        {{ticket(1, Mode::Shared, true, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
+         "ownname"},
+        {{ticket(1, Mode::Exclusive, false, "bbbb"), ticket(2, Mode::Exclusive, true, "cccc")},
+         "ownname"},
+        {{ticket(1, Mode::Shared, true, "bbbb"), ticket(2, Mode::Shared, true, "cccc")}, "name"},
+        {{}, "name"},
+        {{ticket(1, Mode::Exclusive, true, "dddd"), ticket(2, Mode::Exclusive, true, "eeee")},
+         "name"}};
+    for (const auto& e : everyone) {
+        release_with(e.q);
         CHECK(rung("bbbb") == "name");
-        CHECK(rung("cccc") == "name");
+        CHECK(rung("cccc") == e.cccc);
     }
+    // ... but not a ticket nobody refreshed.
+    WaitTicket stale = ticket(2, Mode::Exclusive, true, "cccc");
+    stale.seen_ms = now - kTicketStaleMs - 1000;
+    release_with({ticket(1, Mode::Shared, true, "bbbb"), stale});
+    CHECK(rung("bbbb") == "name");
+    CHECK(rung("cccc") == "name");
     // A waiter's own bell is a FIFO under wake/ while it listens, gone after.
     CHECK(exists(home.sub("wake/.w-cccc")));
     core.store.forget_waiter("cccc");

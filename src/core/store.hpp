@@ -79,9 +79,10 @@ class ClaimStore {
     // that runs long (inotify; empty: none).
     virtual std::vector<std::string> watch_paths() = 0;
 
-    // Wakes whoever waits for `name` (listen). Called, under the name's
-    // lock, after a holder left it (release, reap, session end) and after
-    // a waiter left its queue; cheap when nobody waits.
+    // Wakes whoever listens to `name`'s bell (listen). Called, under the
+    // name's lock, when a holder or a waiter left it and more than one
+    // waiter may get in (wait_queue.hpp: wake_everyone); cheap when nobody
+    // waits.
     virtual void wake_waiters(const std::string& name) = 0;
     // Makes `waiter` wake when wake_waiters(name) runs. False when that
     // cannot be arranged: the caller then re-checks often.

@@ -98,6 +98,11 @@ void Claims::log_reaped(const std::vector<ReapItem>& items, const std::string& b
 
 namespace {
 
+// The request of a waiter whose ticket is rung_alone (wait_queue.hpp).
+bool rung_alone(const AcquireRequest& req) {
+    return req.names.size() == 1 && req.mode_of(req.names[0]) == Mode::Exclusive;
+}
+
 // A waiter queued ahead, shown as what stands in the way.
 HolderView waiting_view(const std::string& name, const WaitTicket& t) {
     HolderView v{name, t.mode, {}, {Life::Alive, "waiting"}, std::nullopt, true};
@@ -340,10 +345,11 @@ AcquireOutcome Claims::acquire(const SessionRecord& me, AcquireRequest req, int6
 AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& req, int64_t wait_ms,
                                 const std::function<void(const AcquireOutcome&)>& on_wait,
                                 QueuePlace& place) {
-    // Every change that can let us in rings the bell of one of our names
-    // (store.hpp: wake_waiters); holders' deaths and TTLs are watched below.
+    // Every change that can let us in rings our own bell or the bell of
+    // one of our names (wait_queue.hpp: wake_next, wake_everyone); holders'
+    // deaths and TTLs are watched below.
     os::ChangeWaiter waiter;
-    bool notified = true, listening = false;
+    bool notified = true, listening = false, names_heard = false;
     // Our own bell, which a release rings when we are the waiter it lets in.
     struct OwnBell {
         ClaimStore& store;
@@ -351,11 +357,19 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         ~OwnBell() { store.forget_waiter(id); }
     };
     std::optional<OwnBell> own_bell;
-    const std::function<void()> listen = [&] {
+    const auto listen_names = [&] {
         for (const auto& n : req.names)
             notified = store_.listen(n, waiter) && notified;
+        names_heard = true;
+    };
+    const std::function<void()> listen = [&] {
         if (place.joins() && store_.listen_as(place.id(), waiter))
             own_bell.emplace(store_, place.id());
+        // A waiter for one name, exclusive, with a bell of its own hears
+        // only that bell: every ring meant for it rings it (wake_next,
+        // wake_everyone), and a listener of the name's bell costs the
+        // other listeners a wake-up whenever it closes the bell.
+        if (!own_bell || !rung_alone(req)) listen_names();
         listening = true;
     };
     // The bells are listened to before the first busy try lets go of the
@@ -372,6 +386,9 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         if (recheck) {
             out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
             if (out.acquired) return out;
+            // Our ticket was dropped (judged gone) and its bell with it:
+            // the name's bell, which every waker rings, hears for it.
+            if (!names_heard && place.rejoined()) listen_names();
         }
         recheck = true;
         if (on_wait) on_wait(out);

@@ -119,6 +119,8 @@ bool QueuePlace::enqueue(std::vector<WaitTicket>& q, Mode mode) {
     if (!joins_) return false;
     for (const auto& t : q)
         if (t.id == ticket_.id) return false;
+    if (enqueued_ && ticket_.alone) rejoined_ = true;
+    enqueued_ = true;
     WaitTicket t = ticket_;
     t.mode = mode;
     t.seq = q.empty() ? 1 : q.back().seq + 1;
@@ -167,20 +169,28 @@ void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
         std::vector<WaitTicket> q = lock->queue(n);
         if (!place.leave(q)) continue;
         lock->set_queue(n, q);
-        store.wake_waiters(n); // those it was in the way of
+        wake_everyone(store, n, q); // those it was in the way of
     }
+}
+
+void wake_everyone(ClaimStore& store, const std::string& name, const std::vector<WaitTicket>& q) {
+    store.wake_waiters(name);
+    const int64_t now = os::now_ms();
+    for (const auto& t : q)
+        if (rung_alone(t) && now - t.seen_ms <= kTicketStaleMs) store.wake_waiter(t.id);
 }
 
 void wake_next(ClaimStore& store, ClaimLock& lock, const std::string& name) {
     const int64_t now = os::now_ms();
+    const std::vector<WaitTicket> q = lock.queue(name);
     size_t tried = 0;
-    for (const auto& t : lock.queue(name)) {
+    for (const auto& t : q) {
         if (now - t.seen_ms > kTicketStaleMs) continue; // nobody refreshes it
-        if (t.mode == Mode::Shared || !t.alone || tried == kWakeNextTries) break;
+        if (!rung_alone(t) || tried == kWakeNextTries) break;
         if (store.wake_waiter(t.id)) return;
         ++tried;
     }
-    store.wake_waiters(name);
+    wake_everyone(store, name, q);
 }
 
 } // namespace loop

@@ -74,10 +74,14 @@ class QueuePlace {
     std::vector<std::string> take_dropped() { return std::exchange(dropped_, {}); }
 
     bool joins() const { return joins_; }
+    // Our ticket, for one name, was enqueued again after it was in the
+    // queue: someone dropped it (and its bell) as a gone waiter's.
+    bool rejoined() const { return rejoined_; }
     const std::string& id() const { return ticket_.id; }
 
   private:
     bool joins_;
+    bool enqueued_ = false, rejoined_ = false;
     WaitTicket ticket_;
     ProcessProbe probe_;
     std::vector<std::pair<std::string, int>> ahead_;
@@ -87,6 +91,17 @@ class QueuePlace {
 // Removes this waiter's tickets from the queues of `names` (it gave up).
 void leave_queues(ClaimStore& store, const std::vector<std::string>& names,
                   const QueuePlace& place);
+
+// A waiter for this one name, exclusive, listens to its own bell only
+// (when it has one): wake_next rings it when it is the one to let in,
+// wake_everyone with everyone. The others also listen to the name's bell.
+inline bool rung_alone(const WaitTicket& t) {
+    return t.alone && t.mode == Mode::Exclusive;
+}
+
+// Wakes every waiter for `name` (under `lock`; `q` its queue): the name's
+// bell, and the own bells of the waiters that hear nothing else.
+void wake_everyone(ClaimStore& store, const std::string& name, const std::vector<WaitTicket>& q);
 
 // How many exclusive waiters at the front of a queue wake_next tries to
 // ring, one after the other, before it wakes everyone.
@@ -100,8 +115,9 @@ constexpr size_t kWakeNextTries = 4;
 // (shared waiters are served together) or for several names (it may not
 // be able to take this one yet, and others may), when the queue is empty
 // or unreadable (it orders, it does not decide), and when none of the
-// first kWakeNextTries waiters of that kind listens (gone, another host).
-// Waking too many costs time; waking too few would cost a wait.
+// first kWakeNextTries waiters of that kind listens (gone, another host):
+// wake_everyone. Waking too many costs time; waking too few would cost a
+// wait.
 void wake_next(ClaimStore& store, ClaimLock& lock, const std::string& name);
 
 } // namespace loop

@@ -1,7 +1,9 @@
-// The file backend's doorbells: wake/NAME, one FIFO per claim name that
-// every release rings, and wake/.w-TICKET, one per waiter, rung when that
-// waiter is the one to let in. A ring opens the FIFO for writing without
-// blocking and writes nothing; with nobody listening it is one failed open.
+// The file backend's doorbells: wake/NAME, one FIFO per claim name, rung
+// to wake everyone who waits for the name, and wake/.w-TICKET, one per
+// waiter, rung when that waiter is the one to let in (and with everyone
+// for a waiter that hears only its own: wait_queue.hpp, rung_alone). A
+// ring opens the FIFO for writing without blocking and writes nothing;
+// with nobody listening it is one failed open.
 #include "core/claims/wait_queue.hpp"
 #include "core/error.hpp"
 #include "core/text.hpp"
