@@ -87,3 +87,21 @@ TEST_CASE("file_store: a bell rung under a lock rings once every lock is let go 
     CHECK_FALSE(core.store.wake_waiter("t2"));
     core.store.forget_waiter("t1");
 }
+
+TEST_CASE("file_store: a bell its waiter listens to again itself stays silent until it does") {
+    TempDir home;
+    Core core(home.path());
+    os::ChangeWaiter waiter;
+    waiter.listen_again_by_caller();
+    REQUIRE(core.store.listen_as("t1", waiter));
+    CHECK(core.store.wake_waiter("t1"));
+    CHECK(waiter.wait(0));
+    // Rung: nobody listens now, so a waker goes to the next waiter.
+    CHECK_FALSE(core.store.wake_waiter("t1"));
+    CHECK_FALSE(waiter.wait(0));
+    // Listening again (what a busy try does under the name's lock).
+    REQUIRE(core.store.listen_as("t1", waiter));
+    CHECK(core.store.wake_waiter("t1"));
+    CHECK(waiter.wait(0));
+    core.store.forget_waiter("t1");
+}

@@ -245,7 +245,8 @@ Status try_lock_exclusive(int fd) {
 
 std::optional<std::string> pread_all(int fd, int* err) {
     std::string out;
-    char buf[256];
+    // One read for a lock file with a queue of a few dozen waiters.
+    char buf[4096];
     off_t off = 0;
     for (;;) {
         ssize_t n = ::pread(fd, buf, sizeof buf, off);

@@ -142,7 +142,7 @@ bool ChangeWaiter::wait(int timeout_ms) {
             // poll skips): the caller's periodic re-check covers it.
             Bell& b = bells_[i - first_bell];
             int err = 0;
-            b.fd = listen_bell(b.dir, b.file, &err);
+            b.fd = relisten_ ? listen_bell(b.dir, b.file, &err) : Fd();
             rang = true;
         }
         if (rang) return true;

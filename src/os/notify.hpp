@@ -30,6 +30,12 @@ class ChangeWaiter {
     // when the bell cannot be listened to.
     bool watch_bell(int dir, const std::string& file, int* err);
 
+    // From now on wait() leaves a bell that rang silent instead of
+    // listening to it again: the caller listens again (watch_bell) before
+    // it looks, under the lock its ringers ring under, so that no ring is
+    // missed, and a look that finds what it waited for costs nothing more.
+    void listen_again_by_caller() { relisten_ = false; }
+
     // Wakes when one of these processes exits (pidfd). Pids that cannot be
     // opened are ignored: the caller's periodic re-check covers them.
     void watch_pids(const std::vector<int>& pids);
@@ -67,6 +73,7 @@ class ChangeWaiter {
     std::vector<std::string> names_;
     std::vector<std::string> content_paths_;
     bool removals_only_ = false;
+    bool relisten_ = true;
 };
 
 } // namespace loop::os

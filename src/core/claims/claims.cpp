@@ -372,6 +372,15 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
         if (!own_bell || !rung_alone(req)) listen_names();
         listening = true;
     };
+    // Before a busy try lets go of the names: the bells that rang are
+    // listened to again (a look that gets the names skips that), and the
+    // name's bell too once our ticket was dropped (judged gone) and its
+    // bell with it, for every waker rings the name's bell.
+    waiter.listen_again_by_caller();
+    const std::function<void()> listen_again = [&] {
+        if (own_bell) store_.listen_as(place.id(), waiter);
+        if (names_heard || place.rejoined()) listen_names();
+    };
     // The bells are listened to before the first busy try lets go of the
     // names: a release after it rings them, and no re-check is needed.
     AcquireOutcome out = try_acquire_impl(me, req, true, wait_ms == 0 ? -1 : 0, place,
@@ -384,11 +393,9 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     for (;;) {
         // Re-check after the watch is in place: no release can slip between.
         if (recheck) {
-            out = try_acquire_impl(me, req, false, os::monotonic_ms() - start, place);
+            out =
+                try_acquire_impl(me, req, false, os::monotonic_ms() - start, place, &listen_again);
             if (out.acquired) return out;
-            // Our ticket was dropped (judged gone) and its bell with it:
-            // the name's bell, which every waker rings, hears for it.
-            if (!names_heard && place.rejoined()) listen_names();
         }
         recheck = true;
         if (on_wait) on_wait(out);
