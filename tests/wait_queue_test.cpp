@@ -37,38 +37,6 @@ Child waiter(const std::string& home, const SessionRecord& s, Mode mode,
 
 } // namespace
 
-TEST_CASE("wait queue: text round trip; a torn or malformed queue is dropped whole") {
-    WaitTicket t;
-    t.seq = 3;
-    t.mode = Mode::Shared;
-    t.pid = 42;
-    t.start_ticks = 99;
-    t.since_ms = 1000;
-    t.seen_ms = 2000;
-    t.id = "abc";
-    t.session = "s-1";
-    WaitTicket u = t;
-    u.seq = 1;
-    u.mode = Mode::Exclusive;
-    u.id = "def";
-    const std::string text = queue_to_text({t, u});
-    auto q = queue_from_text(text);
-    REQUIRE(q.size() == 2);
-    CHECK(q[0].id == "def"); // ordered by seq
-    CHECK(q[0].mode == Mode::Exclusive);
-    CHECK(q[1].seq == 3);
-    CHECK(q[1].mode == Mode::Shared);
-    CHECK(q[1].pid == 42);
-    CHECK(q[1].start_ticks == 99);
-    CHECK(q[1].seen_ms == 2000);
-    CHECK(q[1].session == "s-1");
-    CHECK(queue_from_text(text.substr(0, text.size() - 1)).empty()); // torn
-    CHECK(queue_from_text("1 q 42 99 1 2 abc s-1\n").empty());
-    CHECK(queue_from_text("1 x 42 99 1 2 abc\n").empty());
-    CHECK(queue_from_text("1 x 0 99 1 2 abc s-1\n").empty());
-    CHECK(queue_from_text("garbage\n" + text).empty());
-}
-
 TEST_CASE("wait queue: a torn queue costs fairness only, never exclusion") {
     TempDir home;
     Core core(home.path());

@@ -5,68 +5,21 @@
 
 #include <algorithm>
 #include <iterator>
-#include <sstream>
-#include <string_view>
 
 namespace loop {
-
-std::string queue_to_text(const std::vector<WaitTicket>& q) {
-    std::string out;
-    for (const auto& t : q) {
-        const char* mode =
-            t.mode == Mode::Shared ? (t.alone ? " S " : " s ") : (t.alone ? " X " : " x ");
-        out += std::to_string(t.seq) + mode + std::to_string(t.pid) + " " +
-               std::to_string(t.start_ticks) + " " + std::to_string(t.since_ms) + " " +
-               std::to_string(t.seen_ms) + " " + t.id + " " + t.session + "\n";
-    }
-    return out;
-}
-
-namespace {
-
-bool is_token(const std::string& s) {
-    return !s.empty() && s.size() <= 200 &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c > ' ' && c < 0x7f; });
-}
-
-bool parse_line(const std::string& line, WaitTicket* t) {
-    std::istringstream in(line);
-    std::string mode, extra;
-    if (!(in >> t->seq >> mode >> t->pid >> t->start_ticks >> t->since_ms >> t->seen_ms >> t->id >>
-          t->session) ||
-        (in >> extra))
-        return false;
-    if (mode.size() != 1 || std::string_view("xsXS").find(mode[0]) == std::string_view::npos)
-        return false;
-    t->mode = mode == "s" || mode == "S" ? Mode::Shared : Mode::Exclusive;
-    t->alone = mode == "X" || mode == "S";
-    return t->pid > 0 && is_token(t->id) && is_token(t->session);
-}
-
-} // namespace
-
-std::vector<WaitTicket> queue_from_text(const std::string& text) {
-    std::vector<WaitTicket> q;
-    size_t at = 0;
-    while (at < text.size()) {
-        size_t end = text.find('\n', at);
-        if (end == std::string::npos) return {}; // torn
-        WaitTicket t;
-        if (!parse_line(text.substr(at, end - at), &t)) return {};
-        q.push_back(std::move(t));
-        at = end + 1;
-    }
-    std::stable_sort(q.begin(), q.end(),
-                     [](const WaitTicket& a, const WaitTicket& b) { return a.seq < b.seq; });
-    return q;
-}
 
 QueuePlace::QueuePlace(bool joins, const SessionRecord& me, const ProcessProbe& probe, bool alone)
     : joins_(joins), probe_(probe) {
     if (!joins_) return;
     ticket_.alone = alone;
     ticket_.pid = os::self_pid();
-    ticket_.start_ticks = probe_.info(ticket_.pid).start_ticks;
+    // A session anchored on this very process (a `with`'s) knows its
+    // start time.
+    const bool anchored_here =
+        me.anchor && me.anchor->pid == ticket_.pid && me.anchor->start_ticks != 0 &&
+        me.anchor->boot_id == probe_.boot_id && me.anchor->pid_ns == probe_.pid_ns;
+    ticket_.start_ticks =
+        anchored_here ? me.anchor->start_ticks : probe_.info(ticket_.pid).start_ticks;
     ticket_.id = new_nonce();
     ticket_.session = me.id;
 }

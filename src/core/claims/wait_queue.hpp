@@ -12,6 +12,7 @@
 // fairness, never exclusion, which the claim records alone decide.
 #pragma once
 
+#include "core/claims/queue_text.hpp"
 #include "core/records.hpp"
 #include "core/sessions/liveness.hpp"
 #include "core/store.hpp"
@@ -23,13 +24,6 @@
 #include <vector>
 
 namespace loop {
-
-// The queue text: one ticket a line,
-// "SEQ MODE PID START_TICKS SINCE_MS SEEN_MS ID SESSION" (MODE: x or s,
-// X or S for a waiter that waits for this one name only).
-std::string queue_to_text(const std::vector<WaitTicket>& q);
-// Empty when any line is malformed (a torn queue is dropped whole).
-std::vector<WaitTicket> queue_from_text(const std::string& text);
 
 // A ticket not refreshed for this long is dropped, whatever its process
 // looks like (a waiter stopped, or in a pid namespace we cannot see).
