@@ -83,3 +83,21 @@ TEST_CASE("events: a line torn by an earlier failed write is ended, and the next
     }
     CHECK(whole == std::vector<int>{1, 2});
 }
+
+TEST_CASE("events: a line is one JSON object, keys in order, ts and event among them") {
+    const std::string line = EventLog::line_of("claim.acquired", {{"name", "x"}, {"fence", 7}});
+    REQUIRE(!line.empty());
+    CHECK(line.back() == '\n');
+    CHECK(line.find('\n') == line.size() - 1);
+    auto j = nlohmann::json::parse(line);
+    CHECK(j["event"] == "claim.acquired");
+    CHECK(j["name"] == "x");
+    CHECK(j["fence"] == 7);
+    CHECK_FALSE(event_problem(j).has_value());
+    // Sorted keys, as every line before was written.
+    CHECK(line.rfind("{\"event\":\"claim.acquired\",\"fence\":7,\"name\":\"x\",\"ts\":\"", 0) == 0);
+    // No fields at all is an event still.
+    auto bare = nlohmann::json::parse(EventLog::line_of("supervisor.started", {}));
+    CHECK(bare.size() == 2);
+    CHECK_FALSE(event_problem(bare).has_value());
+}

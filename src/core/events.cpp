@@ -60,10 +60,13 @@ std::map<std::pair<std::string, int>, int> last_restart_counts(const std::string
 }
 
 std::string EventLog::line_of(const std::string& event, nlohmann::json fields) {
-    nlohmann::json j = {{"ts", format_time(os::now_ms())}, {"event", event}};
-    for (auto& [k, v] : fields.items())
-        j[k] = std::move(v);
-    return j.dump() + "\n";
+    // Into `fields` itself (a field of the same name wins): no copy of it.
+    if (!fields.is_object()) fields = nlohmann::json::object();
+    fields.emplace("ts", format_time(os::now_ms()));
+    fields.emplace("event", event);
+    std::string line = fields.dump();
+    line += '\n';
+    return line;
 }
 
 void EventLog::append(const std::string& event, nlohmann::json fields) {
