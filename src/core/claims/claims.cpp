@@ -377,9 +377,11 @@ AcquireOutcome Claims::wait_for(const SessionRecord& me, const AcquireRequest& r
     // name's bell too once our ticket was dropped (judged gone) and its
     // bell with it, for every waker rings the name's bell.
     waiter.listen_again_by_caller();
+    // A bell of our own that cannot be listened to again (a full disk, no
+    // descriptors left) is made up for the same way.
     const std::function<void()> listen_again = [&] {
-        if (own_bell) store_.listen_as(place.id(), waiter);
-        if (names_heard || place.rejoined()) listen_names();
+        const bool own_heard = own_bell && store_.listen_as(place.id(), waiter);
+        if (!own_heard || names_heard || place.rejoined()) listen_names();
     };
     // The bells are listened to before the first busy try lets go of the
     // names: a release after it rings them, and no re-check is needed.
