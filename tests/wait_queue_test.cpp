@@ -297,3 +297,30 @@ TEST_CASE("wait queue: a release wakes the oldest waiter for the name alone, els
     CHECK(q[1].mode == Mode::Shared);
     CHECK_FALSE(q[2].alone);
 }
+
+TEST_CASE("wait queue: a ticket enqueued again after it was dropped is a rejoin") {
+    TempDir home;
+    Core core(home.path());
+    SessionRecord me = core.sessions.start({}, ::getpid());
+    // One name alone: its waiter hears only its own bell, so a rejoin
+    // (its bell was dropped with its ticket) makes it listen to the name's.
+    QueuePlace alone(true, me, core.sessions.probe(), true);
+    std::vector<WaitTicket> q;
+    CHECK(alone.enqueue(q, Mode::Exclusive));
+    CHECK_FALSE(alone.enqueue(q, Mode::Exclusive)); // still there: nothing to do
+    CHECK_FALSE(alone.rejoined());
+    q.clear(); // dropped by someone who judged it gone
+    CHECK(alone.enqueue(q, Mode::Exclusive));
+    CHECK(alone.rejoined());
+    // Several names: one ticket in each queue, never a rejoin (its waiter
+    // listens to the names' bells anyway).
+    QueuePlace several(true, me, core.sessions.probe(), false);
+    std::vector<WaitTicket> a, b;
+    CHECK(several.enqueue(a, Mode::Exclusive));
+    CHECK(several.enqueue(b, Mode::Exclusive));
+    CHECK_FALSE(several.rejoined());
+    // A with's ticket carries the start time its session recorded.
+    REQUIRE(me.anchor);
+    CHECK(q.at(0).start_ticks == me.anchor->start_ticks);
+    CHECK(q.at(0).pid == me.anchor->pid);
+}
